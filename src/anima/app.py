@@ -1,0 +1,122 @@
+"""``create_app()``: the Litestar application, its dependencies, routes and OpenAPI docs.
+
+Route handlers are collected, not listed: identity, the operator API, health, and every
+``anima.domains.<name>.controllers.ROUTE_HANDLERS`` found, so adding a domain never edits this file.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from collections.abc import AsyncGenerator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from litestar import Litestar
+from litestar.config.cors import CORSConfig
+from litestar.di import Provide
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
+from litestar.openapi.spec import Components, SecurityScheme
+
+import anima.domains
+from anima.config import Settings, load_settings
+from anima.db.engine import Database, open_database
+from anima.http import health
+from anima.http.context import RequestContextMiddleware
+from anima.http.deps import Services, provide_claims, provide_db_session, provide_tenant
+from anima.http.problems import EXCEPTION_HANDLERS
+from anima.identity import controllers as identity_controllers
+from anima.identity.rate_limit import RateLimiter, RateLimits
+from anima.logs import configure_logging, get_logger
+from anima.tenancy import controllers as tenancy_controllers
+
+log = get_logger(__name__)
+
+#: request bodies larger than this are refused with 413 before they are parsed
+MAX_REQUEST_BODY = 1024 * 1024
+
+
+def domain_route_handlers() -> list[Any]:
+    """Every ``ROUTE_HANDLERS`` of ``anima.domains.<name>.controllers``, in name order."""
+    handlers: list[Any] = []
+    for info in sorted(pkgutil.iter_modules(anima.domains.__path__), key=lambda i: i.name):
+        if not info.ispkg:
+            continue
+        try:
+            module = importlib.import_module(f"anima.domains.{info.name}.controllers")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"anima.domains.{info.name}.controllers":
+                raise
+            continue
+        handlers.extend(getattr(module, "ROUTE_HANDLERS", []))
+    return handlers
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    database: Database | None = None,
+    rate_limits: RateLimits | None = None,
+) -> Litestar:
+    """Build the application.
+
+    Args:
+        settings: the configuration; read from the environment when omitted.
+        database: engines to use (tests pass theirs); opened at startup and disposed at shutdown
+            when omitted.
+        rate_limits: override the default rate limits.
+
+    Returns:
+        Litestar: the ASGI application. ``app.state.anima`` holds the :class:`Services` once started.
+    """
+    settings = settings or load_settings()
+    configure_logging(production=settings.is_production, level=settings.log_level)
+
+    @asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncGenerator[None, None]:
+        db = database or await open_database(settings)
+        app.state["anima"] = Services(
+            settings=settings,
+            db=db,
+            sessionmaker=db.sessionmaker(),
+            rate_limiter=RateLimiter(db.app, rate_limits or RateLimits()),
+        )
+        log.info("anima started", env=settings.env, database=db.database)
+        try:
+            yield
+        finally:
+            if database is None:
+                await db.dispose()
+
+    openapi = OpenAPIConfig(
+        title="Anima API",
+        version="1.0.0",
+        description="The practice platform for therapy and wellness professionals. Errors are RFC 9457 problem details.",
+        path="/docs",
+        render_plugins=[ScalarRenderPlugin(), SwaggerRenderPlugin(path="/swagger")],
+        components=Components(
+            security_schemes={"BearerToken": SecurityScheme(type="http", scheme="bearer", bearer_format="JWT")}
+        ),
+        security=[{"BearerToken": []}],
+    )
+    return Litestar(
+        route_handlers=[
+            *health.ROUTE_HANDLERS,
+            *identity_controllers.ROUTE_HANDLERS,
+            *tenancy_controllers.ROUTE_HANDLERS,
+            *domain_route_handlers(),
+        ],
+        dependencies={
+            "db_session": Provide(provide_db_session),
+            "claims": Provide(provide_claims),
+            "tenant": Provide(provide_tenant),
+        },
+        middleware=[lambda app: RequestContextMiddleware(app, settings.trusted_proxies)],
+        exception_handlers=EXCEPTION_HANDLERS,
+        openapi_config=openapi,
+        cors_config=CORSConfig(allow_origins=[], allow_credentials=False),
+        lifespan=[lifespan],
+        request_max_body_size=MAX_REQUEST_BODY,
+        debug=False,
+    )

@@ -1,0 +1,390 @@
+"""The ``anima`` command.
+
+    anima demo                      migrate, provision tenants/, serve with docs, print logins
+    anima serve                     serve the API (uvicorn)
+    anima migrate                   platform schema to head, resume provisioning, tenants to head
+    anima tenants create|list|show|migrate|suspend|resume|delete|apply
+    anima operators create EMAIL    create or promote a platform operator
+    anima migrations revision platform|tenant -m MESSAGE
+
+Every command reads the settings once; a bad setting stops it with one line per problem.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import getpass
+import json
+import sys
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+import sqlalchemy as sa
+
+from anima.config import Settings, SettingsError, load_settings
+from anima.db.engine import Database, open_database
+from anima.db.setup import migrate_platform
+from anima.logs import configure_logging
+
+T = TypeVar("T")
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _settings() -> Settings:
+    try:
+        settings = load_settings()
+    except SettingsError as exc:
+        click.echo(str(exc), err=True)
+        sys.exit(2)
+    configure_logging(production=settings.is_production, level=settings.log_level)
+    return settings
+
+
+def _run(fn: Callable[[Settings, Database], Awaitable[T]]) -> T:
+    settings = _settings()
+
+    async def main() -> T:
+        db = await open_database(settings)
+        try:
+            return await fn(settings, db)
+        finally:
+            await db.dispose()
+
+    return asyncio.run(main())
+
+
+async def prepare(settings: Settings, db: Database) -> dict[str, Any]:
+    """Platform at head, interrupted provisioning completed, tenants at head. Returns a summary."""
+    from anima.tenancy.migrations import migrate_tenants
+    from anima.tenancy.provisioning import resume_provisioning
+
+    head = await migrate_platform(db)
+    resumed = await resume_provisioning(db)
+    report = await migrate_tenants(db.admin, concurrency=settings.migration_concurrency)
+    return {"platform": head, "resumed": resumed, "tenants": report}
+
+
+@click.group()
+def main() -> None:
+    """Anima: the practice platform for therapy and wellness professionals."""
+
+
+@main.command()
+@click.option("--host", default=None, help="bind address (ANIMA_HOST)")
+@click.option("--port", default=None, type=int, help="port (ANIMA_PORT)")
+@click.option("--workers", default=1, show_default=True, help="uvicorn worker processes")
+def serve(host: str | None, port: int | None, workers: int) -> None:
+    """Serve the API (run `anima migrate` first)."""
+    import uvicorn
+
+    settings = _settings()
+    uvicorn.run(
+        "anima.asgi:app",
+        host=host or settings.host,
+        port=port or settings.port,
+        workers=workers,
+        log_config=None,
+        proxy_headers=False,
+        access_log=False,
+    )
+
+
+@main.command()
+def migrate() -> None:
+    """Platform schema to head, resume interrupted provisioning, every tenant to head."""
+    summary = _run(prepare)
+    report = summary["tenants"]
+    click.echo(f"platform at {summary['platform']}; resumed provisioning: {summary['resumed'] or 'none'}")
+    click.echo(f"tenants: {report.counts()} in {report.seconds:.2f}s (head {report.head})")
+    for failed in report.failed:
+        click.echo(f"  FAILED {failed.slug}: {failed.error}", err=True)
+    if report.failed:
+        sys.exit(1)
+
+
+@main.command()
+@click.option("--port", default=None, type=int, help="port (ANIMA_PORT)")
+@click.option("--tenants-dir", default=str(ROOT / "tenants"), show_default=True, type=click.Path(file_okay=False))
+@click.option("--no-serve", is_flag=True, help="prepare the database and print the logins, then exit")
+def demo(port: int | None, tenants_dir: str, no_serve: bool) -> None:
+    """Migrate, provision the tenants in tenants/, then serve the API with its docs and print the logins."""
+    import uvicorn
+
+    from anima.app import create_app
+    from anima.identity.operators import ensure_operator
+    from anima.tenancy.manifests import apply_manifests, load_manifests
+
+    settings = _settings()
+    port = port or settings.port
+    demo_operator = ("operator@anima.example", "Watchtower-demo-2026")
+
+    async def main() -> None:
+        db = await open_database(settings)
+        try:
+            await prepare(settings, db)
+            report = await apply_manifests(
+                db, Path(tenants_dir), actor="demo", demo=True, public_url=f"http://{settings.host}:{port}"
+            )
+            await ensure_operator(db, email=demo_operator[0], password=demo_operator[1], display_name="Demo Operator")
+            base = f"http://{settings.host}:{port}"
+            lines = [
+                "",
+                "Anima is ready.",
+                f"  API        {base}/api/v1",
+                f"  Docs       {base}/docs  (Swagger UI: {base}/docs/swagger)",
+                f"  Health     {base}/health   Ready: {base}/ready",
+                f"  Database   {'embedded PostgreSQL in ' + str(settings.data_dir / 'pgdata') if settings.database_url is None else 'DATABASE_URL'}",
+                "  Demo logins (POST /api/v1/auth/login):",
+                f"    operator  {demo_operator[0]} / {demo_operator[1]}",
+            ]
+            for m in load_manifests(Path(tenants_dir)):
+                if m.demo_owner_password:
+                    lines.append(f"    {m.slug:<9} {m.owner_email} / {m.demo_owner_password}  (OWNER, {m.tier})")
+            lines.append(f"  Tenants    created {report.created or '[]'}, updated {report.updated or '[]'}, unchanged {report.unchanged or '[]'}")
+            click.echo("\n".join(lines) + "\n")
+            if no_serve:
+                return
+            app = create_app(settings, database=db)
+            config = uvicorn.Config(app, host=settings.host, port=port, log_config=None, access_log=False, lifespan="on")
+            await uvicorn.Server(config).serve()
+        finally:
+            await db.dispose()
+
+    asyncio.run(main())
+
+
+@main.group()
+def tenants() -> None:
+    """Tenant lifecycle: create, list, show, migrate, suspend, resume, delete, apply."""
+
+
+@tenants.command("create")
+@click.argument("slug")
+@click.option("--name", default=None, help="organization name (default: the slug)")
+@click.option("--tier", type=click.Choice(["BUILDER", "PRO", "CENTER"]), default="BUILDER", show_default=True)
+@click.option("--owner-email", default=None, help="invite this person as owner")
+def tenants_create(slug: str, name: str | None, tier: str, owner_email: str | None) -> None:
+    """Provision a tenant (or complete an interrupted provisioning of it)."""
+    from anima.tenancy.naming import InvalidSlug
+    from anima.tenancy.provisioning import TenantExists, provision_tenant
+
+    async def run(settings: Settings, db: Database) -> None:
+        await migrate_platform(db)
+        try:
+            ref = await provision_tenant(db, slug=slug, name=name, tier=tier, owner_email=owner_email, actor="cli")
+        except InvalidSlug as exc:
+            raise click.ClickException(f"slug {exc.rule}") from None
+        except TenantExists:
+            raise click.ClickException(f"tenant {slug!r} already exists") from None
+        if owner_email:
+            from anima.identity.members import MemberAccess, invite
+
+            async with db.sessionmaker()() as session:
+                await invite(session, MemberAccess(ref.id, ref.slug, name or slug, "active", "OWNER"), email=owner_email,
+                             role="OWNER", invited_by=None, public_url=settings.public_url,  # type: ignore[arg-type]
+                             log_link=not settings.is_production)
+                await session.commit()
+        click.echo(f"tenant {ref.slug} (id {ref.id}) active in schema {ref.schema_name}")
+
+    _run(run)
+
+
+_LIST_SQL = (
+    "SELECT id, slug, name, tier, state, schema_name, revision, last_migration_error, created_at "
+    "FROM platform.tenants ORDER BY id"
+)
+
+
+@tenants.command("list")
+@click.option("--json", "as_json", is_flag=True, help="one JSON array, for scripts")
+def tenants_list(as_json: bool) -> None:
+    """List tenants with state, tier and revision."""
+
+    async def run(settings: Settings, db: Database) -> list[dict[str, Any]]:
+        async with db.admin.connect() as conn:
+            rows = (await conn.execute(sa.text(_LIST_SQL))).mappings().all()
+        return [{**r, "created_at": r["created_at"].isoformat()} for r in rows]
+
+    rows = _run(run)
+    if as_json:
+        click.echo(json.dumps(rows))
+        return
+    click.echo(f"{'ID':>5}  {'SLUG':<24} {'TIER':<8} {'STATE':<13} {'REVISION':<14} NAME")
+    for r in rows:
+        click.echo(f"{r['id']:>5}  {r['slug']:<24} {r['tier']:<8} {r['state']:<13} {str(r['revision']):<14} {r['name']}")
+
+
+@tenants.command("show")
+@click.argument("slug")
+def tenants_show(slug: str) -> None:
+    """Show one tenant, its usage counts and its recent lifecycle events (JSON)."""
+    from anima.tenancy.usage import tenant_usage
+
+    async def run(settings: Settings, db: Database) -> dict[str, Any] | None:
+        async with db.sessionmaker()() as session:
+            row = (
+                await session.execute(
+                    sa.text("SELECT id, slug, name, tier, state, schema_name, db_role, revision, last_migration_error, "
+                            "created_at FROM platform.tenants WHERE slug = :s"), {"s": slug}
+                )
+            ).first()
+            if row is None:
+                return None
+            events = (
+                await session.execute(
+                    sa.text("SELECT action, actor, reason, created_at FROM platform.tenant_events WHERE tenant_id = :t "
+                            "ORDER BY created_at DESC LIMIT 20"), {"t": row.id}
+                )
+            ).mappings().all()
+            usage = (await tenant_usage(session, [row]))[row.id]
+            await session.rollback()
+        out = dict(row._mapping)
+        out["created_at"] = out["created_at"].isoformat()
+        out["usage"] = usage
+        out["events"] = [{**e, "created_at": e["created_at"].isoformat()} for e in events]
+        return out
+
+    found = _run(run)
+    if found is None:
+        raise click.ClickException(f"no tenant {slug!r}")
+    click.echo(json.dumps(found, indent=2, default=str))
+
+
+@tenants.command("migrate")
+@click.option("--concurrency", type=int, default=None, help="tenants at once (ANIMA_MIGRATION_CONCURRENCY)")
+@click.option("--to", "target", default="head", show_default=True, help="target revision")
+@click.option("--slug", "slugs", multiple=True, help="only these tenants")
+def tenants_migrate(concurrency: int | None, target: str, slugs: tuple[str, ...]) -> None:
+    """Resume interrupted provisioning, then migrate tenants; failures are reported, the others finish."""
+    from anima.tenancy.migrations import migrate_tenants
+    from anima.tenancy.provisioning import resume_provisioning
+
+    async def run(settings: Settings, db: Database):
+        await migrate_platform(db)
+        resumed = await resume_provisioning(db)
+        report = await migrate_tenants(
+            db.admin, concurrency=concurrency or settings.migration_concurrency, target=target, slugs=list(slugs) or None
+        )
+        return resumed, report
+
+    resumed, report = _run(run)
+    if resumed:
+        click.echo(f"completed provisioning: {', '.join(resumed)}")
+    click.echo(f"{report.counts()} in {report.seconds:.2f}s (head {report.head})")
+    for r in report.failed:
+        click.echo(f"  FAILED {r.slug} (left at {r.revision_before}): {r.error}", err=True)
+    if report.failed:
+        sys.exit(1)
+
+
+def _state_command(name: str, target: str) -> None:
+    @tenants.command(name)
+    @click.argument("slug")
+    @click.option("--reason", required=True, help="why (recorded)")
+    def command(slug: str, reason: str) -> None:
+        from anima.tenancy.models import TenantState
+        from anima.tenancy.provisioning import TenantNotFound, set_state
+
+        async def run(settings: Settings, db: Database) -> None:
+            try:
+                await set_state(db, slug, TenantState(target), actor=f"cli:{getpass.getuser()}", reason=reason)
+            except TenantNotFound:
+                raise click.ClickException(f"no tenant {slug!r}") from None
+            except ValueError as exc:
+                raise click.ClickException(str(exc)) from None
+
+        _run(run)
+        click.echo(f"tenant {slug} is {target}")
+
+    command.__doc__ = f"{name.capitalize()} a tenant (data untouched)."
+
+
+_state_command("suspend", "suspended")
+_state_command("resume", "active")
+
+
+@tenants.command("delete")
+@click.argument("slug")
+@click.option("--yes", is_flag=True, help="really drop the schema and role")
+@click.option("--reason", default=None)
+def tenants_delete(slug: str, yes: bool, reason: str | None) -> None:
+    """Drop a tenant's schema and role and its registry entry. Needs --yes."""
+    from anima.tenancy.provisioning import TenantNotFound, delete_tenant
+
+    if not yes:
+        raise click.ClickException("deleting drops every record of the tenant; repeat with --yes to do it")
+
+    async def run(settings: Settings, db: Database) -> None:
+        try:
+            await delete_tenant(db, slug, actor=f"cli:{getpass.getuser()}", reason=reason)
+        except TenantNotFound:
+            raise click.ClickException(f"no tenant {slug!r}") from None
+
+    _run(run)
+    click.echo(f"tenant {slug} deleted")
+
+
+@tenants.command("apply")
+@click.argument("directory", type=click.Path(exists=True, file_okay=False))
+def tenants_apply(directory: str) -> None:
+    """Reconcile tenants with the manifests in DIRECTORY: create missing, update changed, delete nothing."""
+    from anima.tenancy.manifests import ManifestError, apply_manifests
+
+    async def run(settings: Settings, db: Database):
+        await migrate_platform(db)
+        try:
+            return await apply_manifests(db, Path(directory), actor="cli:apply", public_url=settings.public_url)
+        except ManifestError as exc:
+            raise click.ClickException(str(exc)) from None
+
+    report = _run(run)
+    click.echo(f"created: {report.created}\nupdated: {report.updated}\nunchanged: {report.unchanged}")
+
+
+@main.group()
+def operators() -> None:
+    """Platform operators."""
+
+
+@operators.command("create")
+@click.argument("email")
+@click.option("--name", default="Operator")
+@click.password_option(help="the operator's password (prompted when omitted)")
+def operators_create(email: str, name: str, password: str) -> None:
+    """Create a platform operator, or promote an existing user."""
+    from anima.identity.operators import ensure_operator
+    from anima.identity.passwords import WeakPassword
+
+    async def run(settings: Settings, db: Database) -> None:
+        await migrate_platform(db)
+        try:
+            await ensure_operator(db, email=email, password=password, display_name=name)
+        except WeakPassword as exc:
+            raise click.ClickException(f"password {exc}") from None
+
+    _run(run)
+    click.echo(f"{email} is an operator")
+
+
+@main.group()
+def migrations() -> None:
+    """Authoring migrations."""
+
+
+@migrations.command("revision")
+@click.argument("side", type=click.Choice(["platform", "tenant"]))
+@click.option("-m", "--message", required=True)
+def migrations_revision(side: str, message: str) -> None:
+    """Autogenerate a revision for SIDE against a scratch database; review the file it writes."""
+    from anima.tenancy.autogenerate import write_revision
+
+    async def run(settings: Settings, db: Database) -> str:
+        return await write_revision(db, settings, side, message)
+
+    click.echo(_run(run))
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

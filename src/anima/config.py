@@ -1,0 +1,235 @@
+"""Settings from the environment, read once into a typed msgspec structure.
+
+Every variable Anima reads is listed in :data:`ENVIRONMENT`; the README's configuration table is
+generated from the same list. :func:`load_settings` validates all of them at start and raises
+:class:`SettingsError` naming every bad value at once.
+
+In ``development`` the secrets (``ANIMA_SECRET_KEY``, ``ANIMA_MASTER_KEY``) may be left unset: they
+are generated once, kept in ``ANIMA_DATA_DIR/secrets.json`` (mode 0600) so that restarts keep
+tokens and encrypted data readable, and a loud warning says so. In ``production`` every secret must
+be set explicitly.
+"""
+
+from __future__ import annotations
+
+import base64
+import ipaddress
+import json
+import os
+import secrets
+import sys
+from pathlib import Path
+from typing import Literal
+
+import msgspec
+
+Environment = Literal["development", "production"]
+
+#: name -> (description, default shown in the README)
+ENVIRONMENT: dict[str, tuple[str, str]] = {
+    "DATABASE_URL": (
+        "PostgreSQL URL of a role that may create schemas and roles (postgresql://user:pw@host:port/db). "
+        "Unset: an embedded PostgreSQL is started under ANIMA_DATA_DIR.",
+        "unset (embedded)",
+    ),
+    "REDIS_URL": ("Redis URL for the job queue and rate limits; unset: PostgreSQL is used.", "unset"),
+    "ANIMA_ENV": ("development or production.", "development"),
+    "ANIMA_SECRET_KEY": (
+        "Signing key for tokens (at least 32 characters). Required in production.",
+        "generated in development",
+    ),
+    "ANIMA_MASTER_KEY": (
+        "Base64 of 32 random bytes: wraps every tenant's data keys. Required in production.",
+        "generated in development",
+    ),
+    "ANIMA_DATA_DIR": ("Where the embedded database and development secrets live.", "./.anima"),
+    "ANIMA_HOST": ("Address the API server binds to.", "127.0.0.1"),
+    "ANIMA_PORT": ("Port the API server binds to.", "8000"),
+    "ANIMA_PUBLIC_URL": ("Base URL used in links sent by email.", "http://HOST:PORT"),
+    "ANIMA_TRUSTED_PROXIES": (
+        "Comma-separated addresses or CIDR ranges of reverse proxies whose X-Forwarded-For is believed.",
+        "empty (forwarded headers ignored)",
+    ),
+    "ANIMA_DB_POOL_SIZE": ("Connections per process in the application pool.", "10"),
+    "ANIMA_DB_CONNECTION_MAX_USES": (
+        "A pooled connection is replaced after this many checkouts, bounding PostgreSQL's per-connection "
+        "catalog caches when it has served many tenants.",
+        "500",
+    ),
+    "ANIMA_MIGRATION_CONCURRENCY": ("Tenants migrated in parallel.", "4"),
+    "ANIMA_LOG_LEVEL": ("debug, info, warning or error.", "info"),
+}
+
+
+class SettingsError(ValueError):
+    """Raised by :func:`load_settings` with one message per invalid variable."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        super().__init__("invalid configuration:\n  - " + "\n  - ".join(problems))
+
+
+class Settings(msgspec.Struct, frozen=True, kw_only=True):
+    """The validated configuration of one process. Built by :func:`load_settings`."""
+
+    env: Environment = "development"
+    database_url: str | None = None
+    redis_url: str | None = None
+    secret_key: str
+    master_key: bytes
+    data_dir: Path
+    host: str = "127.0.0.1"
+    port: int = 8000
+    public_url: str
+    trusted_proxies: tuple[str, ...] = ()
+    db_pool_size: int = 10
+    db_connection_max_uses: int = 500
+    migration_concurrency: int = 4
+    log_level: str = "info"
+    generated_secrets: tuple[str, ...] = ()
+
+    @property
+    def is_production(self) -> bool:
+        return self.env == "production"
+
+
+def _int(env: dict[str, str], name: str, default: int, low: int, high: int, problems: list[str]) -> int:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        problems.append(f"{name}={raw!r} is not a whole number")
+        return default
+    if not low <= value <= high:
+        problems.append(f"{name}={value} must be between {low} and {high}")
+    return value
+
+
+def _load_dev_secrets(data_dir: Path) -> dict[str, str]:
+    path = data_dir / "secrets.json"
+    if path.exists():
+        return json.loads(path.read_text())
+    data_dir.mkdir(parents=True, exist_ok=True)
+    generated = {
+        "ANIMA_SECRET_KEY": secrets.token_urlsafe(48),
+        "ANIMA_MASTER_KEY": base64.b64encode(secrets.token_bytes(32)).decode(),
+    }
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        json.dump(generated, fh)
+    return generated
+
+
+def load_settings(environ: dict[str, str] | None = None) -> Settings:
+    """Read and validate the configuration.
+
+    Args:
+        environ: the variables to read; ``os.environ`` when omitted.
+
+    Returns:
+        Settings: the frozen configuration.
+
+    Raises:
+        SettingsError: one line per invalid or missing variable.
+    """
+    env = dict(os.environ if environ is None else environ)
+    problems: list[str] = []
+
+    mode = env.get("ANIMA_ENV", "development") or "development"
+    if mode not in ("development", "production"):
+        problems.append(f"ANIMA_ENV={mode!r} must be 'development' or 'production'")
+        mode = "production"  # validate strictly when unsure
+
+    data_dir = Path(env.get("ANIMA_DATA_DIR") or ".anima").resolve()
+
+    database_url = env.get("DATABASE_URL") or None
+    if database_url is not None and not database_url.startswith(("postgresql://", "postgres://", "postgresql+asyncpg://")):
+        problems.append("DATABASE_URL must be a postgresql:// URL")
+
+    redis_url = env.get("REDIS_URL") or None
+    if redis_url is not None and not redis_url.startswith(("redis://", "rediss://", "unix://")):
+        problems.append("REDIS_URL must be a redis:// or rediss:// URL")
+
+    generated: list[str] = []
+    secret_key = env.get("ANIMA_SECRET_KEY") or None
+    master_raw = env.get("ANIMA_MASTER_KEY") or None
+    if mode == "production":
+        if secret_key is None:
+            problems.append("ANIMA_SECRET_KEY must be set in production")
+        if master_raw is None:
+            problems.append("ANIMA_MASTER_KEY must be set in production")
+        if database_url is None:
+            problems.append("DATABASE_URL must be set in production (the embedded database is for development)")
+    elif secret_key is None or master_raw is None:
+        dev = _load_dev_secrets(data_dir)
+        if secret_key is None:
+            secret_key = dev["ANIMA_SECRET_KEY"]
+            generated.append("ANIMA_SECRET_KEY")
+        if master_raw is None:
+            master_raw = dev["ANIMA_MASTER_KEY"]
+            generated.append("ANIMA_MASTER_KEY")
+
+    if secret_key is not None and len(secret_key) < 32:
+        problems.append("ANIMA_SECRET_KEY must be at least 32 characters")
+    master_key = b""
+    if master_raw is not None:
+        try:
+            master_key = base64.b64decode(master_raw, validate=True)
+        except (ValueError, TypeError):
+            problems.append("ANIMA_MASTER_KEY must be base64")
+        else:
+            if len(master_key) != 32:
+                problems.append(f"ANIMA_MASTER_KEY must decode to 32 bytes, not {len(master_key)}")
+
+    host = env.get("ANIMA_HOST") or "127.0.0.1"
+    port = _int(env, "ANIMA_PORT", 8000, 1, 65535, problems)
+    public_url = (env.get("ANIMA_PUBLIC_URL") or f"http://{host}:{port}").rstrip("/")
+    if not public_url.startswith(("http://", "https://")):
+        problems.append("ANIMA_PUBLIC_URL must start with http:// or https://")
+
+    proxies: list[str] = []
+    for item in (env.get("ANIMA_TRUSTED_PROXIES") or "").split(","):
+        item = item.strip()
+        if not item:
+            continue
+        try:
+            ipaddress.ip_network(item, strict=False)
+        except ValueError:
+            problems.append(f"ANIMA_TRUSTED_PROXIES entry {item!r} is not an address or CIDR range")
+        else:
+            proxies.append(item)
+
+    log_level = (env.get("ANIMA_LOG_LEVEL") or "info").lower()
+    if log_level not in ("debug", "info", "warning", "error"):
+        problems.append(f"ANIMA_LOG_LEVEL={log_level!r} must be debug, info, warning or error")
+
+    settings_kwargs = dict(
+        db_pool_size=_int(env, "ANIMA_DB_POOL_SIZE", 10, 1, 500, problems),
+        db_connection_max_uses=_int(env, "ANIMA_DB_CONNECTION_MAX_USES", 500, 1, 10_000_000, problems),
+        migration_concurrency=_int(env, "ANIMA_MIGRATION_CONCURRENCY", 4, 1, 64, problems),
+    )
+    if problems:
+        raise SettingsError(problems)
+    if generated:
+        print(
+            "\n" + "!" * 78 + f"\n!! DEVELOPMENT SECRETS IN USE: {', '.join(generated)} generated and kept in\n!! "
+            f"{data_dir / 'secrets.json'}. Never use them in production (ANIMA_ENV=production).\n" + "!" * 78,
+            file=sys.stderr,
+        )
+    return Settings(
+        env=mode,  # type: ignore[arg-type]
+        database_url=database_url,
+        redis_url=redis_url,
+        secret_key=secret_key or "",
+        master_key=master_key,
+        data_dir=data_dir,
+        host=host,
+        port=port,
+        public_url=public_url,
+        trusted_proxies=tuple(proxies),
+        log_level=log_level,
+        generated_secrets=tuple(generated),
+        **settings_kwargs,
+    )

@@ -1,0 +1,69 @@
+"""Services an organization offers, and which therapists offer each one."""
+
+from __future__ import annotations
+
+import enum
+import uuid
+
+from advanced_alchemy.types import GUID
+from sqlalchemy import Boolean, CheckConstraint, Column, ForeignKey, Integer, String, Table, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from anima.db.base import TenantBase, Timestamps, UUIDKey
+from anima.domains.staff.models import StaffMember
+
+
+class ServiceKind(enum.StrEnum):
+    ONE_ON_ONE = "ONE_ON_ONE"
+    GROUP = "GROUP"
+
+
+class Scheduling(enum.StrEnum):
+    """CALENDAR: booked into a therapist's availability; FIXED_DATE: held on set dates (retreats, workshops)."""
+
+    CALENDAR = "CALENDAR"
+    FIXED_DATE = "FIXED_DATE"
+
+
+class LocationKind(enum.StrEnum):
+    ONLINE = "ONLINE"
+    IN_PERSON = "IN_PERSON"
+
+
+service_therapists = Table(
+    "service_therapists",
+    TenantBase.metadata,
+    Column("service_id", GUID, ForeignKey("services.id", ondelete="CASCADE"), primary_key=True),
+    Column("staff_id", GUID, ForeignKey("staff.id", ondelete="CASCADE"), primary_key=True, index=True),
+)
+
+
+class Service(UUIDKey, Timestamps, TenantBase):
+    """A bookable service. Prices are in minor units of ``currency`` (ISO 4217)."""
+
+    __tablename__ = "services"
+    __table_args__ = (
+        CheckConstraint("kind IN ('ONE_ON_ONE','GROUP')", name="kind_valid"),
+        CheckConstraint("scheduling IN ('CALENDAR','FIXED_DATE')", name="scheduling_valid"),
+        CheckConstraint("location IN ('ONLINE','IN_PERSON')", name="location_valid"),
+        CheckConstraint("duration_minutes BETWEEN 5 AND 43200", name="duration_range"),
+        CheckConstraint("price_minor >= 0", name="price_nonnegative"),
+        CheckConstraint("(kind = 'GROUP') = (capacity IS NOT NULL)", name="capacity_for_groups"),
+    )
+
+    name: Mapped[str] = mapped_column(String(120))
+    description: Mapped[str] = mapped_column(Text, default="")
+    kind: Mapped[str] = mapped_column(String(16))
+    scheduling: Mapped[str] = mapped_column(String(16))
+    duration_minutes: Mapped[int] = mapped_column(Integer)
+    price_minor: Mapped[int] = mapped_column(Integer)
+    currency: Mapped[str] = mapped_column(String(3))
+    capacity: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    location: Mapped[str] = mapped_column(String(16))
+    location_detail: Mapped[str] = mapped_column(String(255), default="")
+    active: Mapped[bool] = mapped_column(Boolean, default=True, server_default="true")
+
+    therapists: Mapped[list[StaffMember]] = relationship(secondary=service_therapists, lazy="selectin")
+
+
+__all__ = ["LocationKind", "Scheduling", "Service", "ServiceKind", "service_therapists", "uuid"]

@@ -1,0 +1,76 @@
+"""Bodies of the services API. Prices are integers in minor units (cents) of an ISO 4217 currency."""
+
+from __future__ import annotations
+
+import datetime
+import uuid
+from typing import Annotated, Literal
+
+import msgspec
+
+Name = Annotated[str, msgspec.Meta(min_length=1, max_length=120, pattern=r"^[^\x00-\x1f\x7f]+$")]
+Description = Annotated[str, msgspec.Meta(max_length=5000)]
+Duration = Annotated[int, msgspec.Meta(ge=5, le=43200, description="minutes, 5 to 43,200 (30 days)")]
+PriceMinor = Annotated[int, msgspec.Meta(ge=0, le=100_000_000, description="minor units of the currency")]
+Currency = Annotated[str, msgspec.Meta(min_length=3, max_length=3, pattern=r"^[A-Z]{3}$", description="ISO 4217 code")]
+Capacity = Annotated[int, msgspec.Meta(ge=2, le=10_000)]
+LocationDetail = Annotated[str, msgspec.Meta(max_length=255)]
+KindName = Literal["ONE_ON_ONE", "GROUP"]
+SchedulingName = Literal["CALENDAR", "FIXED_DATE"]
+LocationName = Literal["ONLINE", "IN_PERSON"]
+
+
+class ServiceCreate(msgspec.Struct, forbid_unknown_fields=True):
+    name: Name
+    kind: KindName
+    scheduling: SchedulingName
+    duration_minutes: Duration
+    price_minor: PriceMinor
+    currency: Currency
+    location: LocationName
+    description: Description = ""
+    capacity: Capacity | None = None
+    location_detail: LocationDetail = ""
+    active: bool = True
+    therapist_ids: list[uuid.UUID] = []
+
+
+class ServiceUpdate(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
+    name: Name | msgspec.UnsetType = msgspec.UNSET
+    description: Description | msgspec.UnsetType = msgspec.UNSET
+    kind: KindName | msgspec.UnsetType = msgspec.UNSET
+    scheduling: SchedulingName | msgspec.UnsetType = msgspec.UNSET
+    duration_minutes: Duration | msgspec.UnsetType = msgspec.UNSET
+    price_minor: PriceMinor | msgspec.UnsetType = msgspec.UNSET
+    currency: Currency | msgspec.UnsetType = msgspec.UNSET
+    capacity: Capacity | None | msgspec.UnsetType = msgspec.UNSET
+    location: LocationName | msgspec.UnsetType = msgspec.UNSET
+    location_detail: LocationDetail | msgspec.UnsetType = msgspec.UNSET
+    active: bool | msgspec.UnsetType = msgspec.UNSET
+
+
+class TherapistAssignment(msgspec.Struct, forbid_unknown_fields=True):
+    therapist_ids: Annotated[list[uuid.UUID], msgspec.Meta(max_length=500)]
+
+
+class TherapistOut(msgspec.Struct):
+    id: uuid.UUID
+    display_name: str
+
+
+class ServiceOut(msgspec.Struct):
+    id: uuid.UUID
+    name: str
+    description: str
+    kind: str
+    scheduling: str
+    duration_minutes: int
+    price_minor: int
+    currency: str
+    capacity: int | None
+    location: str
+    location_detail: str
+    active: bool
+    therapists: list[TherapistOut]
+    created_at: datetime.datetime
+    updated_at: datetime.datetime

@@ -1,0 +1,164 @@
+"""Rules of services: validation beyond field shapes, therapist assignment, who sees what.
+
+Built on advanced-alchemy's :class:`SQLAlchemyAsyncRepository`. The session is already scoped to
+the tenant (see anima.http.deps.provide_tenant), so every statement here touches this tenant only.
+"""
+
+from __future__ import annotations
+
+import uuid
+from functools import lru_cache
+
+import msgspec
+import sqlalchemy as sa
+from advanced_alchemy.repository import SQLAlchemyAsyncRepository
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from anima.domains.services.models import Service, service_therapists
+from anima.domains.services.schemas import ServiceCreate, ServiceOut, ServiceUpdate, TherapistOut
+from anima.domains.staff.models import StaffMember
+from anima.http.problems import InvalidInput, NotFound
+from anima.identity.models import Role
+
+#: roles that may be assigned to deliver a service
+DELIVERING_ROLES = (Role.THERAPIST.value, Role.OWNER.value)
+
+
+class ServiceRepository(SQLAlchemyAsyncRepository[Service]):
+    model_type = Service
+
+
+@lru_cache(maxsize=1)
+def iso_currencies() -> frozenset[str]:
+    """ISO 4217 codes known to babel (CLDR), without the testing and no-currency codes."""
+    from babel.numbers import list_currencies
+
+    return frozenset(list_currencies()) - {"XXX", "XTS"}
+
+
+def to_out(service: Service) -> ServiceOut:
+    return ServiceOut(
+        id=service.id,
+        name=service.name,
+        description=service.description,
+        kind=service.kind,
+        scheduling=service.scheduling,
+        duration_minutes=service.duration_minutes,
+        price_minor=service.price_minor,
+        currency=service.currency,
+        capacity=service.capacity,
+        location=service.location,
+        location_detail=service.location_detail,
+        active=service.active,
+        therapists=sorted((TherapistOut(t.id, t.display_name) for t in service.therapists), key=lambda t: t.display_name),
+        created_at=service.created_at,
+        updated_at=service.updated_at,
+    )
+
+
+def _check_rules(kind: str, capacity: int | None, currency: str) -> None:
+    if currency not in iso_currencies():
+        raise InvalidInput.field("currency", "iso4217", f"{currency!r} is not an ISO 4217 currency code")
+    if kind == "GROUP" and capacity is None:
+        raise InvalidInput.field("capacity", "required-for-group", "a GROUP service needs a capacity of at least 2")
+    if kind == "ONE_ON_ONE" and capacity is not None:
+        raise InvalidInput.field("capacity", "one-on-one", "a ONE_ON_ONE service has no capacity")
+
+
+async def _therapists(session: AsyncSession, ids: list[uuid.UUID]) -> list[StaffMember]:
+    unique = list(dict.fromkeys(ids))
+    if not unique:
+        return []
+    rows = (
+        await session.execute(
+            sa.select(StaffMember).where(
+                StaffMember.id.in_(unique), StaffMember.active.is_(True), StaffMember.role.in_(DELIVERING_ROLES)
+            )
+        )
+    ).scalars().all()
+    found = {s.id for s in rows}
+    missing = [str(i) for i in unique if i not in found]
+    if missing:
+        raise InvalidInput.field(
+            "therapist_ids", "therapist", f"not active therapists or owners of this organization: {', '.join(missing)}"
+        )
+    return list(rows)
+
+
+async def create_service(session: AsyncSession, data: ServiceCreate) -> Service:
+    _check_rules(data.kind, data.capacity, data.currency)
+    therapists = await _therapists(session, data.therapist_ids)
+    values = msgspec.structs.asdict(data)
+    values.pop("therapist_ids")
+    service = Service(**values)
+    service.therapists = therapists
+    repo = ServiceRepository(session=session)
+    return await repo.add(service)
+
+
+async def get_service(session: AsyncSession, service_id: uuid.UUID, *, visible_to: uuid.UUID | None = None) -> Service:
+    """The service, or 404. With ``visible_to``, only if that therapist is assigned to it."""
+    query = sa.select(Service).where(Service.id == service_id)
+    if visible_to is not None:
+        query = query.where(Service.id.in_(sa.select(service_therapists.c.service_id).where(service_therapists.c.staff_id == visible_to)))
+    service = (await session.execute(query)).scalar_one_or_none()
+    if service is None:
+        raise NotFound("service not found")
+    return service
+
+
+async def list_services(
+    session: AsyncSession,
+    *,
+    limit: int,
+    offset: int,
+    visible_to: uuid.UUID | None,
+    active: bool | None,
+    kind: str | None,
+    search: str | None,
+) -> tuple[list[Service], int]:
+    """Services ordered by name. ``visible_to`` restricts to a therapist's assigned services."""
+    where = []
+    if visible_to is not None:
+        where.append(Service.id.in_(sa.select(service_therapists.c.service_id).where(service_therapists.c.staff_id == visible_to)))
+    if active is not None:
+        where.append(Service.active.is_(active))
+    if kind is not None:
+        where.append(Service.kind == kind)
+    if search:
+        escaped = search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        where.append(Service.name.ilike(f"%{escaped}%", escape="\\"))
+    total = (await session.execute(sa.select(sa.func.count()).select_from(Service).where(*where))).scalar_one()
+    rows = (
+        await session.execute(sa.select(Service).where(*where).order_by(Service.name, Service.id).limit(limit).offset(offset))
+    ).scalars().all()
+    return list(rows), total
+
+
+async def update_service(session: AsyncSession, service_id: uuid.UUID, data: ServiceUpdate) -> Service:
+    service = await get_service(session, service_id)
+    changes = {k: v for k, v in msgspec.structs.asdict(data).items() if v is not msgspec.UNSET}
+    kind = changes.get("kind", service.kind)
+    capacity = changes["capacity"] if "capacity" in changes else service.capacity
+    if "kind" in changes and kind == "ONE_ON_ONE" and "capacity" not in changes:
+        capacity = changes["capacity"] = None
+    _check_rules(kind, capacity, changes.get("currency", service.currency))
+    for key, value in changes.items():
+        setattr(service, key, value)
+    await session.flush()
+    await session.refresh(service)
+    return service
+
+
+async def assign_therapists(session: AsyncSession, service_id: uuid.UUID, therapist_ids: list[uuid.UUID]) -> Service:
+    service = await get_service(session, service_id)
+    service.therapists = await _therapists(session, therapist_ids)
+    await session.flush()
+    await session.refresh(service)
+    return service
+
+
+async def delete_service(session: AsyncSession, service_id: uuid.UUID) -> None:
+    service = await get_service(session, service_id)
+    await session.delete(service)
+    await session.flush()

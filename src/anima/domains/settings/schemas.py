@@ -1,0 +1,25 @@
+"""Bodies of the practice settings API."""
+
+from __future__ import annotations
+
+import datetime
+from typing import Annotated, Literal
+
+import msgspec
+
+PeopleLabel = Literal["Patient", "Client", "Consultant"]
+Locale = Literal["en", "es", "ca", "it"]
+TimeZone = Annotated[str, msgspec.Meta(min_length=1, max_length=64, description="IANA time zone, e.g. Europe/Madrid")]
+
+
+class SettingsOut(msgspec.Struct):
+    people_label: str
+    locale: str
+    timezone: str
+    updated_at: datetime.datetime
+
+
+class SettingsUpdate(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
+    people_label: PeopleLabel | msgspec.UnsetType = msgspec.UNSET
+    locale: Locale | msgspec.UnsetType = msgspec.UNSET
+    timezone: TimeZone | msgspec.UnsetType = msgspec.UNSET

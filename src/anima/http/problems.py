@@ -1,0 +1,216 @@
+"""RFC 9457 problem details for every error the API returns.
+
+Every error body is ``application/problem+json`` with ``type``, ``title``, ``status``, ``detail``
+and, for invalid input, ``errors``: a list of ``{"field": ..., "rule": ..., "message": ...}`` so a
+client can point at the field and the rule it broke. Domain code raises :class:`Problem`
+subclasses; Litestar's own validation errors and HTTP exceptions are converted here too.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from litestar import Request, Response
+from litestar.exceptions import HTTPException, NotAuthorizedException, PermissionDeniedException, ValidationException
+from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
+
+from anima.logs import get_logger
+
+log = get_logger(__name__)
+
+MEDIA_TYPE = "application/problem+json"
+TYPE_BASE = "https://anima.example/problems/"
+
+
+class Problem(Exception):
+    """An error with an HTTP status, a short stable ``kind`` (the type URI's last part) and details.
+
+    Args:
+        detail: human-readable explanation of this occurrence.
+        errors: per-field errors ``{"field", "rule", "message"}``.
+        extra: more members of the problem object (for example a limit and its usage).
+    """
+
+    status: int = 400
+    kind: str = "bad-request"
+    title: str = "Bad request"
+
+    def __init__(
+        self,
+        detail: str | None = None,
+        *,
+        errors: list[dict[str, str]] | None = None,
+        extra: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        self.detail = detail or self.title
+        self.errors = errors or []
+        self.extra = extra or {}
+        self.headers = headers or {}
+        super().__init__(self.detail)
+
+
+class InvalidInput(Problem):
+    status, kind, title = 422, "invalid-input", "Invalid input"
+
+    @classmethod
+    def field(cls, field: str, rule: str, message: str) -> InvalidInput:
+        return cls(f"{field}: {message}", errors=[{"field": field, "rule": rule, "message": message}])
+
+
+class Unauthorized(Problem):
+    status, kind, title = 401, "unauthorized", "Authentication required"
+
+    def __init__(self, detail: str | None = None, **kw: Any) -> None:
+        kw.setdefault("headers", {"WWW-Authenticate": 'Bearer realm="anima"'})
+        super().__init__(detail, **kw)
+
+
+class Forbidden(Problem):
+    status, kind, title = 403, "forbidden", "Not allowed"
+
+
+class NotFound(Problem):
+    status, kind, title = 404, "not-found", "Not found"
+
+
+class Conflict(Problem):
+    status, kind, title = 409, "conflict", "Conflict"
+
+
+class TenantUnavailable(Problem):
+    status, kind, title = 403, "organization-suspended", "Organization suspended"
+
+
+class TooManyRequests(Problem):
+    status, kind, title = 429, "rate-limited", "Too many requests"
+
+
+class LimitReached(Problem):
+    status, kind, title = 403, "plan-limit-reached", "Plan limit reached"
+
+
+def problem_response(
+    request: Request[Any, Any, Any],
+    *,
+    status: int,
+    kind: str,
+    title: str,
+    detail: str,
+    errors: list[dict[str, str]] | None = None,
+    extra: dict[str, Any] | None = None,
+    headers: dict[str, str] | None = None,
+) -> Response[dict[str, Any]]:
+    """Build a problem+json response; ``instance`` is the request path, ``request_id`` echoes the header."""
+    body: dict[str, Any] = {
+        "type": TYPE_BASE + kind,
+        "title": title,
+        "status": status,
+        "detail": detail,
+        "instance": request.url.path,
+    }
+    request_id = request.scope.get("state", {}).get("request_id")
+    if request_id:
+        body["request_id"] = request_id
+    if errors:
+        body["errors"] = errors
+    if extra:
+        body.update(extra)
+    return Response(body, status_code=status, media_type=MEDIA_TYPE, headers=headers)
+
+
+def _handle_problem(request: Request[Any, Any, Any], exc: Problem) -> Response[dict[str, Any]]:
+    return problem_response(
+        request,
+        status=exc.status,
+        kind=exc.kind,
+        title=exc.title,
+        detail=exc.detail,
+        errors=exc.errors,
+        extra=exc.extra,
+        headers=exc.headers,
+    )
+
+
+_MSGSPEC_PATH = re.compile(r"at `\$\.?([^`]*)`")
+
+
+def _validation_errors(exc: ValidationException) -> list[dict[str, str]]:
+    out: list[dict[str, str]] = []
+    extra = exc.extra if isinstance(exc.extra, list) else ([exc.extra] if exc.extra else [])
+    for item in extra:
+        if not isinstance(item, dict):
+            continue
+        message = str(item.get("message", "invalid"))
+        key = item.get("key")
+        field = str(key) if key else ""
+        match = _MSGSPEC_PATH.search(message)
+        if match:
+            field = match.group(1) or field
+            message = _MSGSPEC_PATH.sub("", message).strip(" -")
+        lowered = message.lower()
+        if "required" in lowered or "missing" in lowered:
+            rule = "required"
+        elif "expected" in lowered:
+            rule = "type"
+        elif "length" in lowered:
+            rule = "length"
+        elif "pattern" in lowered:
+            rule = "pattern"
+        elif ">=" in message or "<=" in message or ">" in message or "<" in message:
+            rule = "range"
+        elif "invalid enum" in lowered or "one of" in lowered:
+            rule = "enum"
+        else:
+            rule = "invalid"
+        out.append({"field": field or str(item.get("source", "body")), "rule": rule, "message": message})
+    return out
+
+
+def _handle_validation(request: Request[Any, Any, Any], exc: ValidationException) -> Response[dict[str, Any]]:
+    errors = _validation_errors(exc)
+    detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors) or str(exc.detail)
+    return problem_response(
+        request, status=422 if errors else 400, kind="invalid-input", title="Invalid input", detail=detail, errors=errors
+    )
+
+
+def _handle_http(request: Request[Any, Any, Any], exc: HTTPException) -> Response[dict[str, Any]]:
+    kinds = {
+        NotAuthorizedException: ("unauthorized", "Authentication required"),
+        PermissionDeniedException: ("forbidden", "Not allowed"),
+    }
+    kind, title = kinds.get(type(exc), (None, None))
+    if kind is None:
+        kind = {404: "not-found", 405: "method-not-allowed", 413: "payload-too-large", 415: "unsupported-media-type"}.get(
+            exc.status_code, "http-error"
+        )
+        title = str(exc.detail) if exc.status_code < 500 else "Internal server error"
+    return problem_response(
+        request,
+        status=exc.status_code,
+        kind=kind,
+        title=title or "Error",
+        detail=str(exc.detail) if exc.status_code < 500 else "Internal server error",
+        headers=exc.headers,
+    )
+
+
+def _handle_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:
+    log.exception("unhandled error", error_type=type(exc).__name__)
+    return problem_response(
+        request,
+        status=HTTP_500_INTERNAL_SERVER_ERROR,
+        kind="internal-error",
+        title="Internal server error",
+        detail="An unexpected error occurred; it has been logged with this request's id.",
+    )
+
+
+EXCEPTION_HANDLERS: dict[Any, Any] = {
+    Problem: _handle_problem,
+    ValidationException: _handle_validation,
+    HTTPException: _handle_http,
+    Exception: _handle_unexpected,
+}

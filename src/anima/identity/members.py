@@ -1,0 +1,301 @@
+"""Members of an organization: invitations, role changes, removal — never the last owner.
+
+These operations write the platform (memberships, invitations, outbox) **and** the tenant's
+``staff`` mirror. They run in one transaction on the app role: platform statements first, then
+:func:`anima.tenancy.scope.enter_tenant` switches the same transaction into the tenant for the
+staff write, so the two are committed together or not at all.
+"""
+
+from __future__ import annotations
+
+import datetime
+import uuid
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from anima.db.base import utcnow
+from anima.domains.staff.models import StaffMember
+from anima.http.problems import Conflict, Forbidden, NotFound, TenantUnavailable, Unauthorized
+from anima.identity.models import Invitation, Membership, Role, User
+from anima.identity.passwords import hash_password, verify_password
+from anima.identity.schemas import AcceptInvitationResponse, InvitationOut, MemberOut
+from anima.identity.sessions import normalize_email
+from anima.identity.signup import validate_password
+from anima.identity.tokens import hash_token, new_opaque_token
+from anima.logs import get_logger
+from anima.mail.outbox import queue_email
+from anima.tenancy.scope import enter_tenant
+
+log = get_logger(__name__)
+
+INVITATION_TTL = datetime.timedelta(days=7)
+
+
+@dataclass(frozen=True)
+class MemberAccess:
+    """A caller's membership in a tenant, resolved on the platform (not yet entered)."""
+
+    tenant_id: int
+    slug: str
+    name: str
+    state: str
+    role: str
+
+
+async def require_member(
+    session: AsyncSession,
+    *,
+    slug: str,
+    user_id: uuid.UUID,
+    session_id: uuid.UUID,
+    roles: frozenset[str] | None,
+) -> MemberAccess:
+    """The caller's membership of ``slug`` through a live session; 404 for non-members, 403 for other roles."""
+    row = (
+        await session.execute(
+            sa.text(
+                "SELECT t.id, t.slug, t.name, t.state, m.role FROM platform.tenants t "
+                "JOIN platform.memberships m ON m.tenant_id = t.id AND m.user_id = :u "
+                "JOIN platform.auth_sessions s ON s.id = :sid AND s.user_id = :u "
+                "AND s.revoked_at IS NULL AND s.expires_at > now() WHERE t.slug = :slug"
+            ),
+            {"u": user_id, "sid": session_id, "slug": slug},
+        )
+    ).first()
+    if row is None:
+        raise NotFound(f"organization {slug!r} not found")
+    if row.state != "active":
+        raise TenantUnavailable(f"this organization is {row.state}", extra={"state": row.state})
+    if roles is not None and row.role not in roles:
+        raise Forbidden(
+            f"your role {row.role} may not do this; allowed: {', '.join(sorted(roles))}",
+            extra={"role": row.role, "allowed_roles": sorted(roles)},
+        )
+    return MemberAccess(row.id, row.slug, row.name, row.state, row.role)
+
+
+async def _enter(session: AsyncSession, tenant_id: int) -> None:
+    if await enter_tenant(session, tenant_id) is None:
+        raise TenantUnavailable("this organization is not active")
+
+
+async def list_members(session: AsyncSession, access: MemberAccess, *, limit: int, offset: int) -> tuple[list[MemberOut], int]:
+    """Active and former members from the tenant's staff table, owners first, then by name."""
+    await _enter(session, access.tenant_id)
+    total = (await session.execute(sa.select(sa.func.count()).select_from(StaffMember))).scalar_one()
+    rows = (
+        await session.execute(
+            sa.select(StaffMember)
+            .order_by(StaffMember.active.desc(), (StaffMember.role == "OWNER").desc(), StaffMember.display_name)
+            .limit(limit)
+            .offset(offset)
+        )
+    ).scalars()
+    return [MemberOut(s.id, s.email, s.display_name, s.role, s.active) for s in rows], total
+
+
+async def invite(
+    session: AsyncSession,
+    access: MemberAccess,
+    *,
+    email: str,
+    role: str,
+    invited_by: uuid.UUID,
+    public_url: str,
+    log_link: bool,
+) -> InvitationOut:
+    """Create an invitation and queue its email. 409 when the person is already a member or invited."""
+    email = normalize_email(email)
+    member = (
+        await session.execute(
+            sa.select(Membership.id)
+            .join(User, User.id == Membership.user_id)
+            .where(Membership.tenant_id == access.tenant_id, User.email == email)
+        )
+    ).first()
+    if member is not None:
+        raise Conflict("this person is already a member", errors=[{"field": "email", "rule": "unique", "message": "already a member"}])
+    pending = (
+        await session.execute(
+            sa.select(Invitation.id).where(
+                Invitation.tenant_id == access.tenant_id,
+                Invitation.email == email,
+                Invitation.accepted_at.is_(None),
+                Invitation.revoked_at.is_(None),
+                Invitation.expires_at > utcnow(),
+            )
+        )
+    ).first()
+    if pending is not None:
+        raise Conflict("an invitation to this email is pending", errors=[{"field": "email", "rule": "unique", "message": "already invited"}])
+    token, digest = new_opaque_token()
+    invitation = Invitation(
+        tenant_id=access.tenant_id,
+        email=email,
+        role=role,
+        token_hash=digest,
+        invited_by=invited_by,
+        created_at=utcnow(),
+        expires_at=utcnow() + INVITATION_TTL,
+    )
+    session.add(invitation)
+    link = f"{public_url}/invitations/accept?token={token}"
+    await queue_email(
+        session,
+        recipient=email,
+        subject=f"You are invited to join {access.name} on Anima",
+        body=(
+            f"You have been invited to join {access.name} as {role.lower()}.\n\n"
+            f"Accept the invitation (valid for 7 days): {link}\n"
+            f"Or POST the token to /api/v1/invitations/accept: {token}\n"
+        ),
+        kind="invitation",
+        tenant_id=access.tenant_id,
+        development_link=link if log_link else None,
+    )
+    return InvitationOut(invitation.id, email, role, invitation.expires_at, None, None)
+
+
+async def list_invitations(session: AsyncSession, access: MemberAccess, *, limit: int, offset: int) -> tuple[list[InvitationOut], int]:
+    where = Invitation.tenant_id == access.tenant_id
+    total = (await session.execute(sa.select(sa.func.count()).select_from(Invitation).where(where))).scalar_one()
+    rows = (
+        await session.execute(sa.select(Invitation).where(where).order_by(Invitation.created_at.desc()).limit(limit).offset(offset))
+    ).scalars()
+    return [InvitationOut(i.id, i.email, i.role, i.expires_at, i.accepted_at, i.revoked_at) for i in rows], total
+
+
+async def revoke_invitation(session: AsyncSession, access: MemberAccess, invitation_id: uuid.UUID) -> None:
+    updated = await session.execute(
+        sa.update(Invitation)
+        .where(Invitation.id == invitation_id, Invitation.tenant_id == access.tenant_id, Invitation.accepted_at.is_(None))
+        .values(revoked_at=utcnow())
+    )
+    if not updated.rowcount:
+        raise NotFound("invitation not found or already accepted")
+
+
+async def accept_invitation(
+    session: AsyncSession, *, token: str, password: str, display_name: str | None
+) -> AcceptInvitationResponse:
+    """Join the inviting organization. A new email creates an account (password policy applies);
+    an existing account must prove its password. The invitation is single-use.
+
+    Raises:
+        NotFound: unknown, expired, revoked or used invitation (one answer for all).
+        Unauthorized: wrong password for an existing account.
+        Conflict: already a member.
+    """
+    invitation = (
+        await session.execute(
+            sa.select(Invitation).where(Invitation.token_hash == hash_token(token)).with_for_update()
+        )
+    ).scalar_one_or_none()
+    now = utcnow()
+    if (
+        invitation is None
+        or invitation.accepted_at is not None
+        or invitation.revoked_at is not None
+        or invitation.expires_at <= now
+    ):
+        raise NotFound("this invitation is not valid (unknown, used, revoked or expired)")
+    tenant = (
+        await session.execute(sa.text("SELECT slug, state FROM platform.tenants WHERE id = :t"), {"t": invitation.tenant_id})
+    ).one()
+    if tenant.state != "active":
+        raise TenantUnavailable(f"this organization is {tenant.state}")
+    user = (await session.execute(sa.select(User).where(User.email == invitation.email))).scalar_one_or_none()
+    created = False
+    if user is None:
+        validate_password(password, invitation.email)
+        user = User(
+            email=invitation.email,
+            password_hash=hash_password(password),
+            display_name=display_name or invitation.email.split("@", 1)[0],
+        )
+        session.add(user)
+        await session.flush()
+        created = True
+    elif not verify_password(user.password_hash, password):
+        raise Unauthorized("the password does not match the existing account for this email")
+    exists = (
+        await session.execute(
+            sa.select(Membership.id).where(Membership.tenant_id == invitation.tenant_id, Membership.user_id == user.id)
+        )
+    ).first()
+    if exists is not None:
+        raise Conflict("you are already a member of this organization")
+    session.add(Membership(tenant_id=invitation.tenant_id, user_id=user.id, role=invitation.role))
+    invitation.accepted_at = now
+    await session.flush()
+    await _enter(session, invitation.tenant_id)
+    await _upsert_staff(session, user, invitation.role)
+    log.info("invitation accepted", tenant_id=invitation.tenant_id, user=str(user.id), role=invitation.role)
+    return AcceptInvitationResponse(tenant.slug, invitation.role, user.id, created)
+
+
+async def _upsert_staff(session: AsyncSession, user: User, role: str) -> None:
+    staff = await session.get(StaffMember, user.id)
+    if staff is None:
+        session.add(StaffMember(id=user.id, display_name=user.display_name, email=user.email, role=role, active=True))
+    else:
+        staff.role, staff.active = role, True
+    await session.flush()
+
+
+async def _lock_owners(session: AsyncSession, tenant_id: int) -> list[uuid.UUID]:
+    rows = (
+        await session.execute(
+            sa.select(Membership.user_id)
+            .where(Membership.tenant_id == tenant_id, Membership.role == Role.OWNER.value)
+            .with_for_update()
+        )
+    ).all()
+    return [r.user_id for r in rows]
+
+
+async def change_role(session: AsyncSession, access: MemberAccess, user_id: uuid.UUID, role: str) -> MemberOut:
+    """Give a member another role; demoting the last owner is a 409."""
+    owners = await _lock_owners(session, access.tenant_id)
+    membership = (
+        await session.execute(
+            sa.select(Membership).where(Membership.tenant_id == access.tenant_id, Membership.user_id == user_id).with_for_update()
+        )
+    ).scalar_one_or_none()
+    if membership is None:
+        raise NotFound("member not found")
+    if membership.role == Role.OWNER.value and role != Role.OWNER.value and owners == [user_id]:
+        raise Conflict("the organization must keep at least one owner",
+                       errors=[{"field": "role", "rule": "last-owner", "message": "cannot demote the last owner"}])
+    membership.role = role
+    await session.flush()
+    await _enter(session, access.tenant_id)
+    staff = await session.get(StaffMember, user_id)
+    if staff is not None:
+        staff.role = role
+        await session.flush()
+    return MemberOut(user_id, staff.email if staff else "", staff.display_name if staff else "", role, True)
+
+
+async def remove_member(session: AsyncSession, access: MemberAccess, user_id: uuid.UUID) -> None:
+    """Remove a member (their staff row stays, inactive, for history); never the last owner."""
+    owners = await _lock_owners(session, access.tenant_id)
+    membership = (
+        await session.execute(
+            sa.select(Membership).where(Membership.tenant_id == access.tenant_id, Membership.user_id == user_id).with_for_update()
+        )
+    ).scalar_one_or_none()
+    if membership is None:
+        raise NotFound("member not found")
+    if membership.role == Role.OWNER.value and owners == [user_id]:
+        raise Conflict("the organization must keep at least one owner",
+                       errors=[{"field": "user_id", "rule": "last-owner", "message": "cannot remove the last owner"}])
+    await session.delete(membership)
+    await session.flush()
+    await _enter(session, access.tenant_id)
+    staff = await session.get(StaffMember, user_id)
+    if staff is not None:
+        staff.active = False
+        await session.flush()

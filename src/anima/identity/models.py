@@ -1,0 +1,117 @@
+"""Platform-schema tables of identity: users, memberships, invitations, sessions and refresh tokens.
+
+* A **user** is one person with one email and password; ``is_operator`` marks platform operators.
+* A **membership** gives a user one role (OWNER, THERAPIST, ASSISTANT) in one tenant.
+* An **auth session** is one login: it has an idle and an absolute expiry and is revoked at
+  logout or when a refresh token is reused.
+* A **refresh token** belongs to a session; only its SHA-256 is stored. Each one is used once:
+  using it again revokes the whole session (reuse detection, RFC 6819 §5.2.2.3; OAuth 2.0
+  Security BCP §4.14).
+* An **invitation** carries the SHA-256 of a single-use token sent by email.
+"""
+
+from __future__ import annotations
+
+import datetime
+import enum
+import uuid
+
+from sqlalchemy import BigInteger, Boolean, CheckConstraint, ForeignKey, Index, String, func
+from sqlalchemy.orm import Mapped, mapped_column
+
+from anima.db.base import PlatformBase, Timestamps, UUIDKey, utcnow
+
+
+class Role(enum.StrEnum):
+    """A member's role in an organization (DESIGN.md, "Roles")."""
+
+    OWNER = "OWNER"
+    THERAPIST = "THERAPIST"
+    ASSISTANT = "ASSISTANT"
+
+
+class User(UUIDKey, Timestamps, PlatformBase):
+    """A person who can log in. ``email`` is stored lowercased and unique."""
+
+    __tablename__ = "users"
+    __table_args__ = (Index("uq_users_email", "email", unique=True),)
+
+    email: Mapped[str] = mapped_column(String(254))
+    password_hash: Mapped[str] = mapped_column(String(255))
+    display_name: Mapped[str] = mapped_column(String(120))
+    is_operator: Mapped[bool] = mapped_column(Boolean, default=False, server_default="false")
+    last_login_at: Mapped[datetime.datetime | None] = mapped_column(nullable=True)
+
+
+class Membership(UUIDKey, Timestamps, PlatformBase):
+    """A user's role in one tenant."""
+
+    __tablename__ = "memberships"
+    __table_args__ = (
+        Index("uq_memberships_tenant_user", "tenant_id", "user_id", unique=True),
+        CheckConstraint("role IN ('OWNER','THERAPIST','ASSISTANT')", name="role_valid"),
+    )
+
+    tenant_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("platform.tenants.id", ondelete="CASCADE"))
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("platform.users.id", ondelete="CASCADE"), index=True)
+    role: Mapped[str] = mapped_column(String(16))
+
+
+class Invitation(UUIDKey, PlatformBase):
+    """An invitation to join a tenant with a role; ``token_hash`` is the SHA-256 of the emailed token."""
+
+    __tablename__ = "invitations"
+    __table_args__ = (
+        Index("uq_invitations_token_hash", "token_hash", unique=True),
+        CheckConstraint("role IN ('OWNER','THERAPIST','ASSISTANT')", name="role_valid"),
+    )
+
+    tenant_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("platform.tenants.id", ondelete="CASCADE"), index=True)
+    email: Mapped[str] = mapped_column(String(254))
+    role: Mapped[str] = mapped_column(String(16))
+    token_hash: Mapped[str] = mapped_column(String(64))
+    invited_by: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("platform.users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime.datetime] = mapped_column(default=utcnow, server_default=func.now())
+    expires_at: Mapped[datetime.datetime] = mapped_column()
+    accepted_at: Mapped[datetime.datetime | None] = mapped_column(nullable=True)
+    revoked_at: Mapped[datetime.datetime | None] = mapped_column(nullable=True)
+
+
+class AuthSession(UUIDKey, PlatformBase):
+    """One login. Valid while not revoked, before ``expires_at`` (absolute) and ``idle_expires_at``."""
+
+    __tablename__ = "auth_sessions"
+
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("platform.users.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime.datetime] = mapped_column(default=utcnow, server_default=func.now())
+    last_used_at: Mapped[datetime.datetime] = mapped_column(default=utcnow, server_default=func.now())
+    idle_expires_at: Mapped[datetime.datetime] = mapped_column()
+    expires_at: Mapped[datetime.datetime] = mapped_column()
+    revoked_at: Mapped[datetime.datetime | None] = mapped_column(nullable=True)
+    revoke_reason: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    client_address: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    user_agent: Mapped[str | None] = mapped_column(String(255), nullable=True)
+
+
+class RefreshToken(UUIDKey, PlatformBase):
+    """A single-use refresh token of a session; ``token_hash`` is its SHA-256 (hex)."""
+
+    __tablename__ = "refresh_tokens"
+    __table_args__ = (Index("uq_refresh_tokens_hash", "token_hash", unique=True),)
+
+    session_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("platform.auth_sessions.id", ondelete="CASCADE"), index=True
+    )
+    token_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime.datetime] = mapped_column(default=utcnow, server_default=func.now())
+    used_at: Mapped[datetime.datetime | None] = mapped_column(nullable=True)
+
+
+class RateLimitCounter(PlatformBase):
+    """A fixed-window counter: ``hits`` in the window starting ``window_start`` for ``key``."""
+
+    __tablename__ = "rate_limit_counters"
+
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    window_start: Mapped[datetime.datetime] = mapped_column(primary_key=True)
+    hits: Mapped[int] = mapped_column(default=0)

@@ -1,0 +1,91 @@
+"""Signup: organization, owner user, membership and tenant in one flow.
+
+1. One platform transaction (app role): the registry row in ``provisioning``, the user (argon2id
+   hash) and the OWNER membership. A duplicate slug or email is a 409 and nothing is written.
+2. Provisioning steps (admin role): role, schema, tables at head, blueprint data, active.
+3. A session for the new owner, so the client is logged in.
+
+If step 2 fails, the organization stays ``provisioning`` (its API answers "not ready") until a
+retry (``anima tenants migrate`` resumes provisioning) completes it; nothing half-made is used.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from anima.db.engine import Database
+from anima.http.problems import Conflict, InvalidInput
+from anima.identity.models import Membership, Role, User
+from anima.identity.passwords import WeakPassword, check_policy, hash_password
+from anima.identity.schemas import MembershipOut, SignupRequest, SignupResponse
+from anima.identity.sessions import normalize_email, start_session
+from anima.logs import get_logger
+from anima.tenancy.naming import InvalidSlug, validate_slug
+from anima.tenancy.provisioning import TenantExists, register_tenant, run_provisioning_steps
+
+log = get_logger(__name__)
+
+
+def validate_password(password: str, email: str, field: str = "password") -> None:
+    """Raise InvalidInput (422) naming ``field`` and the rule when the password policy fails."""
+    try:
+        check_policy(password, email=email)
+    except WeakPassword as exc:
+        raise InvalidInput.field(field, exc.rule, str(exc)) from None
+
+
+async def signup(
+    session: AsyncSession,
+    db: Database,
+    data: SignupRequest,
+    *,
+    secret: str,
+    client_address: str | None,
+    user_agent: str | None,
+) -> SignupResponse:
+    """Run the signup flow; see the module docstring.
+
+    Raises:
+        InvalidInput: slug reserved or malformed, weak password.
+        Conflict: slug or email already taken.
+    """
+    email = normalize_email(data.email)
+    try:
+        validate_slug(data.slug)
+    except InvalidSlug as exc:
+        raise InvalidInput.field("slug", "slug", f"slug {exc.rule}") from None
+    validate_password(data.password, email)
+    if (await session.execute(sa.select(User.id).where(User.email == email))).first() is not None:
+        raise Conflict("an account with this email already exists; log in instead",
+                       errors=[{"field": "email", "rule": "unique", "message": "already registered"}])
+    password_hash = hash_password(data.password)
+    try:
+        conn = await session.connection()
+        ref = await register_tenant(
+            conn, db, slug=data.slug, name=data.organization_name, tier=data.tier, owner_email=email, actor=email
+        )
+        user = User(email=email, password_hash=password_hash, display_name=data.display_name)
+        session.add(user)
+        await session.flush()
+        session.add(Membership(tenant_id=ref.id, user_id=user.id, role=Role.OWNER.value))
+        await session.flush()
+        await session.commit()
+    except TenantExists:
+        await session.rollback()
+        raise Conflict(f"the slug {data.slug!r} is taken",
+                       errors=[{"field": "slug", "rule": "unique", "message": "already taken"}]) from None
+    except IntegrityError as exc:
+        await session.rollback()
+        which = "email" if "email" in str(exc.orig) else "slug"
+        raise Conflict(f"that {which} is already taken",
+                       errors=[{"field": which, "rule": "unique", "message": "already taken"}]) from None
+    await run_provisioning_steps(db, ref, actor=email)
+    tokens = await start_session(session, user, secret=secret, client_address=client_address, user_agent=user_agent)
+    log.info("organization signed up", tenant_id=ref.id, slug=ref.slug, tier=data.tier)
+    return SignupResponse(
+        organization=MembershipOut(ref.slug, data.organization_name, Role.OWNER.value, data.tier, "active"),
+        user_id=user.id,
+        tokens=tokens,
+    )

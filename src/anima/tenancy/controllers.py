@@ -1,0 +1,158 @@
+"""The operator API: list tenants with state, tier and usage; provision, suspend, resume.
+
+Operators see the registry and counts, never a tenant's records. Every route needs a live session
+of a user with ``is_operator`` (checked in the database, not only in the token).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+import sqlalchemy as sa
+from litestar import Controller, get, post
+from litestar.connection import ASGIConnection
+from litestar.datastructures import State
+from litestar.di import Provide
+from litestar.handlers.base import BaseRouteHandler
+from litestar.params import Parameter
+from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from anima.http.deps import bearer_token, services_from
+from anima.http.pagination import OffsetPagination, Page, provide_page
+from anima.http.problems import Conflict, Forbidden, InvalidInput, NotFound, Unauthorized
+from anima.identity.sessions import live_user
+from anima.identity.tokens import AccessClaims, InvalidToken, decode_access_token
+from anima.tenancy import provisioning
+from anima.tenancy.models import TenantState
+from anima.tenancy.naming import InvalidSlug
+from anima.tenancy.schemas import StateChange, TenantCreate, TenantOut, TenantUsage
+from anima.tenancy.usage import tenant_usage
+
+
+def operator_guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+    """Litestar guard: the bearer token must be valid and carry the operator flag."""
+    token = bearer_token(connection)  # type: ignore[arg-type]
+    if token is None:
+        raise Unauthorized("a bearer access token is required")
+    try:
+        claims = decode_access_token(services_from(connection.app.state).settings.secret_key, token)
+    except InvalidToken:
+        raise Unauthorized("the access token is invalid or expired") from None
+    if not claims.is_operator:
+        raise Forbidden("only platform operators may do this")
+
+
+async def provide_operator(db_session: AsyncSession, claims: AccessClaims) -> str:
+    """The operator's email, after checking the live session and the operator flag in the database."""
+    user = await live_user(db_session, user_id=claims.user_id, session_id=claims.session_id)
+    if not user.is_operator:
+        raise Forbidden("only platform operators may do this")
+    return user.email
+
+
+_SELECT = (
+    "SELECT id, slug, name, tier, state, schema_name, db_role, revision, last_migration_error, created_at "
+    "FROM platform.tenants"
+)
+
+
+def _out(row: Any, usage: dict[str, int] | None) -> TenantOut:
+    return TenantOut(
+        id=row.id, slug=row.slug, name=row.name, tier=row.tier, state=row.state, revision=row.revision,
+        last_migration_error=row.last_migration_error, created_at=row.created_at,
+        usage=TenantUsage(**usage) if usage is not None else None,
+    )
+
+
+async def _read_tenant(db_session: AsyncSession, slug: str) -> TenantOut:
+    row = (await db_session.execute(sa.text(_SELECT + " WHERE slug = :s"), {"s": slug})).first()
+    if row is None:
+        raise NotFound("tenant not found")
+    usage = await tenant_usage(db_session, [row])
+    return _out(row, usage[row.id])
+
+
+class OperatorController(Controller):
+    path = "/api/v1/operator/tenants"
+    tags = ["operator"]
+    guards = [operator_guard]
+    dependencies = {"page": Provide(provide_page, sync_to_thread=False), "operator": Provide(provide_operator)}
+
+    @get("/", summary="List tenants with state, tier and usage counts")
+    async def list_tenants(
+        self,
+        db_session: AsyncSession,
+        operator: str,
+        page: Page,
+        lifecycle: Annotated[
+            Literal["provisioning", "active", "suspended", "deleting"] | None, Parameter(query="state")
+        ] = None,
+        tier: Literal["BUILDER", "PRO", "CENTER"] | None = None,
+        q: Annotated[str | None, Parameter(max_length=100, description="slug or name contains")] = None,
+    ) -> OffsetPagination[TenantOut]:
+        where, params = ["true"], {"limit": page.limit, "offset": page.offset}
+        if lifecycle:
+            where.append("state = :state")
+            params["state"] = lifecycle
+        if tier:
+            where.append("tier = :tier")
+            params["tier"] = tier
+        if q:
+            where.append("(slug ILIKE :q OR name ILIKE :q)")
+            params["q"] = "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        clause = " WHERE " + " AND ".join(where)
+        total = (await db_session.execute(sa.text("SELECT count(*) FROM platform.tenants" + clause), params)).scalar_one()
+        rows = (await db_session.execute(sa.text(_SELECT + clause + " ORDER BY id LIMIT :limit OFFSET :offset"), params)).all()
+        usage = await tenant_usage(db_session, rows)
+        return OffsetPagination(items=[_out(r, usage[r.id]) for r in rows], limit=page.limit, offset=page.offset, total=total)
+
+    @get("/{slug:str}", summary="One tenant")
+    async def read(self, db_session: AsyncSession, operator: str, slug: str) -> TenantOut:
+        return await _read_tenant(db_session, slug)
+
+    @post("/", status_code=HTTP_201_CREATED, summary="Provision a tenant and invite its owner")
+    async def create(self, state: State, db_session: AsyncSession, operator: str, data: TenantCreate) -> TenantOut:
+        services = services_from(state)
+        try:
+            ref = await provisioning.provision_tenant(
+                services.db, slug=data.slug, name=data.name, tier=data.tier, owner_email=data.owner_email, actor=operator
+            )
+        except InvalidSlug as exc:
+            raise InvalidInput.field("slug", "slug", f"slug {exc.rule}") from None
+        except provisioning.TenantExists:
+            raise Conflict(f"the slug {data.slug!r} is taken", errors=[{"field": "slug", "rule": "unique", "message": "already taken"}]) from None
+        from anima.identity.members import MemberAccess, invite
+
+        await invite(
+            db_session,
+            MemberAccess(ref.id, ref.slug, data.name, "active", "OWNER"),
+            email=data.owner_email,
+            role="OWNER",
+            invited_by=None,  # type: ignore[arg-type]
+            public_url=services.settings.public_url,
+            log_link=not services.settings.is_production,
+        )
+        return await _read_tenant(db_session, ref.slug)
+
+    @post("/{slug:str}/suspend", status_code=HTTP_200_OK, summary="Suspend a tenant (its data is kept)")
+    async def suspend(self, state: State, db_session: AsyncSession, operator: str, slug: str, data: StateChange) -> TenantOut:
+        return await self._set_state(state, db_session, operator, slug, TenantState.SUSPENDED, data.reason)
+
+    @post("/{slug:str}/resume", status_code=HTTP_200_OK, summary="Resume a suspended tenant")
+    async def resume(self, state: State, db_session: AsyncSession, operator: str, slug: str, data: StateChange) -> TenantOut:
+        return await self._set_state(state, db_session, operator, slug, TenantState.ACTIVE, data.reason)
+
+    async def _set_state(self, state: State, db_session: AsyncSession, operator: str, slug: str, target: TenantState, reason: str) -> TenantOut:
+        try:
+            await provisioning.set_state(services_from(state).db, slug, target, actor=operator, reason=reason)
+        except provisioning.TenantNotFound:
+            raise NotFound("tenant not found") from None
+        except ValueError as exc:
+            raise Conflict(str(exc)) from None
+        return await _read_tenant(db_session, slug)
+
+
+ROUTE_HANDLERS = [OperatorController]
+
+

@@ -1,0 +1,230 @@
+"""Running the two Alembic environments: the platform schema once, every tenant schema in parallel.
+
+Tenant migrations follow DESIGN.md, "Tenancy":
+
+* each tenant migrates in **one transaction** on the admin engine, with ``search_path`` set
+  transaction-locally to its schema, and records its revision in ``<schema>.alembic_version``;
+* tenants whose registry revision already equals the head are **skipped without opening a
+  migration context** (one query over the registry decides);
+* up to ``ANIMA_MIGRATION_CONCURRENCY`` tenants migrate at once;
+* a failing tenant is rolled back to its last good revision, reported in the result and in
+  ``platform.tenants.last_migration_error``, and the others go on.
+
+A new tenant is not migrated from the base: :func:`build_tenant_at_head` creates its tables from
+the metadata and stamps the head, in the same transaction.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from anima.db.base import TenantBase
+from anima.db.engine import quote_ident
+from anima.logs import get_logger
+
+log = get_logger(__name__)
+
+MIGRATIONS_DIR = Path(__file__).resolve().parents[3] / "migrations"
+
+
+def alembic_config(side: str) -> Config:
+    """An Alembic :class:`Config` for ``side`` ("platform" or "tenant"), without an ini file."""
+    if side not in ("platform", "tenant"):
+        raise ValueError("side must be 'platform' or 'tenant'")
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS_DIR / side))
+    return cfg
+
+
+def head_revision(side: str) -> str:
+    """The single head revision of ``side``'s migration scripts."""
+    script = ScriptDirectory.from_config(alembic_config(side))
+    head = script.get_current_head()
+    if head is None:
+        raise RuntimeError(f"no {side} migrations found in {MIGRATIONS_DIR / side}")
+    return head
+
+
+async def upgrade_platform(admin: AsyncEngine) -> str:
+    """Create schema ``platform`` if missing and upgrade it to head. Returns the head revision.
+
+    Serialized across processes by a transaction-level advisory lock, so two servers starting at
+    once do not both run the same migration.
+    """
+    cfg = alembic_config("platform")
+
+    def _run(conn: Connection) -> None:
+        conn.execute(sa.text("SELECT pg_advisory_xact_lock(hashtext('anima:migrate-platform'))"))
+        conn.execute(sa.text("CREATE SCHEMA IF NOT EXISTS platform"))
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "head")
+
+    async with admin.begin() as conn:
+        await conn.run_sync(_run)
+    return head_revision("platform")
+
+
+def _set_local_search_path(conn: Connection, schema: str) -> None:
+    conn.execute(sa.text("SELECT set_config('search_path', :p, true)"), {"p": quote_ident(schema)})
+
+
+def build_tenant_at_head_sync(conn: Connection, schema: str) -> str:
+    """Inside the caller's transaction: create every tenant table in ``schema`` and stamp the head.
+
+    Idempotent: tables that exist are left alone (``checkfirst``). Returns the head revision.
+    """
+    _set_local_search_path(conn, schema)
+    TenantBase.metadata.create_all(conn, checkfirst=True)
+    head = head_revision("tenant")
+    ctx = MigrationContext.configure(conn, opts={"version_table_schema": schema})
+    ctx.stamp(ScriptDirectory.from_config(alembic_config("tenant")), head)
+    return head
+
+
+def upgrade_tenant_sync(conn: Connection, schema: str, target: str = "head") -> str | None:
+    """Inside the caller's transaction: run the tenant migrations on ``schema`` up to ``target``.
+
+    Returns the revision the schema is at afterwards.
+    """
+    _set_local_search_path(conn, schema)
+    cfg = alembic_config("tenant")
+    cfg.attributes["connection"] = conn
+    cfg.attributes["tenant_schema"] = schema
+    command.upgrade(cfg, target)
+    return current_tenant_revision_sync(conn, schema)
+
+
+def current_tenant_revision_sync(conn: Connection, schema: str) -> str | None:
+    """The revision recorded in ``<schema>.alembic_version``, or None when unstamped."""
+    exists = conn.execute(
+        sa.text("SELECT to_regclass(:t)"), {"t": f"{quote_ident(schema)}.alembic_version"}
+    ).scalar()
+    if exists is None:
+        return None
+    return conn.execute(sa.text(f"SELECT version_num FROM {quote_ident(schema)}.alembic_version")).scalar()
+
+
+@dataclass
+class TenantMigrationResult:
+    """What happened to one tenant: ``status`` is migrated, skipped or failed."""
+
+    tenant_id: int
+    slug: str
+    status: str
+    revision_before: str | None
+    revision_after: str | None
+    error: str | None = None
+    seconds: float = 0.0
+
+
+@dataclass
+class MigrationReport:
+    """Result of one :func:`migrate_tenants` run."""
+
+    head: str
+    results: list[TenantMigrationResult] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def failed(self) -> list[TenantMigrationResult]:
+        return [r for r in self.results if r.status == "failed"]
+
+    def counts(self) -> dict[str, int]:
+        out: dict[str, int] = {"migrated": 0, "skipped": 0, "failed": 0}
+        for r in self.results:
+            out[r.status] += 1
+        return out
+
+
+async def _migrate_one(admin: AsyncEngine, row: Any, target: str) -> TenantMigrationResult:
+    started = time.perf_counter()
+    schema = row.schema_name
+    try:
+        async with admin.begin() as conn:
+            after = await conn.run_sync(upgrade_tenant_sync, schema, target)
+            await conn.execute(
+                sa.text("UPDATE platform.tenants SET revision = :r, last_migration_error = NULL WHERE id = :id"),
+                {"r": after, "id": row.id},
+            )
+    except Exception as exc:  # noqa: BLE001 - any failure is reported, the others go on
+        message = f"{type(exc).__name__}: {exc}".splitlines()[0][:500]
+        async with admin.begin() as conn:
+            await conn.execute(
+                sa.text("UPDATE platform.tenants SET last_migration_error = :e WHERE id = :id"),
+                {"e": message, "id": row.id},
+            )
+        log.error("tenant migration failed", tenant_id=row.id, slug=row.slug, error=message)
+        return TenantMigrationResult(
+            row.id, row.slug, "failed", row.revision, row.revision, message, time.perf_counter() - started
+        )
+    return TenantMigrationResult(row.id, row.slug, "migrated", row.revision, after, None, time.perf_counter() - started)
+
+
+async def migrate_tenants(
+    admin: AsyncEngine,
+    *,
+    concurrency: int = 4,
+    target: str = "head",
+    slugs: list[str] | None = None,
+) -> MigrationReport:
+    """Migrate every active or suspended tenant (or those in ``slugs``) to ``target``.
+
+    Args:
+        admin: the admin engine.
+        concurrency: tenants migrated at once (each on its own connection).
+        target: an Alembic revision; "head" by default.
+        slugs: restrict the run to these tenants.
+
+    Returns:
+        MigrationReport: one result per tenant considered, with timings.
+    """
+    started = time.perf_counter()
+    head = head_revision("tenant")
+    goal = head if target == "head" else target
+    query = (
+        "SELECT id, slug, schema_name, revision FROM platform.tenants "
+        "WHERE state IN ('active','suspended') AND schema_name IS NOT NULL"
+    )
+    params: dict[str, Any] = {}
+    if slugs:
+        query += " AND slug = ANY(:slugs)"
+        params["slugs"] = slugs
+    async with admin.connect() as conn:
+        rows = (await conn.execute(sa.text(query + " ORDER BY id"), params)).all()
+
+    report = MigrationReport(head=head)
+    todo = []
+    for row in rows:
+        if row.revision == goal:
+            report.results.append(TenantMigrationResult(row.id, row.slug, "skipped", row.revision, row.revision))
+        else:
+            todo.append(row)
+
+    semaphore = asyncio.Semaphore(max(1, concurrency))
+
+    async def bounded(row: Any) -> TenantMigrationResult:
+        async with semaphore:
+            return await _migrate_one(admin, row, target)
+
+    report.results.extend(await asyncio.gather(*(bounded(r) for r in todo)))
+    report.seconds = time.perf_counter() - started
+    counts = report.counts()
+    log.info("tenant migrations finished", head=head, seconds=round(report.seconds, 3), **counts)
+    return report
+
+
+async def tenant_revision(conn: AsyncConnection, schema: str) -> str | None:
+    """Async wrapper of :func:`current_tenant_revision_sync`."""
+    return await conn.run_sync(current_tenant_revision_sync, schema)
