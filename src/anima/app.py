@@ -14,6 +14,7 @@ from typing import Any
 
 from litestar import Litestar
 from litestar.config.cors import CORSConfig
+from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
@@ -73,21 +74,26 @@ def create_app(
     settings = settings or load_settings()
     configure_logging(production=settings.is_production, level=settings.log_level)
 
-    @asynccontextmanager
-    async def lifespan(app: Litestar) -> AsyncGenerator[None, None]:
-        db = database or await open_database(settings)
-        app.state["anima"] = Services(
+    def services_for(db: Database) -> Services:
+        return Services(
             settings=settings,
             db=db,
             sessionmaker=db.sessionmaker(),
             rate_limiter=RateLimiter(db.app, rate_limits or RateLimits()),
         )
+
+    @asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncGenerator[None, None]:
+        if database is not None:  # given by the caller, who disposes of it
+            yield
+            return
+        db = await open_database(settings)
+        app.state["anima"] = services_for(db)
         log.info("anima started", env=settings.env, database=db.database)
         try:
             yield
         finally:
-            if database is None:
-                await db.dispose()
+            await db.dispose()
 
     openapi = OpenAPIConfig(
         title="Anima API",
@@ -112,11 +118,13 @@ def create_app(
             "claims": Provide(provide_claims),
             "tenant": Provide(provide_tenant),
         },
-        middleware=[lambda app: RequestContextMiddleware(app, settings.trusted_proxies)],
+        middleware=[lambda app: RequestContextMiddleware(app, settings.trusted_proxies, settings.secret_key)],
+        logging_config=None,
         exception_handlers=EXCEPTION_HANDLERS,
         openapi_config=openapi,
         cors_config=CORSConfig(allow_origins=[], allow_credentials=False),
         lifespan=[lifespan],
+        state=State({"anima": services_for(database)} if database is not None else {}),
         request_max_body_size=MAX_REQUEST_BODY,
         debug=False,
     )

@@ -1,8 +1,10 @@
 """Per-request context: request id, client address, and the structlog context every line carries.
 
 The middleware binds ``request_id`` (the caller's ``X-Request-ID`` when it is a sane token, a new
-UUID otherwise) into structlog's context variables and echoes it in the response. Handlers bind
-``tenant`` and ``user`` as soon as they are known (:func:`bind_identity`).
+UUID otherwise), ``tenant`` (the organization slug the path names) and ``user`` (the subject of a
+valid bearer token) into structlog's context variables, and echoes the request id in the response.
+It binds them itself because Litestar resolves dependencies in tasks of their own, whose context
+changes do not reach the handler's log lines.
 
 The client address is the socket peer, unless the peer is a configured trusted proxy
 (``ANIMA_TRUSTED_PROXIES``): then it is the right-most address of ``X-Forwarded-For`` that is not
@@ -61,9 +63,10 @@ def client_address(
 class RequestContextMiddleware:
     """ASGI middleware: request id, client address and structlog context for each HTTP request."""
 
-    def __init__(self, app: ASGIApp, trusted_proxies: tuple[str, ...] = ()) -> None:
+    def __init__(self, app: ASGIApp, trusted_proxies: tuple[str, ...] = (), secret_key: str | None = None) -> None:
         self.app = app
         self.trusted = parse_networks(trusted_proxies)
+        self.secret_key = secret_key
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -78,7 +81,9 @@ class RequestContextMiddleware:
         state["request_id"] = request_id
         state["client_address"] = address
         structlog.contextvars.clear_contextvars()
-        structlog.contextvars.bind_contextvars(request_id=request_id, tenant=None, user=None)
+        structlog.contextvars.bind_contextvars(
+            request_id=request_id, tenant=_tenant_from_path(scope.get("path", "")), user=self._user(headers)
+        )
 
         async def send_wrapper(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -89,6 +94,29 @@ class RequestContextMiddleware:
             await self.app(scope, receive, send_wrapper)
         finally:
             structlog.contextvars.clear_contextvars()
+
+
+    def _user(self, headers: dict[str, str]) -> str | None:
+        """The user id of a valid bearer token, for log lines only (authorization happens later)."""
+        if not self.secret_key:
+            return None
+        scheme, _, token = headers.get("authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or not token:
+            return None
+        from anima.identity.tokens import InvalidToken, decode_access_token
+
+        try:
+            return str(decode_access_token(self.secret_key, token.strip()).user_id)
+        except InvalidToken:
+            return None
+
+
+_ORG_PATH = re.compile(r"^/api/v1/orgs/([a-z0-9-]{1,40})(?:/|$)")
+
+
+def _tenant_from_path(path: str) -> str | None:
+    match = _ORG_PATH.match(path)
+    return match.group(1) if match else None
 
 
 def bind_identity(*, tenant: str | None = None, user: str | None = None) -> None:
