@@ -6,7 +6,8 @@ Tenant migrations follow DESIGN.md, "Tenancy":
   transaction-locally to its schema, and records its revision in ``<schema>.alembic_version``;
 * tenants whose registry revision already equals the head are **skipped without opening a
   migration context** (one query over the registry decides);
-* up to ``ANIMA_MIGRATION_CONCURRENCY`` tenants migrate at once;
+* up to ``ANIMA_MIGRATION_CONCURRENCY`` tenants migrate at once, in worker processes (Alembic's
+  module-level ``context``/``op`` proxies forbid interleaving two migrations in one process);
 * a failing tenant is rolled back to its last good revision, reported in the result and in
   ``platform.tenants.last_migration_error``, and the others go on.
 
@@ -39,18 +40,21 @@ log = get_logger(__name__)
 MIGRATIONS_DIR = Path(__file__).resolve().parents[3] / "migrations"
 
 
-def alembic_config(side: str) -> Config:
-    """An Alembic :class:`Config` for ``side`` ("platform" or "tenant"), without an ini file."""
+def alembic_config(side: str, migrations_dir: Path | None = None) -> Config:
+    """An Alembic :class:`Config` for ``side`` ("platform" or "tenant"), without an ini file.
+
+    ``migrations_dir`` replaces the repository's ``migrations/`` (tests and benchmarks use a copy).
+    """
     if side not in ("platform", "tenant"):
         raise ValueError("side must be 'platform' or 'tenant'")
     cfg = Config()
-    cfg.set_main_option("script_location", str(MIGRATIONS_DIR / side))
+    cfg.set_main_option("script_location", str((migrations_dir or MIGRATIONS_DIR) / side))
     return cfg
 
 
-def head_revision(side: str) -> str:
+def head_revision(side: str, migrations_dir: Path | None = None) -> str:
     """The single head revision of ``side``'s migration scripts."""
-    script = ScriptDirectory.from_config(alembic_config(side))
+    script = ScriptDirectory.from_config(alembic_config(side, migrations_dir))
     head = script.get_current_head()
     if head is None:
         raise RuntimeError(f"no {side} migrations found in {MIGRATIONS_DIR / side}")
@@ -93,13 +97,15 @@ def build_tenant_at_head_sync(conn: Connection, schema: str) -> str:
     return head
 
 
-def upgrade_tenant_sync(conn: Connection, schema: str, target: str = "head") -> str | None:
+def upgrade_tenant_sync(
+    conn: Connection, schema: str, target: str = "head", migrations_dir: Path | None = None
+) -> str | None:
     """Inside the caller's transaction: run the tenant migrations on ``schema`` up to ``target``.
 
     Returns the revision the schema is at afterwards.
     """
     _set_local_search_path(conn, schema)
-    cfg = alembic_config("tenant")
+    cfg = alembic_config("tenant", migrations_dir)
     cfg.attributes["connection"] = conn
     cfg.attributes["tenant_schema"] = schema
     command.upgrade(cfg, target)
@@ -148,12 +154,14 @@ class MigrationReport:
         return out
 
 
-async def _migrate_one(admin: AsyncEngine, row: Any, target: str) -> TenantMigrationResult:
+async def _migrate_one(
+    admin: AsyncEngine, row: Any, target: str, migrations_dir: Path | None
+) -> TenantMigrationResult:
     started = time.perf_counter()
     schema = row.schema_name
     try:
         async with admin.begin() as conn:
-            after = await conn.run_sync(upgrade_tenant_sync, schema, target)
+            after = await conn.run_sync(upgrade_tenant_sync, schema, target, migrations_dir)
             await conn.execute(
                 sa.text("UPDATE platform.tenants SET revision = :r, last_migration_error = NULL WHERE id = :id"),
                 {"r": after, "id": row.id},
@@ -172,26 +180,85 @@ async def _migrate_one(admin: AsyncEngine, row: Any, target: str) -> TenantMigra
     return TenantMigrationResult(row.id, row.slug, "migrated", row.revision, after, None, time.perf_counter() - started)
 
 
+@dataclass(frozen=True)
+class _Row:
+    id: int
+    slug: str
+    schema_name: str
+    revision: str | None
+
+
+def _migrate_batch_in_process(
+    admin_url: str, rows: list[_Row], target: str, migrations_dir: str | None
+) -> list[TenantMigrationResult]:
+    """Worker-process entry: migrate ``rows`` one after another on an engine of this process."""
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    async def run() -> list[TenantMigrationResult]:
+        engine = create_async_engine(admin_url, poolclass=sa.NullPool)
+        try:
+            return [await _migrate_one(engine, r, target, Path(migrations_dir) if migrations_dir else None) for r in rows]
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(run())
+
+
+async def _run_bounded(
+    admin: AsyncEngine, rows: list[Any], target: str, migrations_dir: Path | None, concurrency: int
+) -> list[TenantMigrationResult]:
+    """Migrate ``rows`` with at most ``concurrency`` at once.
+
+    Alembic keeps its running environment in module-level proxies (``alembic.context``,
+    ``alembic.op``), so two migrations cannot interleave in one process. Parallel runs therefore use
+    worker processes, each migrating a share of the tenants one by one on its own connection.
+    """
+    if not rows:
+        return []
+    if concurrency <= 1 or len(rows) == 1:
+        return [await _migrate_one(admin, r, target, migrations_dir) for r in rows]
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    workers = min(concurrency, len(rows))
+    shares: list[list[_Row]] = [[] for _ in range(workers)]
+    for i, r in enumerate(rows):
+        shares[i % workers].append(_Row(r.id, r.slug, r.schema_name, r.revision))
+    url = admin.url.render_as_string(hide_password=False)
+    loop = asyncio.get_running_loop()
+    with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+        futures = [
+            loop.run_in_executor(
+                pool, _migrate_batch_in_process, url, share, target, str(migrations_dir) if migrations_dir else None
+            )
+            for share in shares
+        ]
+        batches = await asyncio.gather(*futures)
+    return [result for batch in batches for result in batch]
+
+
 async def migrate_tenants(
     admin: AsyncEngine,
     *,
     concurrency: int = 4,
     target: str = "head",
     slugs: list[str] | None = None,
+    migrations_dir: Path | None = None,
 ) -> MigrationReport:
     """Migrate every active or suspended tenant (or those in ``slugs``) to ``target``.
 
     Args:
         admin: the admin engine.
-        concurrency: tenants migrated at once (each on its own connection).
+        concurrency: tenants migrated at once (worker processes when above 1).
         target: an Alembic revision; "head" by default.
         slugs: restrict the run to these tenants.
+        migrations_dir: a replacement for the repository's migrations directory.
 
     Returns:
         MigrationReport: one result per tenant considered, with timings.
     """
     started = time.perf_counter()
-    head = head_revision("tenant")
+    head = head_revision("tenant", migrations_dir)
     goal = head if target == "head" else target
     query = (
         "SELECT id, slug, schema_name, revision FROM platform.tenants "
@@ -211,14 +278,7 @@ async def migrate_tenants(
             report.results.append(TenantMigrationResult(row.id, row.slug, "skipped", row.revision, row.revision))
         else:
             todo.append(row)
-
-    semaphore = asyncio.Semaphore(max(1, concurrency))
-
-    async def bounded(row: Any) -> TenantMigrationResult:
-        async with semaphore:
-            return await _migrate_one(admin, row, target)
-
-    report.results.extend(await asyncio.gather(*(bounded(r) for r in todo)))
+    report.results.extend(await _run_bounded(admin, todo, target, migrations_dir, concurrency))
     report.seconds = time.perf_counter() - started
     counts = report.counts()
     log.info("tenant migrations finished", head=head, seconds=round(report.seconds, 3), **counts)
