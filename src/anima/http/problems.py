@@ -134,6 +134,7 @@ def _handle_problem(request: Request[Any, Any, Any], exc: Problem) -> Response[d
 
 
 _MSGSPEC_PATH = re.compile(r"at `\$\.?([^`]*)`")
+_MSGSPEC_FIELD = re.compile(r"(missing required|unknown) field `([^`]*)`")
 
 
 def _validation_errors(exc: ValidationException) -> list[dict[str, str]]:
@@ -149,8 +150,13 @@ def _validation_errors(exc: ValidationException) -> list[dict[str, str]]:
         if match:
             field = match.group(1) or field
             message = _MSGSPEC_PATH.sub("", message).strip(" -")
+        named = _MSGSPEC_FIELD.search(message)
+        if named:
+            field = (f"{field}." if field and field != "data" else "") + named.group(2)
         lowered = message.lower()
-        if "required" in lowered or "missing" in lowered:
+        if "unknown field" in lowered:
+            rule = "unknown-field"
+        elif "required" in lowered or "missing" in lowered:
             rule = "required"
         elif "expected" in lowered:
             rule = "type"

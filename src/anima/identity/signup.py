@@ -64,7 +64,7 @@ async def signup(
     try:
         conn = await session.connection()
         ref = await register_tenant(
-            conn, db, slug=data.slug, name=data.organization_name, tier=data.tier, owner_email=email, actor=email
+            conn, db, slug=data.slug, name=data.organization_name, tier=data.tier, owner_email=email, actor=email, resume=False
         )
         user = User(email=email, password_hash=password_hash, display_name=data.display_name)
         session.add(user)

@@ -97,12 +97,23 @@ async def record_event(
 
 
 async def register_tenant(
-    conn: AsyncConnection, db: Database, *, slug: str, name: str, tier: str, owner_email: str | None, actor: str
+    conn: AsyncConnection,
+    db: Database,
+    *,
+    slug: str,
+    name: str,
+    tier: str,
+    owner_email: str | None,
+    actor: str,
+    resume: bool = True,
 ) -> TenantRef:
     """Step ``registry`` inside the caller's transaction: insert the row or return the one provisioning.
 
+    With ``resume`` False (signup), any existing tenant of that slug is a :class:`TenantExists`:
+    a signup never joins a tenant someone else started.
+
     Raises:
-        TenantExists: the slug belongs to a tenant past provisioning.
+        TenantExists: the slug belongs to a tenant past provisioning (or to any tenant, without resume).
         anima.tenancy.naming.InvalidSlug: the slug breaks a rule.
         ValueError: unknown tier.
     """
@@ -110,7 +121,7 @@ async def register_tenant(
     Tier(tier)
     existing = await _fetch(conn, slug=slug)
     if existing is not None:
-        if existing.state != TenantState.PROVISIONING:
+        if existing.state != TenantState.PROVISIONING or not resume:
             raise TenantExists(slug)
         return existing
     row = (
