@@ -9,6 +9,7 @@ subclasses; Litestar's own validation errors and HTTP exceptions are converted h
 from __future__ import annotations
 
 import re
+import traceback
 from typing import Any
 
 from litestar import Request, Response
@@ -158,16 +159,16 @@ def _validation_errors(exc: ValidationException) -> list[dict[str, str]]:
             rule = "unknown-field"
         elif "required" in lowered or "missing" in lowered:
             rule = "required"
-        elif "expected" in lowered:
-            rule = "type"
         elif "length" in lowered:
             rule = "length"
-        elif "pattern" in lowered:
+        elif "regex" in lowered or "pattern" in lowered:
             rule = "pattern"
-        elif ">=" in message or "<=" in message or ">" in message or "<" in message:
-            rule = "range"
         elif "invalid enum" in lowered or "one of" in lowered:
             rule = "enum"
+        elif any(op in message for op in (">=", "<=", "> ", "< ")):
+            rule = "range"
+        elif "expected" in lowered:
+            rule = "type"
         else:
             rule = "invalid"
         out.append({"field": field or str(item.get("source", "body")), "rule": rule, "message": message})
@@ -204,7 +205,14 @@ def _handle_http(request: Request[Any, Any, Any], exc: HTTPException) -> Respons
 
 
 def _handle_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:
-    log.exception("unhandled error", error_type=type(exc).__name__)
+    # the exception's message may quote data (a driver's "Key (email)=(…)", a value that failed to
+    # parse): log its type and where it was raised, never its text or local variables
+    frames = traceback.extract_tb(exc.__traceback__)[-6:]
+    log.error(
+        "unhandled error",
+        error_type=f"{type(exc).__module__}.{type(exc).__qualname__}",
+        where=[f"{f.filename.rsplit('/', 2)[-1]}:{f.lineno} {f.name}" for f in frames],
+    )
     return problem_response(
         request,
         status=HTTP_500_INTERNAL_SERVER_ERROR,
