@@ -21,6 +21,7 @@ from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
 
 import anima.domains
+from anima.billing import controllers as billing_controllers
 from anima.config import Settings, load_settings
 from anima.db.engine import Database, open_database
 from anima.http import health
@@ -111,6 +112,7 @@ def create_app(
             *health.ROUTE_HANDLERS,
             *identity_controllers.ROUTE_HANDLERS,
             *tenancy_controllers.ROUTE_HANDLERS,
+            *billing_controllers.ROUTE_HANDLERS,
             *domain_route_handlers(),
         ],
         dependencies={

@@ -386,5 +386,88 @@ def migrations_revision(side: str, message: str) -> None:
     click.echo(_run(run))
 
 
+@main.group()
+def billing() -> None:
+    """Billing: tiers and grace periods."""
+
+
+@billing.command("expire-grace")
+def billing_expire_grace() -> None:
+    """Move tenants whose grace period (failed payment, cancellation) has ended to the tier that remains."""
+    from anima.billing.grace import apply_expired_grace
+
+    async def run(settings: Settings, db: Database):
+        return await apply_expired_grace(db)
+
+    changes = _run(run)
+    for c in changes:
+        click.echo(f"tenant {c.tenant_id}: {c.from_tier} -> {c.to_tier}")
+    click.echo(f"{len(changes)} tenant(s) changed")
+
+
+@main.group()
+def keys() -> None:
+    """Field-encryption keys: data-key rotation and master-key rotation."""
+
+
+def _key_reports(reports: list[Any]) -> None:
+    failed = 0
+    for r in reports:
+        if r.error:
+            failed += 1
+            click.echo(f"{r.slug}: FAILED {r.error}", err=True)
+        else:
+            rows = sum(r.reencrypted.values())
+            version = f" data key v{r.version}," if r.version else ""
+            click.echo(f"{r.slug}:{version} {rows} row(s) re-encrypted, {r.rewrapped} key(s) re-wrapped")
+    if failed:
+        sys.exit(1)
+
+
+@keys.command("rotate")
+@click.option("--slug", "slugs", multiple=True, help="only these tenants")
+@click.option("--batch-size", default=500, show_default=True, type=click.IntRange(1, 100_000))
+@click.option("--resume", is_flag=True, help="no new version: only finish re-encrypting rows on older versions")
+def keys_rotate(slugs: tuple[str, ...], batch_size: int, resume: bool) -> None:
+    """New data-key version per tenant, then re-encrypt every encrypted field in batches (resumable)."""
+    from anima.crypto.keyring import Keyring
+    from anima.crypto.rotation import rotate_data_keys
+
+    async def run(settings: Settings, db: Database) -> list[Any]:
+        ring = Keyring(settings.master_key, db.admin)
+        return await rotate_data_keys(db.admin, ring, slugs=slugs, resume_only=resume, batch_size=batch_size)
+
+    _key_reports(_run(run))
+
+
+@keys.command("rotate-master")
+@click.option("--new-master-key-env", required=True, help="name of the variable holding the new key (base64 of 32 bytes)")
+@click.option("--slug", "slugs", multiple=True, help="only these tenants")
+def keys_rotate_master(new_master_key_env: str, slugs: tuple[str, ...]) -> None:
+    """Re-wrap every tenant's keys under a new master key; then set ANIMA_MASTER_KEY to it and restart."""
+    import base64
+    import os
+
+    from anima.crypto.rotation import rotate_master_key
+
+    raw = os.environ.get(new_master_key_env, "")
+    try:
+        new_key = base64.b64decode(raw, validate=True)
+    except ValueError:
+        new_key = b""
+    if len(new_key) != 32:
+        click.echo(f"{new_master_key_env} must hold base64 of 32 bytes", err=True)
+        sys.exit(2)
+
+    async def run(settings: Settings, db: Database) -> list[Any]:
+        if new_key == settings.master_key:
+            click.echo("the new master key equals ANIMA_MASTER_KEY", err=True)
+            sys.exit(2)
+        return await rotate_master_key(db.admin, settings.master_key, new_key, slugs=slugs)
+
+    _key_reports(_run(run))
+    click.echo(f"done: set ANIMA_MASTER_KEY to the value of {new_master_key_env} and restart every process")
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

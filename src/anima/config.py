@@ -58,6 +58,19 @@ ENVIRONMENT: dict[str, tuple[str, str]] = {
     ),
     "ANIMA_MIGRATION_CONCURRENCY": ("Tenants migrated in parallel.", "4"),
     "ANIMA_LOG_LEVEL": ("debug, info, warning or error.", "info"),
+    "STRIPE_SECRET_KEY": (
+        "Stripe secret API key (sk_...). Unset: payments are not configured; billing endpoints say so and "
+        "operators still set tiers by hand.",
+        "unset",
+    ),
+    "STRIPE_WEBHOOK_SECRET": ("Signing secret of the Stripe webhook endpoint (whsec_...).", "unset"),
+    "STRIPE_PRICE_PRO": ("Stripe price id (price_...) of the PRO tier.", "unset"),
+    "STRIPE_PRICE_CENTER": ("Stripe price id (price_...) of the CENTER tier.", "unset"),
+    "STRIPE_API_BASE": ("Base URL of the Stripe API (the SDK's api_base); set only to point at a stub.", "https://api.stripe.com"),
+    "BILLING_GRACE_DAYS": (
+        "Days a tenant keeps its paid tier after a failed payment or a cancellation before falling to BUILDER.",
+        "7",
+    ),
 }
 
 
@@ -87,6 +100,17 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     migration_concurrency: int = 4
     log_level: str = "info"
     generated_secrets: tuple[str, ...] = ()
+    stripe_secret_key: str | None = None
+    stripe_webhook_secret: str | None = None
+    stripe_price_pro: str | None = None
+    stripe_price_center: str | None = None
+    stripe_api_base: str | None = None
+    billing_grace_days: int = 7
+
+    @property
+    def payments_configured(self) -> bool:
+        """True when every Stripe setting needed to take payments is present."""
+        return all((self.stripe_secret_key, self.stripe_webhook_secret, self.stripe_price_pro, self.stripe_price_center))
 
     @property
     def is_production(self) -> bool:
@@ -209,6 +233,26 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         db_pool_size=_int(env, "ANIMA_DB_POOL_SIZE", 10, 1, 500, problems),
         db_connection_max_uses=_int(env, "ANIMA_DB_CONNECTION_MAX_USES", 500, 1, 10_000_000, problems),
         migration_concurrency=_int(env, "ANIMA_MIGRATION_CONCURRENCY", 4, 1, 64, problems),
+        billing_grace_days=_int(env, "BILLING_GRACE_DAYS", 7, 0, 365, problems),
+    )
+    stripe_values = {
+        name: (env.get(name) or "").strip() or None
+        for name in ("STRIPE_SECRET_KEY", "STRIPE_WEBHOOK_SECRET", "STRIPE_PRICE_PRO", "STRIPE_PRICE_CENTER", "STRIPE_API_BASE")
+    }
+    stripe_set = [n for n in ("STRIPE_SECRET_KEY", "STRIPE_WEBHOOK_SECRET", "STRIPE_PRICE_PRO", "STRIPE_PRICE_CENTER") if stripe_values[n]]
+    if stripe_set and len(stripe_set) < 4:
+        missing = sorted({"STRIPE_SECRET_KEY", "STRIPE_WEBHOOK_SECRET", "STRIPE_PRICE_PRO", "STRIPE_PRICE_CENTER"} - set(stripe_set))
+        problems.append(f"Stripe is partly configured: set {', '.join(missing)} too, or unset every STRIPE_ variable")
+    if stripe_values["STRIPE_PRICE_PRO"] and stripe_values["STRIPE_PRICE_PRO"] == stripe_values["STRIPE_PRICE_CENTER"]:
+        problems.append("STRIPE_PRICE_PRO and STRIPE_PRICE_CENTER must be different prices")
+    if stripe_values["STRIPE_API_BASE"] and not stripe_values["STRIPE_API_BASE"].startswith(("http://", "https://")):
+        problems.append("STRIPE_API_BASE must start with http:// or https://")
+    settings_kwargs.update(
+        stripe_secret_key=stripe_values["STRIPE_SECRET_KEY"],
+        stripe_webhook_secret=stripe_values["STRIPE_WEBHOOK_SECRET"],
+        stripe_price_pro=stripe_values["STRIPE_PRICE_PRO"],
+        stripe_price_center=stripe_values["STRIPE_PRICE_CENTER"],
+        stripe_api_base=(stripe_values["STRIPE_API_BASE"] or "").rstrip("/") or None,
     )
     if problems:
         raise SettingsError(problems)

@@ -10,7 +10,9 @@ import importlib
 import pkgutil
 
 import anima.domains
+from anima.crypto import models as crypto_models  # noqa: F401  (data_keys)
 from anima.db.base import PlatformBase, TenantBase
+from anima.billing import models as billing_models  # noqa: F401
 from anima.identity import models as identity_models  # noqa: F401
 from anima.mail import outbox  # noqa: F401
 from anima.tenancy import models as tenancy_models  # noqa: F401

@@ -57,3 +57,22 @@ async def ensure_within_limit(
             extra={"limit": limit, "used": used, "allowed": allowed, "tier": tier, "upgrade_to": upgrade},
         )
     return used
+
+
+async def ensure_seat_available(session: AsyncSession, tenant_id: int, *, include_pending: bool) -> int:
+    """Refuse a new staff seat past the tenant's ``staff_seats`` limit; platform (unscoped) transaction.
+
+    Seats are memberships; when inviting, pending invitations count too (each will become a
+    member), so invitations cannot be used to pass the limit. The tier is read from
+    ``platform.tenants`` after the lock, so a concurrent tier change is seen.
+
+    Raises:
+        LimitReached: as :func:`ensure_within_limit`.
+    """
+    from anima.billing.usage import seat_count
+
+    await session.execute(sa.select(sa.func.pg_advisory_xact_lock(tenant_id, sa.func.hashtext("limit:staff_seats"))))
+    tier = (await session.execute(sa.text("SELECT tier FROM platform.tenants WHERE id = :t"), {"t": tenant_id})).scalar_one()
+    return await ensure_within_limit(
+        session, tenant_id=tenant_id, tier=tier, limit="staff_seats", count=seat_count(tenant_id, include_pending=include_pending)
+    )

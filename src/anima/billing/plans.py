@@ -39,7 +39,7 @@ CATALOG: dict[str, Plan] = {
     "BUILDER": Plan(
         tier="BUILDER",
         rank=0,
-        limits={"patients": 3, "staff_seats": 2, "active_services": 3, "ai_analyses_per_month": 10},
+        limits={"patients": 3, "staff_seats": 3, "active_services": 3, "ai_analyses_per_month": 10},
         features=frozenset({"risk_alerts"}),
         price_description="free",
     ),

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from anima.billing.limits import ensure_seat_available
 from anima.db.base import utcnow
 from anima.domains.staff.models import StaffMember
 from anima.http.problems import Conflict, Forbidden, NotFound, TenantUnavailable, Unauthorized
@@ -130,6 +131,8 @@ async def invite(
     ).first()
     if pending is not None:
         raise Conflict("an invitation to this email is pending", errors=[{"field": "email", "rule": "unique", "message": "already invited"}])
+    # a pending invitation holds a seat: members + pending + this one must fit the plan (LimitReached)
+    await ensure_seat_available(session, access.tenant_id, include_pending=True)
     token, digest = new_opaque_token()
     invitation = Invitation(
         tenant_id=access.tenant_id,
@@ -227,6 +230,8 @@ async def accept_invitation(
     ).first()
     if exists is not None:
         raise Conflict("you are already a member of this organization")
+    # the plan may have shrunk since the invitation went out: members + this one must fit (LimitReached)
+    await ensure_seat_available(session, invitation.tenant_id, include_pending=False)
     session.add(Membership(tenant_id=invitation.tenant_id, user_id=user.id, role=invitation.role))
     invitation.accepted_at = now
     await session.flush()

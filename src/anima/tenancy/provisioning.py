@@ -190,6 +190,9 @@ async def _step_tables(db: Database, ref: TenantRef) -> str:
             await conn.execute(sa.text(f"GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA {schema} TO {role}"))
             # the version table is Alembic's, not the tenant's: it may read it, never change it
             await conn.execute(sa.text(f"REVOKE INSERT, UPDATE, DELETE ON {schema}.alembic_version FROM {role}"))
+            # the audit trail is append-only; data keys are written by the admin engine only
+            await conn.execute(sa.text(f"REVOKE UPDATE, DELETE, TRUNCATE ON {schema}.audit_events FROM {role}"))
+            await conn.execute(sa.text(f"REVOKE INSERT, UPDATE, DELETE, TRUNCATE ON {schema}.data_keys FROM {role}"))
         await conn.execute(
             sa.text("UPDATE platform.tenants SET revision = :r WHERE id = :id"), {"r": revision, "id": ref.id}
         )

@@ -46,7 +46,8 @@ class ServicesController(Controller):
 
     @post("/", opt=OWNER, status_code=HTTP_201_CREATED, summary="Create a service (owners)")
     async def create(self, tenant: TenantContext, data: ServiceCreate) -> ServiceOut:
-        return service_rules.to_out(await service_rules.create_service(tenant.session, data))
+        return service_rules.to_out(await service_rules.create_service(
+            tenant.session, data, tenant_id=tenant.tenant.id, tier=tenant.tenant.tier))
 
     @get("/{service_id:uuid}", opt=ALL_ROLES, summary="Read a service")
     async def read(self, tenant: TenantContext, service_id: uuid.UUID) -> ServiceOut:
@@ -54,7 +55,8 @@ class ServicesController(Controller):
 
     @patch("/{service_id:uuid}", opt=OWNER, summary="Change a service (owners)")
     async def update(self, tenant: TenantContext, service_id: uuid.UUID, data: ServiceUpdate) -> ServiceOut:
-        return service_rules.to_out(await service_rules.update_service(tenant.session, service_id, data))
+        return service_rules.to_out(await service_rules.update_service(
+            tenant.session, service_id, data, tenant_id=tenant.tenant.id, tier=tenant.tenant.tier))
 
     @put("/{service_id:uuid}/therapists", opt=OWNER, summary="Set the therapists who offer a service (owners)")
     async def assign(self, tenant: TenantContext, service_id: uuid.UUID, data: TherapistAssignment) -> ServiceOut:

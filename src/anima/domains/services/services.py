@@ -14,6 +14,8 @@ import sqlalchemy as sa
 from advanced_alchemy.repository import SQLAlchemyAsyncRepository
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from anima.billing.limits import ensure_within_limit
+from anima.billing.usage import active_services_count
 from anima.domains.services.models import Service, service_therapists
 from anima.domains.services.schemas import ServiceCreate, ServiceOut, ServiceUpdate, TherapistOut
 from anima.domains.staff.models import StaffMember
@@ -85,8 +87,20 @@ async def _therapists(session: AsyncSession, ids: list[uuid.UUID]) -> list[Staff
     return list(rows)
 
 
-async def create_service(session: AsyncSession, data: ServiceCreate) -> Service:
+async def _ensure_active_service_slot(session: AsyncSession, tenant_id: int, tier: str) -> None:
+    """Refuse one more active service past the tier's ``active_services`` limit (race-safe)."""
+    await ensure_within_limit(session, tenant_id=tenant_id, tier=tier, limit="active_services", count=active_services_count())
+
+
+async def create_service(session: AsyncSession, data: ServiceCreate, *, tenant_id: int, tier: str) -> Service:
+    """Create a service; an active one counts against the tier's ``active_services`` limit.
+
+    Raises:
+        InvalidInput: currency or capacity rules; LimitReached: the plan's active services are used up.
+    """
     _check_rules(data.kind, data.capacity, data.currency)
+    if data.active:
+        await _ensure_active_service_slot(session, tenant_id, tier)
     therapists = await _therapists(session, data.therapist_ids)
     values = msgspec.structs.asdict(data)
     values.pop("therapist_ids")
@@ -135,9 +149,18 @@ async def list_services(
     return list(rows), total
 
 
-async def update_service(session: AsyncSession, service_id: uuid.UUID, data: ServiceUpdate) -> Service:
+async def update_service(
+    session: AsyncSession, service_id: uuid.UUID, data: ServiceUpdate, *, tenant_id: int, tier: str
+) -> Service:
+    """Change a service; re-activating one counts against the tier's ``active_services`` limit.
+
+    Raises:
+        NotFound; InvalidInput; LimitReached: re-activation past the plan's limit.
+    """
     service = await get_service(session, service_id)
     changes = {k: v for k, v in msgspec.structs.asdict(data).items() if v is not msgspec.UNSET}
+    if changes.get("active") is True and not service.active:
+        await _ensure_active_service_slot(session, tenant_id, tier)
     kind = changes.get("kind", service.kind)
     capacity = changes["capacity"] if "capacity" in changes else service.capacity
     if "kind" in changes and kind == "ONE_ON_ONE" and "capacity" not in changes:

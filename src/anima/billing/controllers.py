@@ -1,0 +1,144 @@
+"""HTTP routes of billing.
+
+* owners: ``GET /api/v1/orgs/{org_slug}/billing/usage`` (the usage widget),
+  ``POST …/billing/checkout`` (Stripe Checkout) and ``POST …/billing/portal`` (Customer Portal);
+  other roles get 403, non-members 404.
+* Stripe: ``POST /api/v1/billing/webhooks/stripe`` — no auth, no rate limit (Stripe retries and
+  bursts); the raw body is verified against ``Stripe-Signature`` before anything is read.
+* operators: ``GET /api/v1/operator/plans``, ``GET /api/v1/operator/tenants/{slug}/billing`` and
+  ``POST /api/v1/operator/tenants/{slug}/tier`` (a comp, recorded with who and why). Counts and
+  plans only, never a tenant's records.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from litestar import Controller, Request, get, post
+from litestar.datastructures import State
+from litestar.di import Provide
+from litestar.status_codes import HTTP_200_OK
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from anima.billing.events import MalformedEvent
+from anima.billing.overview import billing_overview, tier_history
+from anima.billing.plans import CATALOG
+from anima.billing.schemas import (
+    CheckoutRequest,
+    OperatorBillingOut,
+    PlanOut,
+    RedirectOut,
+    TierSet,
+    TierSetOut,
+    UsageOut,
+    WebhookAck,
+)
+from anima.billing.stripe_client import InvalidWebhook, gateway_for, verify_webhook
+from anima.billing.subscribe import open_portal, start_checkout
+from anima.billing.tiers import set_comp_tier
+from anima.billing.webhooks import process_event
+from anima.http.deps import services_from
+from anima.http.problems import NotFound
+from anima.identity.members import require_member
+from anima.identity.models import Role, User
+from anima.identity.tokens import AccessClaims
+from anima.tenancy.controllers import operator_guard, provide_operator
+
+OWNER_ONLY = frozenset({Role.OWNER.value})
+
+
+class BillingController(Controller):
+    """Billing of one organization, for its owners."""
+
+    path = "/api/v1/orgs/{org_slug:str}/billing"
+    tags = ["billing"]
+
+    @get("/usage", summary="Every plan limit with used and allowed (owners)")
+    async def usage(self, state: State, db_session: AsyncSession, org_slug: str, claims: AccessClaims) -> UsageOut:
+        access = await require_member(db_session, slug=org_slug, user_id=claims.user_id, session_id=claims.session_id, roles=OWNER_ONLY)
+        settings = services_from(state).settings
+        return await billing_overview(db_session, access.tenant_id, payments_configured=settings.payments_configured)
+
+    @post("/checkout", status_code=HTTP_200_OK, summary="Start a Stripe Checkout for PRO or CENTER (owners)")
+    async def checkout(
+        self, state: State, db_session: AsyncSession, org_slug: str, claims: AccessClaims, data: CheckoutRequest
+    ) -> RedirectOut:
+        access = await require_member(db_session, slug=org_slug, user_id=claims.user_id, session_id=claims.session_id, roles=OWNER_ONLY)
+        settings = services_from(state).settings
+        gateway = gateway_for(settings)
+        email = await db_session.scalar(sa.select(User.email).where(User.id == claims.user_id))
+        redirect = await start_checkout(
+            db_session, gateway, settings, tenant_id=access.tenant_id, slug=access.slug, name=access.name,
+            owner_email=email, tier=data.tier,
+        )
+        return RedirectOut(redirect.id, redirect.url)
+
+    @post("/portal", status_code=HTTP_200_OK, summary="Open the Stripe Customer Portal (owners)")
+    async def portal(self, state: State, db_session: AsyncSession, org_slug: str, claims: AccessClaims) -> RedirectOut:
+        access = await require_member(db_session, slug=org_slug, user_id=claims.user_id, session_id=claims.session_id, roles=OWNER_ONLY)
+        settings = services_from(state).settings
+        redirect = await open_portal(db_session, gateway_for(settings), settings, tenant_id=access.tenant_id, slug=access.slug)
+        return RedirectOut(redirect.id, redirect.url)
+
+
+class StripeWebhookController(Controller):
+    """Stripe's webhook endpoint."""
+
+    path = "/api/v1/billing/webhooks/stripe"
+    tags = ["billing"]
+    security = [{}]
+
+    @post("/", status_code=HTTP_200_OK, summary="Stripe webhook (signed by Stripe; no bearer token)")
+    async def receive(self, request: Request[Any, Any, Any], state: State, db_session: AsyncSession) -> WebhookAck:
+        settings = services_from(state).settings
+        payload = await request.body()
+        event = verify_webhook(payload, request.headers.get("stripe-signature"), settings)
+        try:
+            outcome = await process_event(db_session, event, settings)
+        except MalformedEvent as exc:
+            field, _, message = str(exc).partition(": ")
+            raise InvalidWebhook(f"the event is malformed: {exc}", errors=[
+                {"field": field, "rule": "stripe-event", "message": message or str(exc)}]) from None
+        return WebhookAck(received=True, result=outcome.result)
+
+
+async def _tenant_id(db_session: AsyncSession, slug: str) -> int:
+    found = await db_session.scalar(sa.text("SELECT id FROM platform.tenants WHERE slug = :s"), {"s": slug})
+    if found is None:
+        raise NotFound("tenant not found")
+    return found
+
+
+class OperatorBillingController(Controller):
+    """Plans and tenants' billing, for platform operators."""
+
+    path = "/api/v1/operator"
+    tags = ["operator"]
+    guards = [operator_guard]
+    dependencies = {"operator": Provide(provide_operator)}
+
+    @get("/plans", summary="The plan catalog: limits and features of every tier")
+    async def plans(self, operator: str) -> list[PlanOut]:
+        return [
+            PlanOut(p.tier, p.rank, dict(p.limits), sorted(p.features), p.price_description)
+            for p in sorted(CATALOG.values(), key=lambda p: p.rank)
+        ]
+
+    @get("/tenants/{slug:str}/billing", summary="A tenant's tier, usage counts, subscriptions and tier history")
+    async def tenant_billing(self, state: State, db_session: AsyncSession, operator: str, slug: str) -> OperatorBillingOut:
+        tenant_id = await _tenant_id(db_session, slug)
+        history = await tier_history(db_session, tenant_id)
+        usage = await billing_overview(
+            db_session, tenant_id, payments_configured=services_from(state).settings.payments_configured
+        )
+        return OperatorBillingOut(slug=slug, usage=usage, history=history)
+
+    @post("/tenants/{slug:str}/tier", status_code=HTTP_200_OK, summary="Set a tenant's tier by hand (a comp; recorded)")
+    async def set_tier(self, db_session: AsyncSession, operator: str, slug: str, data: TierSet) -> TierSetOut:
+        tenant_id = await _tenant_id(db_session, slug)
+        outcome, comp = await set_comp_tier(db_session, tenant_id, tier=data.tier, actor=operator, reason=data.reason.strip())
+        return TierSetOut(slug=slug, tier=outcome.after, comp_tier=comp, changed=outcome.changed)
+
+
+ROUTE_HANDLERS = [BillingController, StripeWebhookController, OperatorBillingController]

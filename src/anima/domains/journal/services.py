@@ -1,0 +1,243 @@
+"""Rules of the clinical journal: who reads which entry, sanitizing, signing and amendments.
+
+Visibility (DESIGN.md, "Roles"), applied in SQL so lists and single reads agree:
+
+* OWNER reads every entry of every patient;
+* THERAPIST reads their own entries and every ``shared`` one, of the patients they may see
+  (:func:`anima.domains.patients.services.visible`); others' private entries are "not found";
+* ASSISTANT reads no journal content (refused at the route and again here).
+
+Only an entry's author changes it. A signed entry is locked (409 on edit): changes after signing
+are amendments, kept next to the untouched original. Every read and write is audited.
+"""
+
+from __future__ import annotations
+
+import datetime
+import uuid
+from typing import Any
+
+import msgspec
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from anima.crypto.cipher import FieldCipher
+from anima.domains.audit.services import Actor, record
+from anima.domains.journal.models import JournalAmendment, JournalEntry
+from anima.domains.journal.sanitize import sanitize_html
+from anima.domains.journal.schemas import (
+    MAX_DATA_BYTES,
+    MAX_HTML_BYTES,
+    AmendmentCreate,
+    AmendmentOut,
+    EntryCreate,
+    EntryOut,
+    EntryUpdate,
+)
+from anima.domains.patients.services import Viewer, get_patient
+from anima.http.problems import Conflict, Forbidden, InvalidInput, NotFound, Problem
+from anima.identity.models import Role
+
+ENTRIES, AMENDMENTS = "journal_entries", "journal_amendments"
+
+
+class PayloadTooLarge(Problem):
+    """413: a field exceeds its documented size."""
+
+    status, kind, title = 413, "payload-too-large", "Payload too large"
+
+
+def readable(viewer: Viewer) -> list[sa.ColumnElement[bool]]:
+    """WHERE conditions on :class:`JournalEntry` for what ``viewer`` may read. Raises Forbidden for non-clinical roles."""
+    if viewer.role == Role.OWNER.value:
+        return []
+    if viewer.role == Role.THERAPIST.value:
+        return [sa.or_(JournalEntry.visibility == "shared", JournalEntry.author_id == viewer.user_id)]
+    raise Forbidden(f"your role {viewer.role} may not read clinical content")
+
+
+def _content(kind: str, html: str | None, data: dict[str, Any] | None) -> tuple[dict[str, Any], bool]:
+    """Validate and sanitize the content of ``kind``; returns (payload to encrypt, sanitizer changed it)."""
+    if kind == "note":
+        if html is None:
+            raise InvalidInput.field("html", "required", "a note needs html")
+        if data is not None:
+            raise InvalidInput.field("data", "not-for-notes", "a note carries html, not data")
+        size = len(html.encode())
+        if size > MAX_HTML_BYTES:
+            raise PayloadTooLarge(
+                f"html: {size} bytes; a note is limited to {MAX_HTML_BYTES} bytes of HTML",
+                errors=[{"field": "html", "rule": "max-size", "message": f"at most {MAX_HTML_BYTES} bytes of HTML"}],
+                extra={"limit_bytes": MAX_HTML_BYTES},
+            )
+        clean = sanitize_html(html)
+        if not clean.strip():
+            raise InvalidInput.field("html", "not-empty", "the note is empty once sanitized")
+        return {"html": clean}, clean != html
+    if data is None:
+        raise InvalidInput.field("data", "required", f"a {kind} entry needs data")
+    if html is not None:
+        raise InvalidInput.field("html", "notes-only", "only notes carry html")
+    if len(msgspec.json.encode(data)) > MAX_DATA_BYTES:
+        raise PayloadTooLarge(
+            f"data is limited to {MAX_DATA_BYTES} bytes of JSON",
+            errors=[{"field": "data", "rule": "max-size", "message": f"at most {MAX_DATA_BYTES} bytes of JSON"}],
+        )
+    if kind == "audio_reference" and not isinstance(data.get("uri"), str):
+        raise InvalidInput.field("data.uri", "required", "an audio reference needs a uri")
+    return {"data": data}, False
+
+
+def _aware(value: datetime.datetime, field: str) -> datetime.datetime:
+    if value.tzinfo is None:
+        raise InvalidInput.field(field, "timezone", "give a time zone offset (e.g. 2025-01-31T10:00:00Z)")
+    return value
+
+
+async def _amendments(session: AsyncSession, cipher: FieldCipher, entry_id: uuid.UUID) -> list[AmendmentOut]:
+    rows = (
+        await session.execute(
+            sa.select(JournalAmendment).where(JournalAmendment.entry_id == entry_id).order_by(JournalAmendment.created_at, JournalAmendment.id)
+        )
+    ).scalars().all()
+    out = []
+    for a in rows:
+        body = await cipher.decrypt_json(AMENDMENTS, "content_enc", a.id, a.content_enc)
+        out.append(AmendmentOut(a.id, a.author_id, a.created_at, body["reason"], body.get("html"), body.get("data")))
+    return out
+
+
+async def to_out(session: AsyncSession, cipher: FieldCipher, entry: JournalEntry, *, sanitized: bool = False) -> EntryOut:
+    """Decrypt an entry and its amendments (the caller has checked visibility and audits)."""
+    body = await cipher.decrypt_json(ENTRIES, "content_enc", entry.id, entry.content_enc)
+    return EntryOut(
+        id=entry.id, patient_id=entry.patient_id, author_id=entry.author_id, kind=entry.kind,
+        visibility=entry.visibility, occurred_at=entry.occurred_at, html=body.get("html"), data=body.get("data"),
+        signed_at=entry.signed_at, amendments=await _amendments(session, cipher, entry.id),
+        created_at=entry.created_at, updated_at=entry.updated_at, html_sanitized=sanitized,
+    )
+
+
+async def create_entry(
+    session: AsyncSession, cipher: FieldCipher, viewer: Viewer, actor: Actor, patient_id: uuid.UUID, data: EntryCreate
+) -> EntryOut:
+    """Add an entry to a patient the viewer may see; sanitized, encrypted, audited."""
+    readable(viewer)
+    patient = await get_patient(session, viewer, patient_id)
+    payload, sanitized = _content(data.kind, data.html, data.data)
+    entry = JournalEntry(
+        id=uuid.uuid4(), patient_id=patient.id, author_id=viewer.user_id, kind=data.kind, visibility=data.visibility,
+        occurred_at=_aware(data.occurred_at, "occurred_at") if data.occurred_at else datetime.datetime.now(datetime.UTC),
+    )
+    entry.content_enc = await cipher.encrypt_json(ENTRIES, "content_enc", entry.id, payload)
+    session.add(entry)
+    await session.flush()
+    await record(session, actor, "journal.created", patient_id=patient.id, entry_id=entry.id, kind=data.kind, visibility=data.visibility)
+    await session.refresh(entry)
+    return await to_out(session, cipher, entry, sanitized=sanitized)
+
+
+async def get_entry(session: AsyncSession, viewer: Viewer, patient_id: uuid.UUID, entry_id: uuid.UUID) -> JournalEntry:
+    """The entry if the viewer may read it, else 404."""
+    conditions = readable(viewer)
+    patient = await get_patient(session, viewer, patient_id)
+    entry = (
+        await session.execute(
+            sa.select(JournalEntry).where(JournalEntry.id == entry_id, JournalEntry.patient_id == patient.id, *conditions)
+        )
+    ).scalar_one_or_none()
+    if entry is None:
+        raise NotFound("journal entry not found")
+    return entry
+
+
+async def read_entry(
+    session: AsyncSession, cipher: FieldCipher, viewer: Viewer, actor: Actor, patient_id: uuid.UUID, entry_id: uuid.UUID
+) -> EntryOut:
+    entry = await get_entry(session, viewer, patient_id, entry_id)
+    await record(session, actor, "journal.read", patient_id=patient_id, entry_id=entry.id)
+    return await to_out(session, cipher, entry)
+
+
+async def list_entries(
+    session: AsyncSession,
+    cipher: FieldCipher,
+    viewer: Viewer,
+    actor: Actor,
+    patient_id: uuid.UUID,
+    *,
+    limit: int,
+    offset: int,
+    kind: str | None = None,
+) -> tuple[list[EntryOut], int]:
+    """The patient's timeline, newest first, as the viewer may read it; audited with the entry ids."""
+    where = [*readable(viewer), JournalEntry.patient_id == (await get_patient(session, viewer, patient_id)).id]
+    if kind is not None:
+        where.append(JournalEntry.kind == kind)
+    total = (await session.execute(sa.select(sa.func.count()).select_from(JournalEntry).where(*where))).scalar_one()
+    rows = (
+        await session.execute(
+            sa.select(JournalEntry).where(*where).order_by(JournalEntry.occurred_at.desc(), JournalEntry.id).limit(limit).offset(offset)
+        )
+    ).scalars().all()
+    await record(session, actor, "journal.listed", patient_id=patient_id, entry_ids=[str(e.id) for e in rows])
+    return [await to_out(session, cipher, e) for e in rows], total
+
+
+async def _own_entry(session: AsyncSession, viewer: Viewer, patient_id: uuid.UUID, entry_id: uuid.UUID) -> JournalEntry:
+    entry = await get_entry(session, viewer, patient_id, entry_id)
+    if entry.author_id != viewer.user_id:
+        raise Forbidden("only the author of an entry may change it")
+    return entry
+
+
+async def update_entry(
+    session: AsyncSession, cipher: FieldCipher, viewer: Viewer, actor: Actor, patient_id: uuid.UUID, entry_id: uuid.UUID, data: EntryUpdate
+) -> EntryOut:
+    """Change an unsigned entry (author only); a signed one answers 409: amend it instead."""
+    entry = await _own_entry(session, viewer, patient_id, entry_id)
+    if entry.signed_at is not None:
+        raise Conflict("this entry is signed and locked; add an amendment instead", extra={"signed_at": entry.signed_at.isoformat()})
+    changes = {k: v for k, v in msgspec.structs.asdict(data).items() if v is not msgspec.UNSET}
+    sanitized = False
+    if "html" in changes or "data" in changes:
+        payload, sanitized = _content(entry.kind, changes.get("html"), changes.get("data"))
+        entry.content_enc = await cipher.encrypt_json(ENTRIES, "content_enc", entry.id, payload)
+    if "visibility" in changes:
+        entry.visibility = changes["visibility"]
+    if "occurred_at" in changes:
+        entry.occurred_at = _aware(changes["occurred_at"], "occurred_at")
+    entry.updated_at = datetime.datetime.now(datetime.UTC)
+    await session.flush()
+    await record(session, actor, "journal.updated", patient_id=patient_id, entry_id=entry.id, fields=sorted(changes))
+    return await to_out(session, cipher, entry, sanitized=sanitized)
+
+
+async def sign_entry(
+    session: AsyncSession, cipher: FieldCipher, viewer: Viewer, actor: Actor, patient_id: uuid.UUID, entry_id: uuid.UUID
+) -> EntryOut:
+    """Sign (lock) an entry; author only; 409 when already signed."""
+    entry = await _own_entry(session, viewer, patient_id, entry_id)
+    if entry.signed_at is not None:
+        raise Conflict("this entry is already signed")
+    entry.signed_at = datetime.datetime.now(datetime.UTC)
+    await session.flush()
+    await record(session, actor, "journal.signed", patient_id=patient_id, entry_id=entry.id)
+    return await to_out(session, cipher, entry)
+
+
+async def amend_entry(
+    session: AsyncSession, cipher: FieldCipher, viewer: Viewer, actor: Actor, patient_id: uuid.UUID, entry_id: uuid.UUID, data: AmendmentCreate
+) -> EntryOut:
+    """Add an amendment to a signed entry (author only); 409 on an unsigned entry (edit it instead)."""
+    entry = await _own_entry(session, viewer, patient_id, entry_id)
+    if entry.signed_at is None:
+        raise Conflict("this entry is not signed; change it directly")
+    payload, sanitized = _content(entry.kind, data.html, data.data)
+    payload["reason"] = data.reason
+    amendment = JournalAmendment(id=uuid.uuid4(), entry_id=entry.id, author_id=viewer.user_id)
+    amendment.content_enc = await cipher.encrypt_json(AMENDMENTS, "content_enc", amendment.id, payload)
+    session.add(amendment)
+    await session.flush()
+    await record(session, actor, "journal.amended", patient_id=patient_id, entry_id=entry.id, amendment_id=str(amendment.id))
+    return await to_out(session, cipher, entry, sanitized=sanitized)

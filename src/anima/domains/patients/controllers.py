@@ -1,0 +1,159 @@
+"""HTTP routes of patients (the Soul Record), journey stages and the clinical access policy.
+
+Every member creates, lists and reads patients; the clinical part only reaches owners and
+therapists. Owners archive, assign therapists, export and erase, rename stages and set the policy.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Any
+
+from litestar import Controller, Request, delete, get, post, put
+from litestar.di import Provide
+from litestar.params import Parameter
+from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_204_NO_CONTENT
+
+from anima.crypto.cipher import FieldCipher
+from anima.crypto.deps import provide_cipher
+from anima.domains.audit.services import actor_for
+from anima.domains.patients import record as patient_record
+from anima.domains.patients import services as rules
+from anima.domains.patients.schemas import (
+    PatientCreate,
+    PatientOut,
+    PatientSummary,
+    PatientUpdate,
+    PolicyOut,
+    PolicyUpdate,
+    StageOut,
+    StageRename,
+    TherapistIds,
+)
+from anima.http.deps import TenantContext, allow
+from anima.http.pagination import OffsetPagination, Page, provide_page
+from anima.identity.models import Role
+
+ALL_ROLES = allow(Role.OWNER, Role.THERAPIST, Role.ASSISTANT)
+OWNER = allow(Role.OWNER)
+
+
+async def _ctx(tenant: TenantContext, request: Request[Any, Any, Any]) -> tuple[rules.Viewer, Any]:
+    viewer = await rules.viewer_for(tenant.session, tenant.user_id, tenant.role.value)
+    return viewer, actor_for(request, tenant.user_id, tenant.role.value)
+
+
+class PatientsController(Controller):
+    path = "/api/v1/orgs/{org_slug:str}/patients"
+    tags = ["patients"]
+    dependencies = {"page": Provide(provide_page, sync_to_thread=False), "cipher": Provide(provide_cipher)}
+
+    @get("/", opt=ALL_ROLES, summary="List patients (search by name; exact email or phone)")
+    async def list_patients(
+        self,
+        tenant: TenantContext,
+        cipher: FieldCipher,
+        page: Page,
+        q: Annotated[str | None, Parameter(max_length=100, description="name contains")] = None,
+        email: Annotated[str | None, Parameter(max_length=254, description="exact email (blind index)")] = None,
+        phone: Annotated[str | None, Parameter(max_length=30, description="exact phone (blind index)")] = None,
+        stage: Annotated[str | None, Parameter(max_length=32)] = None,
+        tag: Annotated[str | None, Parameter(max_length=40)] = None,
+        archived: Annotated[bool | None, Parameter(description="true: archived only; omitted: active only")] = False,
+    ) -> OffsetPagination[PatientSummary]:
+        viewer = await rules.viewer_for(tenant.session, tenant.user_id, tenant.role.value)
+        rows, total = await rules.list_patients(
+            tenant.session, cipher, viewer, limit=page.limit, offset=page.offset, search=q, email=email,
+            phone=phone, stage=stage, tag=tag, archived=archived,
+        )
+        items = [await rules.to_summary(cipher, p) for p in rows]
+        return OffsetPagination(items=items, limit=page.limit, offset=page.offset, total=total)
+
+    @post("/", opt=ALL_ROLES, status_code=HTTP_201_CREATED, summary="Create a patient (counts against the tier's limit)")
+    async def create(self, tenant: TenantContext, cipher: FieldCipher, request: Request[Any, Any, Any], data: PatientCreate) -> PatientOut:
+        viewer, actor = await _ctx(tenant, request)
+        patient = await rules.create_patient(
+            tenant.session, cipher, viewer, actor, data, tenant_id=tenant.tenant.id, tier=tenant.tenant.tier
+        )
+        return await rules.to_out(tenant.session, cipher, viewer, actor, patient, audit_action=None)
+
+    @get("/{patient_id:uuid}", opt=ALL_ROLES, summary="Read a patient (clinical part for owners and therapists)")
+    async def read(self, tenant: TenantContext, cipher: FieldCipher, request: Request[Any, Any, Any], patient_id: uuid.UUID) -> PatientOut:
+        viewer, actor = await _ctx(tenant, request)
+        patient = await rules.get_patient(tenant.session, viewer, patient_id)
+        return await rules.to_out(tenant.session, cipher, viewer, actor, patient, audit_action="patient.read")
+
+    @put("/{patient_id:uuid}", opt=ALL_ROLES, summary="Change a patient (clinical part: owners and therapists)")
+    async def update(
+        self, tenant: TenantContext, cipher: FieldCipher, request: Request[Any, Any, Any], patient_id: uuid.UUID, data: PatientUpdate
+    ) -> PatientOut:
+        viewer, actor = await _ctx(tenant, request)
+        patient = await rules.update_patient(tenant.session, cipher, viewer, actor, patient_id, data)
+        return await rules.to_out(tenant.session, cipher, viewer, actor, patient, audit_action=None)
+
+    @post("/{patient_id:uuid}/archive", opt=OWNER, status_code=HTTP_200_OK, summary="Archive a patient (owners)")
+    async def archive(self, tenant: TenantContext, cipher: FieldCipher, request: Request[Any, Any, Any], patient_id: uuid.UUID) -> PatientSummary:
+        viewer, actor = await _ctx(tenant, request)
+        patient = await rules.set_archived(
+            tenant.session, viewer, actor, patient_id, True, tenant_id=tenant.tenant.id, tier=tenant.tenant.tier
+        )
+        return await rules.to_summary(cipher, patient)
+
+    @post("/{patient_id:uuid}/restore", opt=OWNER, status_code=HTTP_200_OK, summary="Restore an archived patient (owners; counts against the limit)")
+    async def restore(self, tenant: TenantContext, cipher: FieldCipher, request: Request[Any, Any, Any], patient_id: uuid.UUID) -> PatientSummary:
+        viewer, actor = await _ctx(tenant, request)
+        patient = await rules.set_archived(
+            tenant.session, viewer, actor, patient_id, False, tenant_id=tenant.tenant.id, tier=tenant.tenant.tier
+        )
+        return await rules.to_summary(cipher, patient)
+
+    @put("/{patient_id:uuid}/therapists", opt=OWNER, summary="Set the therapists assigned to a patient (owners)")
+    async def assign(
+        self, tenant: TenantContext, cipher: FieldCipher, request: Request[Any, Any, Any], patient_id: uuid.UUID, data: TherapistIds
+    ) -> PatientOut:
+        viewer, actor = await _ctx(tenant, request)
+        patient = await rules.assign_therapists(tenant.session, viewer, actor, patient_id, data.therapist_ids)
+        return await rules.to_out(tenant.session, cipher, viewer, actor, patient, audit_action=None)
+
+    @get("/{patient_id:uuid}/export", opt=OWNER, summary="Export the whole record, decrypted (owners)")
+    async def export(self, tenant: TenantContext, cipher: FieldCipher, request: Request[Any, Any, Any], patient_id: uuid.UUID) -> dict[str, Any]:
+        viewer, actor = await _ctx(tenant, request)
+        return await patient_record.export_patient(tenant.session, cipher, viewer, actor, patient_id)
+
+    @delete("/{patient_id:uuid}", opt=OWNER, status_code=HTTP_204_NO_CONTENT, summary="Erase a patient for good (owners)")
+    async def erase(self, tenant: TenantContext, request: Request[Any, Any, Any], patient_id: uuid.UUID) -> None:
+        viewer, actor = await _ctx(tenant, request)
+        await patient_record.erase_patient(tenant.session, viewer, actor, patient_id)
+
+
+class StagesController(Controller):
+    path = "/api/v1/orgs/{org_slug:str}/journey-stages"
+    tags = ["patients"]
+
+    @get("/", opt=ALL_ROLES, summary="The journey pipeline")
+    async def list_stages(self, tenant: TenantContext) -> list[StageOut]:
+        return [StageOut(s.key, s.label, s.position) for s in await rules.stages(tenant.session)]
+
+    @put("/{key:str}", opt=OWNER, summary="Rename a stage (owners)")
+    async def rename(self, tenant: TenantContext, key: str, data: StageRename) -> StageOut:
+        s = await rules.rename_stage(tenant.session, key, data.label)
+        return StageOut(s.key, s.label, s.position)
+
+
+class PolicyController(Controller):
+    path = "/api/v1/orgs/{org_slug:str}/clinical-policy"
+    tags = ["patients"]
+
+    @get("/", opt=ALL_ROLES, summary="Whether therapists see only their assigned patients")
+    async def read(self, tenant: TenantContext) -> PolicyOut:
+        return PolicyOut((await rules.get_policy(tenant.session)).restrict_therapists_to_assigned)
+
+    @put("/", opt=OWNER, summary="Restrict therapists to assigned patients, or not (owners)")
+    async def update(self, tenant: TenantContext, data: PolicyUpdate) -> PolicyOut:
+        policy = await rules.get_policy(tenant.session)
+        policy.restrict_therapists_to_assigned = data.restrict_therapists_to_assigned
+        await tenant.session.flush()
+        return PolicyOut(policy.restrict_therapists_to_assigned)
+
+
+ROUTE_HANDLERS = [PatientsController, StagesController, PolicyController]

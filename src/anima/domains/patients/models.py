@@ -1,0 +1,85 @@
+"""Patients ("the Soul Record"), their journey stages, therapist assignments and the access policy.
+
+Plaintext columns hold what lists and search need and is not clinical: names, birth date,
+language, journey stage, tags and the non-clinical profile. Contact details are encrypted
+(``email_enc``, ``phone_enc``) with keyed blind indexes for equality search (``email_bidx``,
+``phone_bidx``); the clinical part of the profile (medical, psychological and spiritual history,
+risk notes) is one encrypted JSON document (``clinical_enc``). ``archived_at IS NULL`` marks an
+active patient (what the tier's patient limit counts).
+"""
+
+from __future__ import annotations
+
+import datetime
+import uuid
+from typing import Any
+
+from advanced_alchemy.types import GUID, DateTimeUTC, JsonB
+from sqlalchemy import Boolean, Column, Date, ForeignKey, Index, Integer, LargeBinary, String, Table, Text
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.orm import Mapped, mapped_column
+
+from anima.crypto.types import EncryptedJSON, EncryptedText
+from anima.db.base import TenantBase, Timestamps, UUIDKey
+
+#: the pipeline every organization starts with; labels can be renamed, keys stay
+DEFAULT_STAGES = (
+    ("inquiry", "Inquiry"),
+    ("intake", "Intake"),
+    ("active", "In process"),
+    ("integration", "Integration"),
+    ("completed", "Completed"),
+)
+
+
+class JourneyStage(TenantBase):
+    """A stage of the patients' journey: stable ``key``, renamable ``label``, ``position`` in the pipeline."""
+
+    __tablename__ = "journey_stages"
+
+    key: Mapped[str] = mapped_column(String(32), primary_key=True)
+    label: Mapped[str] = mapped_column(String(60))
+    position: Mapped[int] = mapped_column(Integer)
+
+
+class Patient(UUIDKey, Timestamps, TenantBase):
+    """A person in care. See the module docstring for which columns are encrypted."""
+
+    __tablename__ = "patients"
+    __table_args__ = (
+        Index("ix_patients_email_bidx", "email_bidx"),
+        Index("ix_patients_phone_bidx", "phone_bidx"),
+        Index("ix_patients_active_name", "archived_at", "last_name", "first_name"),
+    )
+
+    first_name: Mapped[str] = mapped_column(String(100))
+    last_name: Mapped[str] = mapped_column(String(100), default="")
+    birth_date: Mapped[datetime.date | None] = mapped_column(Date, nullable=True)
+    language: Mapped[str | None] = mapped_column(String(35), nullable=True)
+    journey_stage: Mapped[str] = mapped_column(String(32), ForeignKey("journey_stages.key", onupdate="CASCADE"))
+    tags: Mapped[list[str]] = mapped_column(ARRAY(Text), default=list, server_default="{}")
+    profile: Mapped[dict[str, Any]] = mapped_column(JsonB, default=dict)
+    email_enc: Mapped[bytes | None] = mapped_column(EncryptedText, nullable=True)
+    email_bidx: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    phone_enc: Mapped[bytes | None] = mapped_column(EncryptedText, nullable=True)
+    phone_bidx: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    clinical_enc: Mapped[bytes | None] = mapped_column(EncryptedJSON, nullable=True)
+    created_by: Mapped[uuid.UUID | None] = mapped_column(GUID, nullable=True)
+    archived_at: Mapped[datetime.datetime | None] = mapped_column(DateTimeUTC(timezone=True), nullable=True)
+
+
+patient_therapists = Table(
+    "patient_therapists",
+    TenantBase.metadata,
+    Column("patient_id", GUID, ForeignKey("patients.id", ondelete="CASCADE"), primary_key=True),
+    Column("staff_id", GUID, ForeignKey("staff.id", ondelete="CASCADE"), primary_key=True, index=True),
+)
+
+
+class ClinicalPolicy(TenantBase):
+    """Singleton (id 1): whether therapists see only the patients assigned to them."""
+
+    __tablename__ = "clinical_policy"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, default=1)
+    restrict_therapists_to_assigned: Mapped[bool] = mapped_column(Boolean, default=False, server_default="false")

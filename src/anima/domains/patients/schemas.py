@@ -1,0 +1,128 @@
+"""Bodies of the patients API.
+
+Limits: names 1-100 characters; tags at most 30 of 1-40 characters; the non-clinical ``profile``
+at most 16 KB of JSON; each clinical text at most 20,000 characters. Dates are ISO 8601
+(``YYYY-MM-DD``); a birth date lies between 1900-01-01 and today. ``language`` is a BCP 47 tag
+known to CLDR (``es``, ``pt-BR``).
+"""
+
+from __future__ import annotations
+
+import datetime
+import uuid
+from typing import Annotated, Any
+
+import msgspec
+
+Name = Annotated[str, msgspec.Meta(min_length=1, max_length=100, pattern=r"^[^\x00-\x1f\x7f<>]+$")]
+LastName = Annotated[str, msgspec.Meta(max_length=100, pattern=r"^[^\x00-\x1f\x7f<>]*$")]
+Email = Annotated[str, msgspec.Meta(min_length=3, max_length=254)]
+Phone = Annotated[str, msgspec.Meta(min_length=7, max_length=30)]
+Language = Annotated[str, msgspec.Meta(min_length=2, max_length=35, description="BCP 47 tag, e.g. es or pt-BR")]
+StageKey = Annotated[str, msgspec.Meta(min_length=1, max_length=32, pattern=r"^[a-z0-9_]+$")]
+StageLabel = Annotated[str, msgspec.Meta(min_length=1, max_length=60, pattern=r"^[^\x00-\x1f\x7f]+$")]
+Tag = Annotated[str, msgspec.Meta(min_length=1, max_length=40, pattern=r"^[^\x00-\x1f\x7f]+$")]
+Tags = Annotated[list[Tag], msgspec.Meta(max_length=30)]
+ClinicalText = Annotated[str, msgspec.Meta(max_length=20_000)]
+
+PROFILE_MAX_BYTES = 16 * 1024
+
+
+class ClinicalProfile(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
+    """The encrypted part of the profile."""
+
+    medical_history: ClinicalText = ""
+    psychological_history: ClinicalText = ""
+    spiritual_history: ClinicalText = ""
+    risk_notes: ClinicalText = ""
+
+
+CLINICAL_KEYS = frozenset(ClinicalProfile.__struct_fields__)
+
+
+class PatientCreate(msgspec.Struct, forbid_unknown_fields=True):
+    first_name: Name
+    last_name: LastName = ""
+    email: Email | None = None
+    phone: Phone | None = None
+    birth_date: datetime.date | None = None
+    language: Language | None = None
+    journey_stage: StageKey | None = None
+    tags: Tags = []
+    profile: dict[str, Any] = {}
+    clinical: ClinicalProfile | None = None
+    therapist_ids: Annotated[list[uuid.UUID], msgspec.Meta(max_length=50)] = []
+
+
+class PatientUpdate(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
+    first_name: Name | msgspec.UnsetType = msgspec.UNSET
+    last_name: LastName | msgspec.UnsetType = msgspec.UNSET
+    email: Email | None | msgspec.UnsetType = msgspec.UNSET
+    phone: Phone | None | msgspec.UnsetType = msgspec.UNSET
+    birth_date: datetime.date | None | msgspec.UnsetType = msgspec.UNSET
+    language: Language | None | msgspec.UnsetType = msgspec.UNSET
+    journey_stage: StageKey | msgspec.UnsetType = msgspec.UNSET
+    tags: Tags | msgspec.UnsetType = msgspec.UNSET
+    profile: dict[str, Any] | msgspec.UnsetType = msgspec.UNSET
+    clinical: ClinicalProfile | None | msgspec.UnsetType = msgspec.UNSET
+
+
+class PatientSummary(msgspec.Struct):
+    """What lists show (no clinical content)."""
+
+    id: uuid.UUID
+    first_name: str
+    last_name: str
+    email: str | None
+    phone: str | None
+    birth_date: datetime.date | None
+    language: str | None
+    journey_stage: str
+    tags: list[str]
+    archived_at: datetime.datetime | None
+    created_at: datetime.datetime
+
+
+class PatientOut(msgspec.Struct):
+    """One record. ``label`` is the organization's term (Patient, Client, Consultant).
+    ``clinical`` is null for assistants (``clinical_visible`` false) or when none was recorded."""
+
+    id: uuid.UUID
+    label: str
+    first_name: str
+    last_name: str
+    email: str | None
+    phone: str | None
+    birth_date: datetime.date | None
+    language: str | None
+    journey_stage: str
+    tags: list[str]
+    profile: dict[str, Any]
+    clinical_visible: bool
+    clinical: ClinicalProfile | None
+    therapist_ids: list[uuid.UUID]
+    archived_at: datetime.datetime | None
+    created_at: datetime.datetime
+    updated_at: datetime.datetime
+
+
+class TherapistIds(msgspec.Struct, forbid_unknown_fields=True):
+    therapist_ids: Annotated[list[uuid.UUID], msgspec.Meta(max_length=50)]
+
+
+class StageOut(msgspec.Struct):
+    key: str
+    label: str
+    position: int
+
+
+class StageRename(msgspec.Struct, forbid_unknown_fields=True):
+    label: StageLabel
+
+
+class PolicyOut(msgspec.Struct):
+    restrict_therapists_to_assigned: bool
+
+
+class PolicyUpdate(msgspec.Struct, forbid_unknown_fields=True):
+    restrict_therapists_to_assigned: bool

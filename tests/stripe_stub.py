@@ -1,0 +1,259 @@
+"""A tiny local Stripe API of our own, and Stripe-shaped, Stripe-signed webhook events, for tests.
+
+:class:`StripeStub` is a real HTTP server (``http.server`` in a thread on 127.0.0.1, random port)
+answering the endpoints Anima calls — ``POST /v1/customers``, ``/v1/checkout/sessions`` and
+``/v1/billing_portal/sessions`` — with the JSON shapes Stripe documents. The real ``stripe`` SDK
+is pointed at it through its own base-URL setting (``STRIPE_API_BASE`` → ``base_addresses``).
+Every request is recorded (path, decoded form fields, headers) for assertions.
+
+:func:`sign` builds ``Stripe-Signature`` exactly as Stripe does:
+``t=<unix ts>,v1=<hex HMAC-SHA256(secret, "<ts>.<raw payload>")>``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import secrets
+import threading
+import time
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qsl
+
+SECRET_KEY = "sk_test_anima_stub_" + "0" * 24
+WEBHOOK_SECRET = "whsec_anima_test_secret"
+PRICE_PRO = "price_pro_test"
+PRICE_CENTER = "price_center_test"
+
+
+@dataclass
+class Recorded:
+    method: str
+    path: str
+    form: dict[str, str]
+    headers: dict[str, str]
+
+
+@dataclass
+class StripeStub:
+    """The stub server; ``url`` is its base (use as STRIPE_API_BASE)."""
+
+    requests: list[Recorded] = field(default_factory=list)
+    server: ThreadingHTTPServer | None = None
+    thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        assert self.server is not None
+        host, port = self.server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def start(self) -> StripeStub:
+        stub = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: Any) -> None:  # keep test output quiet
+                pass
+
+            def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+                length = int(self.headers.get("Content-Length") or 0)
+                raw = self.rfile.read(length).decode()
+                form = dict(parse_qsl(raw, keep_blank_values=True))
+                stub.requests.append(Recorded("POST", self.path, form, {k.lower(): v for k, v in self.headers.items()}))
+                if self.headers.get("Authorization") != f"Bearer {SECRET_KEY}":
+                    return self._send(401, {"error": {"type": "invalid_request_error", "message": "Invalid API Key provided"}})
+                handler = {
+                    "/v1/customers": _customer,
+                    "/v1/checkout/sessions": _checkout_session,
+                    "/v1/billing_portal/sessions": _portal_session,
+                }.get(self.path)
+                if handler is None:
+                    return self._send(404, {"error": {"type": "invalid_request_error", "message": f"Unrecognized request URL (POST: {self.path})"}})
+                status, body = handler(form)
+                self._send(status, body)
+
+            def _send(self, status: int, body: dict[str, Any]) -> None:
+                data = json.dumps(body).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.send_header("Request-Id", "req_" + secrets.token_hex(8))
+                self.end_headers()
+                self.wfile.write(data)
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self.server is not None:
+            self.server.shutdown()
+            self.server.server_close()
+
+    def calls(self, path: str) -> list[Recorded]:
+        return [r for r in self.requests if r.path == path]
+
+
+def _metadata(form: dict[str, str], prefix: str = "metadata") -> dict[str, str]:
+    start = f"{prefix}["
+    return {k[len(start):-1]: v for k, v in form.items() if k.startswith(start) and k.endswith("]") and "][" not in k[len(start):]}
+
+
+def _customer(form: dict[str, str]) -> tuple[int, dict[str, Any]]:
+    return 200, {
+        "id": "cus_" + secrets.token_hex(7),
+        "object": "customer",
+        "created": int(time.time()),
+        "email": form.get("email"),
+        "name": form.get("name"),
+        "livemode": False,
+        "metadata": _metadata(form),
+    }
+
+
+def _checkout_session(form: dict[str, str]) -> tuple[int, dict[str, Any]]:
+    if form.get("mode") != "subscription" or "line_items[0][price]" not in form:
+        return 400, {"error": {"type": "invalid_request_error", "message": "Missing required param: line_items."}}
+    session_id = "cs_test_" + secrets.token_hex(12)
+    return 200, {
+        "id": session_id,
+        "object": "checkout.session",
+        "mode": "subscription",
+        "status": "open",
+        "payment_status": "unpaid",
+        "customer": form.get("customer"),
+        "client_reference_id": form.get("client_reference_id"),
+        "metadata": _metadata(form),
+        "success_url": form.get("success_url"),
+        "cancel_url": form.get("cancel_url"),
+        "url": f"https://checkout.stripe.com/c/pay/{session_id}",
+        "subscription": None,
+        "livemode": False,
+        "created": int(time.time()),
+    }
+
+
+def _portal_session(form: dict[str, str]) -> tuple[int, dict[str, Any]]:
+    session_id = "bps_" + secrets.token_hex(12)
+    return 200, {
+        "id": session_id,
+        "object": "billing_portal.session",
+        "customer": form.get("customer"),
+        "return_url": form.get("return_url"),
+        "url": f"https://billing.stripe.com/p/session/{session_id}",
+        "livemode": False,
+        "created": int(time.time()),
+    }
+
+
+# --- webhooks -------------------------------------------------------------------------------
+
+
+def sign(payload: str, secret: str = WEBHOOK_SECRET, timestamp: int | None = None) -> str:
+    """The ``Stripe-Signature`` header Stripe would send for ``payload``."""
+    ts = int(time.time()) if timestamp is None else timestamp
+    mac = hmac.new(secret.encode(), f"{ts}.{payload}".encode(), hashlib.sha256).hexdigest()
+    return f"t={ts},v1={mac}"
+
+
+def event(kind: str, obj: dict[str, Any], *, created: int, event_id: str | None = None) -> dict[str, Any]:
+    """An event envelope as Stripe documents it (API version 2025-03-31.basil)."""
+    return {
+        "id": event_id or "evt_" + secrets.token_hex(12),
+        "object": "event",
+        "api_version": "2025-03-31.basil",
+        "created": created,
+        "data": {"object": obj},
+        "livemode": False,
+        "pending_webhooks": 1,
+        "request": {"id": None, "idempotency_key": None},
+        "type": kind,
+    }
+
+
+def subscription_object(
+    sub_id: str, customer: str, status: str, price: str, *, created: int, tenant_id: int | None = None, period_end: int | None = None
+) -> dict[str, Any]:
+    period_end = period_end or created + 30 * 86400
+    return {
+        "id": sub_id,
+        "object": "subscription",
+        "customer": customer,
+        "status": status,
+        "created": created,
+        "cancel_at_period_end": False,
+        "canceled_at": created if status == "canceled" else None,
+        "ended_at": created if status == "canceled" else None,
+        "metadata": {"tenant_id": str(tenant_id)} if tenant_id is not None else {},
+        "items": {
+            "object": "list",
+            "data": [
+                {
+                    "id": "si_" + sub_id[4:],
+                    "object": "subscription_item",
+                    "price": {"id": price, "object": "price", "recurring": {"interval": "month"}},
+                    "quantity": 1,
+                    "current_period_start": period_end - 30 * 86400,
+                    "current_period_end": period_end,
+                }
+            ],
+        },
+        "livemode": False,
+    }
+
+
+def invoice_object(sub_id: str, customer: str, price: str, *, paid: bool, created: int) -> dict[str, Any]:
+    return {
+        "id": "in_" + secrets.token_hex(10),
+        "object": "invoice",
+        "customer": customer,
+        "status": "paid" if paid else "open",
+        "attempt_count": 1,
+        "created": created,
+        "parent": {
+            "type": "subscription_details",
+            "subscription_details": {"subscription": sub_id, "metadata": {}},
+        },
+        "lines": {
+            "object": "list",
+            "data": [
+                {
+                    "id": "il_" + secrets.token_hex(8),
+                    "object": "line_item",
+                    "pricing": {"type": "price_details", "price_details": {"price": price, "product": "prod_x"}},
+                    "period": {"start": created, "end": created + 30 * 86400},
+                }
+            ],
+        },
+        "livemode": False,
+    }
+
+
+def checkout_completed_object(customer: str, sub_id: str, *, tenant_id: int, tier: str, created: int) -> dict[str, Any]:
+    return {
+        "id": "cs_test_" + secrets.token_hex(12),
+        "object": "checkout.session",
+        "mode": "subscription",
+        "status": "complete",
+        "payment_status": "paid",
+        "customer": customer,
+        "subscription": sub_id,
+        "client_reference_id": str(tenant_id),
+        "metadata": {"tenant_id": str(tenant_id), "tier": tier},
+        "created": created,
+        "livemode": False,
+    }
+
+
+def stripe_environ() -> dict[str, str]:
+    """The Stripe settings of the tests (STRIPE_API_BASE is added by the fixture)."""
+    return {
+        "STRIPE_SECRET_KEY": SECRET_KEY,
+        "STRIPE_WEBHOOK_SECRET": WEBHOOK_SECRET,
+        "STRIPE_PRICE_PRO": PRICE_PRO,
+        "STRIPE_PRICE_CENTER": PRICE_CENTER,
+    }
