@@ -274,3 +274,39 @@ async def test_signup_rate_limit_by_client_address_behind_trusted_proxy(db, sett
         fresh = {"X-Forwarded-For": "192.0.2.55"}
         assert (await c.post("/api/v1/signup", json=_signup_body(), headers=fresh)).status_code == 201
         assert other  # malformed hops are covered in tests/unit
+
+
+async def test_a_paid_tier_picked_at_signup_needs_checkout_when_payments_are_configured(db, settings):
+    from anima.config import load_settings
+    from anima.identity.rate_limit import RateLimits
+    from tests.conftest import test_environ
+
+    paying = load_settings(test_environ(
+        STRIPE_SECRET_KEY="sk_test_123", STRIPE_WEBHOOK_SECRET="whsec_123",
+        STRIPE_PRICE_PRO="price_pro", STRIPE_PRICE_CENTER="price_center",
+    ))
+    app = create_app(paying, database=db, rate_limits=RateLimits().scaled(1000))
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as c:
+        body = _signup_body(tier="PRO")
+        response = await c.post("/api/v1/signup", json=body)
+    assert response.status_code == 201
+    data = response.json()
+    assert data["organization"]["tier"] == "BUILDER"
+    assert data["requested_tier"] == "PRO" and data["checkout_required"] is True
+    async with db.admin.connect() as conn:
+        tier = await conn.scalar(sa.text("SELECT tier FROM platform.tenants WHERE slug = :s"), {"s": body["slug"]})
+        requested = await conn.scalar(sa.text(
+            "SELECT detail->>'tier' FROM platform.tenant_events e JOIN platform.tenants t ON t.id = e.tenant_id "
+            "WHERE t.slug = :s AND e.action = 'tier-requested'"), {"s": body["slug"]})
+    assert tier == "BUILDER" and requested == "PRO"
+
+
+async def test_without_payments_a_development_signup_gets_its_tier_as_a_recorded_comp(client, db):
+    body = _signup_body(tier="CENTER")
+    data = (await client.post("/api/v1/signup", json=body)).json()
+    assert data["organization"]["tier"] == "CENTER" and data["checkout_required"] is False
+    async with db.admin.connect() as conn:
+        change = (await conn.execute(sa.text(
+            "SELECT c.to_tier, c.actor FROM platform.tier_changes c JOIN platform.tenants t ON t.id = c.tenant_id WHERE t.slug = :s"),
+            {"s": body["slug"]})).one()
+    assert tuple(change) == ("CENTER", "signup")

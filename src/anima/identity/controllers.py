@@ -52,6 +52,7 @@ class AuthController(Controller):
             secret=services.settings.secret_key,
             client_address=address,
             user_agent=request.headers.get("user-agent"),
+            grant_paid_tier=not services.settings.is_production and not services.settings.payments_configured,
         )
 
     @post("/auth/login", status_code=HTTP_200_OK, summary="Log in with email and password")

@@ -68,6 +68,8 @@ class SignupResponse(msgspec.Struct):
     organization: MembershipOut
     user_id: uuid.UUID
     tokens: TokenPair
+    requested_tier: str
+    checkout_required: bool
 
 
 class InvitationRequest(msgspec.Struct, forbid_unknown_fields=True):

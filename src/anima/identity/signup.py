@@ -7,6 +7,13 @@
 
 If step 2 fails, the organization stays ``provisioning`` (its API answers "not ready") until a
 retry (``anima tenants migrate`` resumes provisioning) completes it; nothing half-made is used.
+
+The tier picked at signup is recorded (``requested_tier`` in the response and the tenant's
+"created" event). A paid tier is not granted by signup: the organization starts on BUILDER and
+``checkout_required`` tells the client to open a Checkout Session
+(``POST /api/v1/orgs/{slug}/billing/checkout``); the webhook raises the tier once Stripe says it is
+paid. The one exception is a development server without Stripe settings, where nobody could pay:
+there the picked tier is granted as a comp recorded with actor ``signup`` and that reason.
 """
 
 from __future__ import annotations
@@ -23,7 +30,8 @@ from anima.identity.schemas import MembershipOut, SignupRequest, SignupResponse
 from anima.identity.sessions import normalize_email, start_session
 from anima.logs import get_logger
 from anima.tenancy.naming import InvalidSlug, validate_slug
-from anima.tenancy.provisioning import TenantExists, register_tenant, run_provisioning_steps
+from anima.billing.tiers import BASE_TIER, set_comp_tier
+from anima.tenancy.provisioning import TenantExists, record_event, register_tenant, run_provisioning_steps
 
 log = get_logger(__name__)
 
@@ -44,6 +52,7 @@ async def signup(
     secret: str,
     client_address: str | None,
     user_agent: str | None,
+    grant_paid_tier: bool = False,
 ) -> SignupResponse:
     """Run the signup flow; see the module docstring.
 
@@ -63,14 +72,22 @@ async def signup(
     password_hash = hash_password(data.password)
     try:
         conn = await session.connection()
+        paid = data.tier != BASE_TIER
         ref = await register_tenant(
-            conn, db, slug=data.slug, name=data.organization_name, tier=data.tier, owner_email=email, actor=email, resume=False
+            conn, db, slug=data.slug, name=data.organization_name, tier=BASE_TIER, owner_email=email, actor=email,
+            resume=False,
         )
         user = User(email=email, password_hash=password_hash, display_name=data.display_name)
         session.add(user)
         await session.flush()
         session.add(Membership(tenant_id=ref.id, user_id=user.id, role=Role.OWNER.value))
         await session.flush()
+        await record_event(conn, ref.id, "tier-requested", email, None, tier=data.tier)
+        if paid and grant_paid_tier:
+            await set_comp_tier(
+                session, ref.id, tier=data.tier, actor="signup",
+                reason="development server without payments configured: the picked tier is granted",
+            )
         await session.commit()
     except TenantExists:
         await session.rollback()
@@ -83,9 +100,12 @@ async def signup(
                        errors=[{"field": which, "rule": "unique", "message": "already taken"}]) from None
     await run_provisioning_steps(db, ref, actor=email)
     tokens = await start_session(session, user, secret=secret, client_address=client_address, user_agent=user_agent)
-    log.info("organization signed up", tenant_id=ref.id, slug=ref.slug, tier=data.tier)
+    tier = data.tier if (not paid or grant_paid_tier) else BASE_TIER
+    log.info("organization signed up", tenant_id=ref.id, slug=ref.slug, tier=tier, requested_tier=data.tier)
     return SignupResponse(
-        organization=MembershipOut(ref.slug, data.organization_name, Role.OWNER.value, data.tier, "active"),
+        organization=MembershipOut(ref.slug, data.organization_name, Role.OWNER.value, tier, "active"),
         user_id=user.id,
         tokens=tokens,
+        requested_tier=data.tier,
+        checkout_required=paid and not grant_paid_tier,
     )
