@@ -250,30 +250,39 @@ async def _upsert_staff(session: AsyncSession, user: User, role: str) -> None:
     await session.flush()
 
 
-async def _lock_owners(session: AsyncSession, tenant_id: int) -> list[uuid.UUID]:
-    rows = (
+async def _locked_membership(
+    session: AsyncSession, tenant_id: int, user_id: uuid.UUID, *, leaves_ownership: bool, field: str, action: str
+) -> Membership:
+    """The membership of ``user_id``, with every owner row locked; 409 if the change would leave no owner.
+
+    Locking the owners first serializes concurrent demotions and removals, so two of them cannot
+    each see "another owner remains" and both pass.
+    """
+    owners = (
         await session.execute(
             sa.select(Membership.user_id)
             .where(Membership.tenant_id == tenant_id, Membership.role == Role.OWNER.value)
             .with_for_update()
         )
-    ).all()
-    return [r.user_id for r in rows]
-
-
-async def change_role(session: AsyncSession, access: MemberAccess, user_id: uuid.UUID, role: str) -> MemberOut:
-    """Give a member another role; demoting the last owner is a 409."""
-    owners = await _lock_owners(session, access.tenant_id)
+    ).scalars().all()
     membership = (
         await session.execute(
-            sa.select(Membership).where(Membership.tenant_id == access.tenant_id, Membership.user_id == user_id).with_for_update()
+            sa.select(Membership).where(Membership.tenant_id == tenant_id, Membership.user_id == user_id).with_for_update()
         )
     ).scalar_one_or_none()
     if membership is None:
         raise NotFound("member not found")
-    if membership.role == Role.OWNER.value and role != Role.OWNER.value and owners == [user_id]:
+    if membership.role == Role.OWNER.value and leaves_ownership and list(owners) == [user_id]:
         raise Conflict("the organization must keep at least one owner",
-                       errors=[{"field": "role", "rule": "last-owner", "message": "cannot demote the last owner"}])
+                       errors=[{"field": field, "rule": "last-owner", "message": f"cannot {action} the last owner"}])
+    return membership
+
+
+async def change_role(session: AsyncSession, access: MemberAccess, user_id: uuid.UUID, role: str) -> MemberOut:
+    """Give a member another role; demoting the last owner is a 409."""
+    membership = await _locked_membership(
+        session, access.tenant_id, user_id, leaves_ownership=role != Role.OWNER.value, field="role", action="demote"
+    )
     membership.role = role
     await session.flush()
     await _enter(session, access.tenant_id)
@@ -286,17 +295,9 @@ async def change_role(session: AsyncSession, access: MemberAccess, user_id: uuid
 
 async def remove_member(session: AsyncSession, access: MemberAccess, user_id: uuid.UUID) -> None:
     """Remove a member (their staff row stays, inactive, for history); never the last owner."""
-    owners = await _lock_owners(session, access.tenant_id)
-    membership = (
-        await session.execute(
-            sa.select(Membership).where(Membership.tenant_id == access.tenant_id, Membership.user_id == user_id).with_for_update()
-        )
-    ).scalar_one_or_none()
-    if membership is None:
-        raise NotFound("member not found")
-    if membership.role == Role.OWNER.value and owners == [user_id]:
-        raise Conflict("the organization must keep at least one owner",
-                       errors=[{"field": "user_id", "rule": "last-owner", "message": "cannot remove the last owner"}])
+    membership = await _locked_membership(
+        session, access.tenant_id, user_id, leaves_ownership=True, field="user_id", action="remove"
+    )
     await session.delete(membership)
     await session.flush()
     await _enter(session, access.tenant_id)

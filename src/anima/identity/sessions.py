@@ -58,13 +58,20 @@ async def start_session(
         user_agent=(user_agent or "")[:255] or None,
     )
     session.add(auth)
-    refresh, digest = new_opaque_token()
+    return await _issue_pair(session, auth, user, secret=secret, now=now)
+
+
+async def _issue_pair(
+    session: AsyncSession, auth: AuthSession, user: User, *, secret: str, now: datetime.datetime
+) -> TokenPair:
+    """A new single-use refresh token of ``auth`` (flushed) and a fresh access token."""
+    refresh_token, digest = new_opaque_token()
     session.add(RefreshToken(session_id=auth.id, token_hash=digest, created_at=now))
     await session.flush()
     access, _ = issue_access_token(secret, user_id=user.id, session_id=auth.id, is_operator=user.is_operator, now=now)
     return TokenPair(
         access_token=access,
-        refresh_token=refresh,
+        refresh_token=refresh_token,
         token_type="Bearer",
         expires_in=int(ACCESS_TTL.total_seconds()),
         session_expires_at=auth.expires_at,
@@ -126,17 +133,7 @@ async def refresh(session: AsyncSession, *, token: str, secret: str) -> TokenPai
     stored.used_at = now
     auth.last_used_at = now
     auth.idle_expires_at = min(now + REFRESH_IDLE_TTL, auth.expires_at)
-    new_token, new_digest = new_opaque_token()
-    session.add(RefreshToken(session_id=auth.id, token_hash=new_digest, created_at=now))
-    await session.flush()
-    access, _ = issue_access_token(secret, user_id=user.id, session_id=auth.id, is_operator=user.is_operator, now=now)
-    return TokenPair(
-        access_token=access,
-        refresh_token=new_token,
-        token_type="Bearer",
-        expires_in=int(ACCESS_TTL.total_seconds()),
-        session_expires_at=auth.expires_at,
-    )
+    return await _issue_pair(session, auth, user, secret=secret, now=now)
 
 
 async def logout(session: AsyncSession, *, session_id: uuid.UUID, user_id: uuid.UUID) -> None:
