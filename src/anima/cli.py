@@ -2,6 +2,7 @@
 
     anima demo                      migrate, provision tenants/, serve with docs, print logins
     anima serve                     serve the API (uvicorn)
+    anima worker                    run a job worker and the outbox relay
     anima migrate                   platform schema to head, resume provisioning, tenants to head
     anima tenants create|list|show|migrate|suspend|resume|delete|apply
     anima operators create EMAIL    create or promote a platform operator
@@ -146,9 +147,17 @@ def demo(port: int | None, tenants_dir: str, no_serve: bool) -> None:
             click.echo("\n".join(lines) + "\n")
             if no_serve:
                 return
+            from anima.events.worker import run_worker
+
             app = create_app(settings, database=db)
             config = uvicorn.Config(app, host=settings.host, port=port, log_config=None, access_log=False, lifespan="on")
-            await uvicorn.Server(config).serve()
+            stop_worker = asyncio.Event()
+            worker_task = asyncio.create_task(run_worker(settings, db, stop_worker, handle_signals=False))
+            try:
+                await uvicorn.Server(config).serve()
+            finally:
+                stop_worker.set()
+                await worker_task
         finally:
             await db.dispose()
 
@@ -467,6 +476,18 @@ def keys_rotate_master(new_master_key_env: str, slugs: tuple[str, ...]) -> None:
 
     _key_reports(_run(run))
     click.echo(f"done: set ANIMA_MASTER_KEY to the value of {new_master_key_env} and restart every process")
+
+
+@main.command()
+def worker() -> None:
+    """Run a job worker and the outbox relay (SAQ on Redis when REDIS_URL is set, else on PostgreSQL)."""
+    from anima.events.worker import run_worker
+
+    async def run(settings: Settings, db: Database) -> None:
+        await migrate_platform(db)
+        await run_worker(settings, db)
+
+    _run(run)
 
 
 if __name__ == "__main__":  # pragma: no cover

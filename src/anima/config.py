@@ -16,6 +16,7 @@ import base64
 import ipaddress
 import json
 import os
+import re
 import secrets
 import sys
 from pathlib import Path
@@ -67,10 +68,31 @@ ENVIRONMENT: dict[str, tuple[str, str]] = {
     "STRIPE_PRICE_PRO": ("Stripe price id (price_...) of the PRO tier.", "unset"),
     "STRIPE_PRICE_CENTER": ("Stripe price id (price_...) of the CENTER tier.", "unset"),
     "STRIPE_API_BASE": ("Base URL of the Stripe API (the SDK's api_base); set only to point at a stub.", "https://api.stripe.com"),
+    "ANIMA_QUEUE_NAME": ("Name of the job queue (workers and relays of one deployment share it).", "anima"),
+    "ANIMA_WORKER_CONCURRENCY": ("Jobs one `anima worker` process runs at once.", "10"),
+    "ANIMA_JOB_HEARTBEAT": (
+        "Seconds a running job may go without a heartbeat before a worker's sweep retries it (a crashed worker's job).",
+        "30",
+    ),
+    "ANIMA_WORKER_SWEEP": ("Seconds between a worker's looks for stuck jobs and for unrelayed outbox events.", "10"),
+    "ANIMA_AUTOMATION_TICK": (
+        "Cron expression (5 fields, or 6 with seconds) of the tick that fires due delayed playbook actions.",
+        "* * * * *",
+    ),
+    "ANIMA_WORKER_EXTRA_FUNCTIONS": (
+        "module:attribute of a list of extra job functions a worker registers (tests, plugins).",
+        "unset",
+    ),
     "BILLING_GRACE_DAYS": (
         "Days a tenant keeps its paid tier after a failed payment or a cancellation before falling to BUILDER.",
         "7",
     ),
+    "GEMINI_API_KEY": (
+        "Google Gemini API key for the AI observatory. Unset: analyses come from the local risk detector and say so.",
+        "unset",
+    ),
+    "GEMINI_MODEL": ("Gemini model the observatory asks.", "gemini-2.5-flash"),
+    "GEMINI_API_BASE": ("Base URL of the Gemini API (the SDK's base_url); set only to point at a stub.", "https://generativelanguage.googleapis.com"),
 }
 
 
@@ -106,11 +128,25 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     stripe_price_center: str | None = None
     stripe_api_base: str | None = None
     billing_grace_days: int = 7
+    queue_name: str = "anima"
+    worker_concurrency: int = 10
+    job_heartbeat: int = 30
+    worker_sweep: int = 10
+    automation_tick: str = "* * * * *"
+    worker_extra_functions: str | None = None
+    gemini_api_key: str | None = None
+    gemini_model: str = "gemini-2.5-flash"
+    gemini_api_base: str | None = None
 
     @property
     def payments_configured(self) -> bool:
         """True when every Stripe setting needed to take payments is present."""
         return all((self.stripe_secret_key, self.stripe_webhook_secret, self.stripe_price_pro, self.stripe_price_center))
+
+    @property
+    def gemini_configured(self) -> bool:
+        """True when the AI observatory may call Gemini (an API key is set)."""
+        return bool(self.gemini_api_key)
 
     @property
     def is_production(self) -> bool:
@@ -234,7 +270,22 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         db_connection_max_uses=_int(env, "ANIMA_DB_CONNECTION_MAX_USES", 500, 1, 10_000_000, problems),
         migration_concurrency=_int(env, "ANIMA_MIGRATION_CONCURRENCY", 4, 1, 64, problems),
         billing_grace_days=_int(env, "BILLING_GRACE_DAYS", 7, 0, 365, problems),
+        worker_concurrency=_int(env, "ANIMA_WORKER_CONCURRENCY", 10, 1, 1000, problems),
+        job_heartbeat=_int(env, "ANIMA_JOB_HEARTBEAT", 30, 1, 3600, problems),
+        worker_sweep=_int(env, "ANIMA_WORKER_SWEEP", 10, 1, 3600, problems),
     )
+    queue_name = env.get("ANIMA_QUEUE_NAME") or "anima"
+    if not re.fullmatch(r"[a-z0-9_-]{1,40}", queue_name):
+        problems.append("ANIMA_QUEUE_NAME must be 1-40 characters of a-z, 0-9, _ and -")
+    automation_tick = (env.get("ANIMA_AUTOMATION_TICK") or "* * * * *").strip()
+    from croniter import croniter
+
+    if not croniter.is_valid(automation_tick):
+        problems.append(f"ANIMA_AUTOMATION_TICK={automation_tick!r} is not a cron expression")
+    extra_functions = (env.get("ANIMA_WORKER_EXTRA_FUNCTIONS") or "").strip() or None
+    if extra_functions is not None and not re.fullmatch(r"[\w.]+:\w+", extra_functions):
+        problems.append("ANIMA_WORKER_EXTRA_FUNCTIONS must look like package.module:attribute")
+    settings_kwargs.update(queue_name=queue_name, automation_tick=automation_tick, worker_extra_functions=extra_functions)
     stripe_values = {
         name: (env.get(name) or "").strip() or None
         for name in ("STRIPE_SECRET_KEY", "STRIPE_WEBHOOK_SECRET", "STRIPE_PRICE_PRO", "STRIPE_PRICE_CENTER", "STRIPE_API_BASE")
@@ -253,6 +304,15 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         stripe_price_pro=stripe_values["STRIPE_PRICE_PRO"],
         stripe_price_center=stripe_values["STRIPE_PRICE_CENTER"],
         stripe_api_base=(stripe_values["STRIPE_API_BASE"] or "").rstrip("/") or None,
+    )
+    gemini_base = (env.get("GEMINI_API_BASE") or "").strip().rstrip("/") or None
+    if gemini_base and not gemini_base.startswith(("http://", "https://")):
+        problems.append("GEMINI_API_BASE must start with http:// or https://")
+    gemini_model = (env.get("GEMINI_MODEL") or "").strip() or "gemini-2.5-flash"
+    if not all(c.isalnum() or c in "-._" for c in gemini_model):
+        problems.append(f"GEMINI_MODEL={gemini_model!r} may hold only letters, digits, '-', '.' and '_'")
+    settings_kwargs.update(
+        gemini_api_key=(env.get("GEMINI_API_KEY") or "").strip() or None, gemini_model=gemini_model, gemini_api_base=gemini_base
     )
     if problems:
         raise SettingsError(problems)

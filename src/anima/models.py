@@ -11,6 +11,7 @@ import pkgutil
 
 import anima.domains
 from anima.crypto import models as crypto_models  # noqa: F401  (data_keys)
+from anima.events import models as event_models  # noqa: F401  (outbox_events, job_failures)
 from anima.db.base import PlatformBase, TenantBase
 from anima.billing import models as billing_models  # noqa: F401
 from anima.identity import models as identity_models  # noqa: F401

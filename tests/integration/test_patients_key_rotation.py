@@ -62,7 +62,8 @@ async def test_data_key_rotation_is_resumable_and_preserves_records(client, db, 
     ring = Keyring(settings.master_key, db.admin)
     [report] = await rotate_data_keys(db.admin, ring, slugs=(org.slug,), batch_size=2)
     assert report.error is None and report.version == 2
-    assert report.reencrypted == {"patients": 1, "journal_entries": 5, "journal_amendments": 1}
+    # tables with encrypted columns but no rows in this record (e.g. outbound_emails) report 0
+    assert {t: n for t, n in report.reencrypted.items() if n} == {"patients": 1, "journal_entries": 5, "journal_amendments": 1}
     assert await versions(db, org.slug) == {2}
     assert await snapshot(client, org, pid) == before
 
@@ -77,7 +78,7 @@ async def test_data_key_rotation_is_resumable_and_preserves_records(client, db, 
     [report] = await rotate_data_keys(db.admin, ring, slugs=(org.slug,), resume_only=True, batch_size=3)
     assert report.version is None and sum(report.reencrypted.values()) == 6
     assert await versions(db, org.slug) == {3}
-    assert await reencrypt_tenant(db.admin, ring, tenant_id, schema) == {"patients": 0, "journal_entries": 0, "journal_amendments": 0}
+    assert not any((await reencrypt_tenant(db.admin, ring, tenant_id, schema)).values())  # nothing left to re-encrypt
     assert await snapshot(client, org, pid) == before
 
 

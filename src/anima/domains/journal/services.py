@@ -35,6 +35,8 @@ from anima.domains.journal.schemas import (
     EntryUpdate,
 )
 from anima.domains.patients.services import Viewer, get_patient
+from anima.events.outbox import emit
+from anima.events.types import EventType
 from anima.http.problems import Conflict, Forbidden, InvalidInput, NotFound, Problem
 from anima.identity.models import Role
 
@@ -133,6 +135,11 @@ async def create_entry(
     session.add(entry)
     await session.flush()
     await record(session, actor, "journal.created", patient_id=patient.id, entry_id=entry.id, kind=data.kind, visibility=data.visibility)
+    await emit(
+        session, EventType.JOURNAL_ENTRY_CREATED,
+        {"patient_id": str(patient.id), "entry_id": str(entry.id), "author_id": str(viewer.user_id), "kind": data.kind},
+        actor_id=viewer.user_id,
+    )
     await session.refresh(entry)
     return await to_out(session, cipher, entry, sanitized=sanitized)
 

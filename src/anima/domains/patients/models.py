@@ -66,6 +66,9 @@ class Patient(UUIDKey, Timestamps, TenantBase):
     clinical_enc: Mapped[bytes | None] = mapped_column(EncryptedJSON, nullable=True)
     created_by: Mapped[uuid.UUID | None] = mapped_column(GUID, nullable=True)
     archived_at: Mapped[datetime.datetime | None] = mapped_column(DateTimeUTC(timezone=True), nullable=True)
+    #: set by the Escudo de Seguridad playbook (tiers with ``risk_auto_block``): a blocked patient cannot be booked
+    blocked_at: Mapped[datetime.datetime | None] = mapped_column(DateTimeUTC(timezone=True), nullable=True)
+    blocked_reason: Mapped[str | None] = mapped_column(String(200), nullable=True)
 
 
 patient_therapists = Table(

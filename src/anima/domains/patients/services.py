@@ -36,6 +36,8 @@ from anima.domains.patients.schemas import (
 )
 from anima.domains.settings.services import get_settings
 from anima.domains.staff.models import StaffMember
+from anima.events.outbox import emit
+from anima.events.types import EventType
 from anima.http.problems import Forbidden, InvalidInput, NotFound
 from anima.identity.models import Role
 
@@ -341,6 +343,7 @@ async def create_patient(
     if therapist_ids:
         await session.execute(sa.insert(patient_therapists), [{"patient_id": patient.id, "staff_id": s} for s in therapist_ids])
     await record(session, actor, "patient.created", patient_id=patient.id, clinical_written=data.clinical is not None)
+    await emit(session, EventType.PATIENT_CREATED, {"patient_id": str(patient.id)}, actor_id=viewer.user_id)
     await session.refresh(patient)
     return patient
 

@@ -1,0 +1,88 @@
+"""The job functions of the event pipeline (registered by :mod:`anima.events.worker`).
+
+* ``handle_event(tenant_id, event_id)`` — one per outbox event (keyed by the event): runs the
+  tenant's playbooks for it and hands work to other jobs (a new journal note -> the risk
+  analysis job; ``AI_ANALYSIS_REQUESTED`` -> the observatory job), keyed so they run once.
+* ``automation_tick()`` — cron (``ANIMA_AUTOMATION_TICK``): fans out one ``tenant_tick`` per
+  active tenant (DESIGN.md: a scheduled job concerning all tenants fans out per tenant).
+* ``tenant_tick(tenant_id)`` — fires the tenant's due delayed playbook actions.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from typing import Any
+
+import sqlalchemy as sa
+
+from anima.events.models import OutboxEvent
+from anima.events.queue import job_options
+from anima.events.runner import job_function, services, tenant_transaction
+from anima.events.types import EventType
+from anima.logs import get_logger
+
+log = get_logger(__name__)
+
+#: event type -> (job function, kwarg name -> payload key) handed on after the playbooks ran
+FOLLOW_UPS: dict[str, tuple[str, dict[str, str]]] = {
+    EventType.JOURNAL_ENTRY_CREATED: ("analyze_journal_entry", {"entry_id": "entry_id"}),
+    EventType.AI_ANALYSIS_REQUESTED: ("analyze_patient", {"patient_id": "patient_id", "requested_by": "requested_by"}),
+}
+
+
+async def _follow_up(ctx: dict[str, Any], tenant_id: int, event: OutboxEvent) -> str | None:
+    spec = FOLLOW_UPS.get(event.type)
+    if spec is None:
+        return None
+    function, mapping = spec
+    worker = ctx.get("worker")
+    if worker is not None and function not in worker.functions:
+        log.warning("no job function registered for follow-up", function=function, event_type=event.type)
+        return None
+    svc = services(ctx)
+    kwargs = {name: (event.payload or {}).get(key) for name, key in mapping.items()}
+    await svc.queue.enqueue(
+        function, key=f"{function}:{tenant_id}:{event.id}", tenant_id=tenant_id, **kwargs,
+        **job_options(svc.settings, timeout=600),
+    )
+    return function
+
+
+@job_function
+async def handle_event(ctx: dict[str, Any], *, tenant_id: int, event_id: str) -> dict[str, Any]:
+    """Run the playbooks of one event, then enqueue its follow-up job (see the module docstring)."""
+    from anima.domains.automations.engine import run_event
+
+    async with tenant_transaction(ctx, tenant_id) as tj:
+        event = await tj.session.get(OutboxEvent, uuid.UUID(event_id))
+        if event is None:
+            log.warning("event not found", event_id=event_id)
+            return {"missing": event_id}
+        outcomes, retry = await run_event(tj, event)
+    if retry is not None:
+        raise retry
+    follow_up = await _follow_up(ctx, tenant_id, event)
+    return {"type": event.type, "rules": outcomes, "follow_up": follow_up}
+
+
+@job_function
+async def automation_tick(ctx: dict[str, Any]) -> int:
+    """Enqueue one ``tenant_tick`` per active tenant (keyed by tenant and second, so once per tick)."""
+    svc = services(ctx)
+    async with svc.sessionmaker() as session:
+        ids = list((await session.execute(sa.text("SELECT id FROM platform.tenants WHERE state = 'active' ORDER BY id"))).scalars())
+    stamp = int(time.time())
+    options = job_options(svc.settings, timeout=120, retries=3)
+    for tenant_id in ids:
+        await svc.queue.enqueue("tenant_tick", key=f"tick:{tenant_id}:{stamp}", tenant_id=tenant_id, **{**options, "ttl": 600})
+    return len(ids)
+
+
+@job_function
+async def tenant_tick(ctx: dict[str, Any], *, tenant_id: int) -> int:
+    """Fire the due delayed actions of one tenant's playbook runs."""
+    from anima.domains.automations.engine import resume_due
+
+    async with tenant_transaction(ctx, tenant_id) as tj:
+        return await resume_due(tj)

@@ -1,0 +1,58 @@
+"""``emit``: record a domain event in the transaction of the change that causes it.
+
+Call it with the tenant-scoped session of the change, before the commit::
+
+    await emit(session, EventType.PATIENT_CREATED, {"patient_id": str(patient.id)}, actor_id=user_id)
+
+The row commits or rolls back with the change (no event without its change, no change without its
+event). A ``NOTIFY anima_outbox`` carrying the schema name is sent in the same transaction;
+PostgreSQL delivers it only at commit, and the relay (:mod:`anima.events.relay`) listening on the
+channel then moves the event to the queue at once. Missed notifications (relay down) are caught
+by the relay's periodic sweep, so no event is lost.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import msgspec
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from anima.events.models import OutboxEvent
+from anima.events.types import EVENT_TYPES, EventType
+
+CHANNEL = "anima_outbox"
+#: an event's payload is ids and small facts; anything larger is a mistake
+MAX_PAYLOAD_BYTES = 4096
+
+
+async def emit(
+    session: AsyncSession,
+    type: EventType | str,
+    payload: dict[str, Any],
+    *,
+    actor_id: uuid.UUID | None = None,
+) -> OutboxEvent:
+    """Add an event to the tenant's outbox in ``session``'s transaction (flushed, not committed).
+
+    Args:
+        session: a session whose transaction is scoped to the tenant (request or job).
+        type: one of :class:`EventType`.
+        payload: JSON-serializable ids and non-clinical facts (at most 4 KB).
+        actor_id: the user who caused it, when a user did.
+
+    Raises:
+        ValueError: unknown type or a payload too large or not JSON-serializable.
+    """
+    if type not in EVENT_TYPES:
+        raise ValueError(f"unknown event type {type!r}")
+    encoded = msgspec.json.encode(payload)
+    if len(encoded) > MAX_PAYLOAD_BYTES:
+        raise ValueError(f"event payload is {len(encoded)} bytes; at most {MAX_PAYLOAD_BYTES}")
+    event = OutboxEvent(id=uuid.uuid4(), type=str(type), payload=msgspec.json.decode(encoded), actor_id=actor_id)
+    session.add(event)
+    await session.flush()
+    await session.execute(sa.select(sa.func.pg_notify(CHANNEL, sa.func.current_schema())))
+    return event

@@ -1,0 +1,105 @@
+"""Worker settings and the worker process: SAQ worker + outbox relay in one event loop.
+
+:func:`build_worker` registers the job functions (the event pipeline of
+:mod:`anima.events.handlers`; the AI insights jobs ``analyze_journal_entry`` and
+``analyze_patient`` of ``anima.insights.jobs`` when present; extra functions named by
+``ANIMA_WORKER_EXTRA_FUNCTIONS``), the cron tick (``ANIMA_AUTOMATION_TICK``), the concurrency
+(``ANIMA_WORKER_CONCURRENCY``) and the sweep interval (``ANIMA_WORKER_SWEEP``: how soon a job of a
+dead worker — no heartbeat for ``ANIMA_JOB_HEARTBEAT`` seconds — is retried).
+
+:func:`run_worker` is what ``anima worker`` runs and what ``anima demo`` starts next to the server.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+from collections.abc import Callable
+from typing import Any
+
+from saq import CronJob, Worker
+
+from anima.config import Settings
+from anima.crypto.keyring import Keyring
+from anima.db.engine import Database
+from anima.events import handlers
+from anima.events.queue import job_options, make_queue
+from anima.events.relay import Relay
+from anima.events.runner import WorkerServices
+from anima.logs import get_logger
+
+log = get_logger(__name__)
+
+INSIGHTS_MODULES = ("anima.insights.jobs", "anima.domains.insights.jobs")
+INSIGHTS_FUNCTIONS = ("analyze_journal_entry", "analyze_patient")
+
+
+def insights_functions() -> list[Callable[..., Any]]:
+    """The AI insights job functions, when their module is installed."""
+    for name in INSIGHTS_MODULES:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name is not None and name.startswith(exc.name):
+                continue
+            raise
+        return [getattr(module, f) for f in INSIGHTS_FUNCTIONS if hasattr(module, f)]
+    return []
+
+
+def extra_functions(spec: str | None) -> list[Callable[..., Any]]:
+    """Functions named by ``module:attribute`` (a list of job functions)."""
+    if not spec:
+        return []
+    module, _, attribute = spec.partition(":")
+    return list(getattr(importlib.import_module(module), attribute))
+
+
+def worker_functions(settings: Settings) -> list[Callable[..., Any]]:
+    """Every job function this deployment's workers run."""
+    return [
+        handlers.handle_event, handlers.automation_tick, handlers.tenant_tick,
+        *insights_functions(), *extra_functions(settings.worker_extra_functions),
+    ]
+
+
+def build_worker(svc: WorkerServices, *, handle_signals: bool = True) -> Worker:
+    """A SAQ worker on ``svc.queue`` with Anima's functions, cron tick and timers."""
+    settings = svc.settings
+    tick = job_options(settings, timeout=120, retries=3)
+    worker = Worker(
+        svc.queue,
+        functions=worker_functions(settings),
+        concurrency=settings.worker_concurrency,
+        cron_jobs=[CronJob(handlers.automation_tick, cron=settings.automation_tick, unique=True,
+                           timeout=tick["timeout"], heartbeat=tick["heartbeat"], retries=tick["retries"], ttl=60)],
+        timers={"sweep": settings.worker_sweep, "schedule": 1, "abort": 1, "worker_info": 10},
+        shutdown_grace_period_s=5,
+    )
+    worker.context["anima"] = svc
+    if not handle_signals:
+        worker.SIGNALS = []  # the host (uvicorn in `anima demo`) owns the signals
+    return worker
+
+
+async def run_worker(settings: Settings, db: Database, stop: asyncio.Event | None = None, *, handle_signals: bool = True) -> None:
+    """Run a worker and a relay until ``stop`` is set (or SIGINT/SIGTERM when ``handle_signals``)."""
+    queue = await make_queue(settings, db, max_connections=settings.worker_concurrency + 5)
+    svc = WorkerServices(settings, db, db.sessionmaker(), Keyring(settings.master_key, db.admin), queue)
+    worker = build_worker(svc, handle_signals=handle_signals)
+    stop = stop or asyncio.Event()
+    relay = Relay(svc)
+    relay_task = asyncio.create_task(relay.run(stop), name="anima-relay")
+    worker_task = asyncio.create_task(worker.start(), name="anima-worker")
+    log.info("worker started", queue=settings.queue_name, functions=sorted(worker.functions), concurrency=worker.concurrency)
+    stopper = asyncio.create_task(stop.wait())
+    try:
+        await asyncio.wait({worker_task, stopper}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        stop.set()
+        await worker.stop()
+        for task in (worker_task, relay_task, stopper):
+            task.cancel()
+        await asyncio.gather(worker_task, relay_task, stopper, return_exceptions=True)
+        await queue.disconnect()
+        log.info("worker stopped")

@@ -1,0 +1,139 @@
+"""Job functions for the SAQ worker (plain async functions: SAQ's ``ctx`` plus keyword arguments).
+
+Registered by :mod:`anima.events.worker` under their names, wrapped by
+:func:`anima.events.runner.job_function` (heartbeats, failure records). Each job carries its
+tenant and enters it like a request does (``enter_tenant``). The runtime comes from
+``ctx["insights"]`` or is built from the worker's ``ctx["anima"]``
+(:func:`anima.insights.runtime.runtime_from_ctx`).
+
+* :func:`analyze_journal_entry` ``(tenant_id, entry_id)`` — enqueued for ``JOURNAL_ENTRY_CREATED``:
+  screens a note or form submission (other kinds are skipped) with the local risk detector and,
+  when the level is not LOW, emits ``RISK_DETECTED_IN_NOTE`` (ids, level, flags) in the same
+  transaction. Returns the assessment without any text (levels, flags, offsets).
+* :func:`analyze_patient` ``(tenant_id, patient_id, requested_by)`` — enqueued for
+  ``AI_ANALYSIS_REQUESTED``: the observatory (:func:`analyze_patient_job` is the unwrapped core).
+
+Neither returns nor logs clinical text.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from anima.crypto.cipher import FieldCipher
+from anima.domains.audit.services import Actor, record
+from anima.domains.journal import services as journal
+from anima.domains.journal.models import JournalEntry
+from anima.domains.patients.models import Patient
+from anima.events.outbox import emit
+from anima.events.runner import job_function
+from anima.events.types import EventType
+from anima.insights.observatory import run_patient_analysis
+from anima.insights.risk import MAX_TEXT_BYTES, detect_risk
+from anima.insights.runtime import runtime_from_ctx
+from anima.insights.text import entry_text
+from anima.http.problems import Problem
+from anima.logs import get_logger
+from anima.tenancy.scope import enter_tenant
+
+log = get_logger(__name__)
+
+RISK_DETECTED_IN_NOTE = EventType.RISK_DETECTED_IN_NOTE
+SCREENED_KINDS = ("note", "form_submission")
+SYSTEM_ACTOR_ROLE = "system"
+
+
+async def emit_risk_detected(session: AsyncSession, payload: dict[str, Any]) -> bool:
+    """Emit ``RISK_DETECTED_IN_NOTE`` with ``payload`` (ids, level, flags, a count — no text) in the
+    caller's transaction through the tenant outbox (:func:`anima.events.outbox.emit`); the
+    Escudo de Seguridad playbook reads ``event.level``. Returns True once the event is recorded."""
+    await emit(session, EventType.RISK_DETECTED_IN_NOTE, payload)
+    return True
+
+
+def _plain_text(out: Any) -> str:
+    text = entry_text(out.html, out.data, [(a.html, a.data) for a in out.amendments])
+    while len(text.encode()) > MAX_TEXT_BYTES:  # screen the first 100 KB of a very long entry
+        text = text[: len(text) * 9 // 10]
+    return text
+
+
+async def screen_entry(session: AsyncSession, cipher: FieldCipher, entry_id: uuid.UUID, *, job_id: str | None = None) -> dict[str, Any]:
+    """Screen one journal entry inside an already scoped transaction; emit the event when not LOW.
+
+    Returns ``{"status": "screened", "entry_id", "patient_id", "emitted", **assessment.summary()}``
+    or ``{"status": "skipped", "reason"}`` (no such entry, or a kind that is not screened).
+    """
+    entry = await session.get(JournalEntry, entry_id)
+    if entry is None:
+        return {"status": "skipped", "reason": "entry-not-found", "entry_id": str(entry_id)}
+    if entry.kind not in SCREENED_KINDS:
+        return {"status": "skipped", "reason": f"kind-{entry.kind}-not-screened", "entry_id": str(entry_id)}
+    out = await journal.to_out(session, cipher, entry)
+    patient = await session.get(Patient, entry.patient_id)
+    patient_language = patient.language if patient is not None else None
+    assessment = detect_risk(_plain_text(out), patient_language)
+    summary = assessment.summary()
+    actor = Actor(None, SYSTEM_ACTOR_ROLE, job_id, None)
+    await record(session, actor, "insights.screened", patient_id=entry.patient_id, entry_id=entry.id, level=assessment.level)
+    result: dict[str, Any] = {
+        "status": "screened", "entry_id": str(entry.id), "patient_id": str(entry.patient_id), "kind": entry.kind,
+        "emitted": False, **summary,
+    }
+    if assessment.level != "LOW":
+        payload = {k: result[k] for k in ("entry_id", "patient_id", "kind", "level", "flags")}
+        payload["evidence_count"] = len(assessment.evidence)
+        result["emitted"] = await emit_risk_detected(session, payload)
+    log.info("journal entry screened", entry_id=str(entry.id), level=assessment.level, flags=list(assessment.flags))
+    return result
+
+
+@job_function
+async def analyze_journal_entry(ctx: dict[str, Any], *, tenant_id: int, entry_id: str | uuid.UUID) -> dict[str, Any]:
+    """SAQ job: screen journal entry ``entry_id`` of tenant ``tenant_id`` (see :func:`screen_entry`)."""
+    runtime = runtime_from_ctx(ctx)
+    job = ctx.get("job")
+    job_id = getattr(job, "key", None)
+    async with runtime.sessionmaker() as session:
+        async with session.begin():
+            scoped = await enter_tenant(session, int(tenant_id))
+            if scoped is None:
+                return {"status": "skipped", "reason": "tenant-not-active", "entry_id": str(entry_id)}
+            cipher = FieldCipher(runtime.keyring, session, scoped.id)
+            return await screen_entry(session, cipher, uuid.UUID(str(entry_id)), job_id=job_id)
+
+
+async def analyze_patient_job(
+    ctx: dict[str, Any], *, tenant_id: int, patient_id: str | uuid.UUID, requested_by: str | uuid.UUID
+) -> dict[str, Any]:
+    """The observatory for one patient as ``requested_by``; returns ids and the level, no text.
+
+    A requester who left the organization, or a patient they may no longer see, ends the job with
+    ``status: "refused"`` (retrying would not help)."""
+    runtime = runtime_from_ctx(ctx)
+    job = ctx.get("job")
+    try:
+        result = await run_patient_analysis(
+            runtime, tenant_id=int(tenant_id), patient_id=patient_id, requested_by=requested_by,
+            request_id=getattr(job, "key", None),
+        )
+    except Problem as exc:
+        log.warning("patient analysis refused", status=exc.status, patient_id=str(patient_id))
+        return {"status": "refused", "reason": exc.kind, "patient_id": str(patient_id)}
+    data = result.entry.data or {}
+    return {
+        "status": "analysed", "entry_id": str(result.entry.id), "patient_id": str(result.entry.patient_id),
+        "source": data.get("source"), "risk_level": data.get("risk_level"), "cached": result.cached,
+    }
+
+
+@job_function
+async def analyze_patient(
+    ctx: dict[str, Any], *, tenant_id: int, patient_id: str | uuid.UUID, requested_by: str | uuid.UUID
+) -> dict[str, Any]:
+    """SAQ job ``analyze_patient`` (the name :mod:`anima.events.handlers` enqueues for
+    ``AI_ANALYSIS_REQUESTED``): :func:`analyze_patient_job`."""
+    return await analyze_patient_job(ctx, tenant_id=tenant_id, patient_id=patient_id, requested_by=requested_by)

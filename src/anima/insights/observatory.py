@@ -1,0 +1,333 @@
+"""The AI observatory: an analysis of a patient's recent journal, stored as an AI-analysis entry.
+
+:func:`analyze_patient` (inside a request's tenant transaction) and :func:`run_patient_analysis`
+(opens its own, for jobs: ``tenant_id, patient_id, requested_by``) do the same thing:
+
+1. Read the patient's recent journal **as the requester may read it** (journal service, so the
+   read is audited and a therapist's analysis never draws on another therapist's private notes):
+   the newest :data:`RECENT_ENTRIES` notes and form submissions with their amendments.
+2. Build the model input oldest first — dates, kinds and text only; the patient's names, emails and
+   phone numbers replaced by placeholders (:func:`anima.insights.text.pseudonymize`); at most
+   :data:`MAX_INPUT_CHARS` characters (the newest entries win).
+3. Look up the one-hour cache (:mod:`anima.insights.cache`) under (tenant id, sha256 of the exact
+   input: prompt version, source, model and text). A hit makes no model call.
+4. Otherwise ask Gemini (structured output, :mod:`anima.insights.gemini`), or — when
+   ``GEMINI_API_KEY`` is unset — the local risk detector (:mod:`anima.insights.risk`). If Gemini
+   fails after its retries the local detector answers and the result says why (not cached).
+5. Store the result as an ``ai_analysis`` journal entry (encrypted like every entry, private to the
+   requester and owners, because it may summarize the requester's private notes), with ``source``
+   (``gemini`` or ``local``) and ``model``. On a cache hit the entry made from the same input is
+   returned when the requester may read it; otherwise a new entry is written from the cached result.
+
+Nothing here logs content: log lines carry ids, counts, source, level and timings only.
+"""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from anima.crypto.cipher import FieldCipher
+from anima.crypto.envelope import DecryptionError
+from anima.domains.audit.services import Actor
+from anima.domains.journal import services as journal
+from anima.domains.journal.schemas import EntryCreate, EntryOut
+from anima.domains.patients.services import Viewer, get_patient, viewer_for
+from anima.domains.staff.models import StaffMember
+from anima.http.problems import Conflict, NotFound
+from anima.insights.gemini import GeminiUnavailable
+from anima.insights.risk import LEVELS, MAX_TEXT_BYTES, RiskAssessment, detect_language, detect_risk
+from anima.insights.runtime import InsightsRuntime
+from anima.insights.text import entry_text, pseudonymize
+from anima.logs import get_logger
+from anima.tenancy.scope import enter_tenant
+
+log = get_logger(__name__)
+
+PROMPT_VERSION = "observatory-1"
+LOCAL_MODEL = "anima-risk-lexicon-1"
+RECENT_ENTRIES = 30
+MAX_INPUT_CHARS = 60_000
+ANALYSED_KINDS = ("note", "form_submission")
+CACHE_TABLE, CACHE_COLUMN = "insights_cache", "result"
+LANGUAGE_NAMES = {"en": "English", "es": "Spanish", "ca": "Catalan", "it": "Italian"}
+NOT_CONFIGURED_NOTE = "Gemini is not configured (GEMINI_API_KEY unset): this is the local risk detector's screening."
+
+# bounds that keep the stored entry under the journal's data size limit
+MAX_SYNTHESIS_CHARS = 8_000
+MAX_ITEMS = 20
+MAX_ITEM_CHARS = 600
+
+
+@dataclass(frozen=True)
+class AnalysisResult:
+    """The stored entry, whether it came from the cache, and whether a new entry was written."""
+
+    entry: EntryOut
+    cached: bool
+    created: bool
+
+
+@dataclass(frozen=True)
+class _Excerpt:
+    entry_id: uuid.UUID
+    date: str
+    kind: str
+    text: str
+
+
+# -- input -----------------------------------------------------------------------------------------
+
+
+async def _recent_excerpts(
+    session: AsyncSession, cipher: FieldCipher, viewer: Viewer, actor: Actor, patient_id: uuid.UUID, names: list[str]
+) -> list[_Excerpt]:
+    entries, _ = await journal.list_entries(session, cipher, viewer, actor, patient_id, limit=RECENT_ENTRIES * 2, offset=0)
+    picked: list[_Excerpt] = []
+    budget = MAX_INPUT_CHARS
+    for e in entries:  # newest first
+        if e.kind not in ANALYSED_KINDS:
+            continue
+        text = pseudonymize(entry_text(e.html, e.data, [(a.html, a.data) for a in e.amendments]), names)
+        if not text.strip():
+            continue
+        if len(text) > budget:
+            if picked:
+                break
+            text = text[:budget]
+        budget -= len(text)
+        picked.append(_Excerpt(e.id, e.occurred_at.date().isoformat(), e.kind.replace("_", " "), text))
+        if len(picked) >= RECENT_ENTRIES or budget <= 0:
+            break
+    picked.reverse()  # oldest first
+    return picked
+
+
+def build_prompt(excerpts: list[_Excerpt], language: str) -> str:
+    """The model input: answer language, then each excerpt under its date and kind, oldest first."""
+    lines = [
+        f"Answer language: {LANGUAGE_NAMES.get(language, 'English')}",
+        f"Journal excerpts: {len(excerpts)}, oldest first.",
+    ]
+    for x in excerpts:
+        lines.append(f"\n### {x.date} ({x.kind})\n{x.text}")
+    return "\n".join(lines)
+
+
+def input_digest(prompt: str, source: str, model: str) -> str:
+    """sha256 hex of the exact input: prompt version, source, model and prompt text."""
+    return hashlib.sha256(f"{PROMPT_VERSION}\n{source}\n{model}\n{prompt}".encode()).hexdigest()
+
+
+# -- the local answer ------------------------------------------------------------------------------
+
+
+def _clip(text: str, n: int = MAX_ITEM_CHARS) -> str:
+    return text if len(text) <= n else text[: n - 1] + "…"
+
+
+def local_analysis(excerpts: list[_Excerpt], language: str, *, reason: str) -> dict[str, Any]:
+    """The observatory's result from the local risk detector (same shape as Gemini's)."""
+    per_entry: list[tuple[_Excerpt, RiskAssessment]] = []
+    for x in excerpts:
+        text = x.text
+        while len(text.encode()) > MAX_TEXT_BYTES:
+            text = text[: len(text) * 9 // 10]
+        per_entry.append((x, detect_risk(text, language)))
+    level = max((a.level for _, a in per_entry), key=LEVELS.index, default="LOW")
+    flags: dict[str, dict[str, Any]] = {}
+    moments = []
+    negated = 0
+    for x, a in per_entry:
+        negated += len(a.negated)
+        for e in a.evidence:
+            f = flags.setdefault(e.flag, {"flag": e.flag, "severity": "medium", "dates": []})
+            if e.severity == "high":
+                f["severity"] = "high"
+            if x.date not in f["dates"]:
+                f["dates"].append(x.date)
+        if a.evidence:
+            quotes = "; ".join(f"{e.flag}: «{_clip(e.text, 120)}»" for e in a.evidence[:3])
+            moments.append({"date": x.date, "description": _clip(f"{a.level} risk in a {x.kind}: {quotes}")})
+    risk_flags = [
+        {"flag": f["flag"], "severity": f["severity"], "rationale": _clip("found in the entries of " + ", ".join(f["dates"]))}
+        for f in flags.values()
+    ]
+    period = f"{excerpts[0].date} to {excerpts[-1].date}" if excerpts else "no entries"
+    synthesis = (
+        f"{reason} {len(excerpts)} entries ({period}) were screened for risk phrases in "
+        f"{LANGUAGE_NAMES.get(language, language)} and the other supported languages. Overall level: {level}"
+        + (f"; flags: {', '.join(sorted(flags))}." if flags else "; no risk phrase found.")
+        + (f" {negated} negated mention(s) (e.g. \"denies ...\") were set aside." if negated else "")
+        + " This is a keyword screening, not a clinical synthesis."
+    )
+    return {"synthesis": synthesis, "key_moments": moments[-MAX_ITEMS:], "risk_level": level, "risk_flags": risk_flags}
+
+
+# -- the analysis ----------------------------------------------------------------------------------
+
+
+def _bounded(result: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "synthesis": _clip(str(result.get("synthesis", "")), MAX_SYNTHESIS_CHARS),
+        "key_moments": [
+            {"date": _clip(str(m.get("date", "")), 32), "description": _clip(str(m.get("description", "")))}
+            for m in list(result.get("key_moments") or [])[:MAX_ITEMS]
+        ],
+        "risk_level": result.get("risk_level", "LOW"),
+        "risk_flags": [
+            {"flag": f["flag"], "severity": f["severity"], "rationale": _clip(str(f.get("rationale", "")))}
+            for f in list(result.get("risk_flags") or [])[:MAX_ITEMS]
+        ],
+    }
+
+
+async def _from_cache(cipher: FieldCipher, runtime: InsightsRuntime, tenant_id: int, digest: str) -> dict[str, Any] | None:
+    sealed = await runtime.cache.get(tenant_id, digest)
+    if sealed is None:
+        return None
+    try:
+        return await cipher.decrypt_json(CACHE_TABLE, CACHE_COLUMN, digest, sealed)
+    except DecryptionError:  # a key shredded or rotated away: a miss
+        return None
+
+
+async def analyze_patient(
+    session: AsyncSession,
+    cipher: FieldCipher,
+    runtime: InsightsRuntime,
+    *,
+    viewer: Viewer,
+    actor: Actor,
+    patient_id: uuid.UUID,
+) -> AnalysisResult:
+    """Analyse the patient's recent journal as ``viewer`` and store the result (see module docstring).
+
+    Raises:
+        Forbidden: the viewer's role reads no clinical content. NotFound: no such patient for them.
+        Conflict: no note or form submission to analyse.
+    """
+    journal.readable(viewer)
+    patient = await get_patient(session, viewer, patient_id)
+    excerpts = await _recent_excerpts(session, cipher, viewer, actor, patient.id, [patient.first_name, patient.last_name])
+    if not excerpts:
+        raise Conflict("this patient has no notes or form answers you may read to analyse yet")
+    language = (patient.language or "").split("-")[0].lower()
+    if language not in LANGUAGE_NAMES:
+        language = detect_language("\n".join(x.text for x in excerpts[-5:])[:20_000])
+    prompt = build_prompt(excerpts, language)
+
+    analyst = runtime.analyst
+    source, model = ("gemini", analyst.model) if analyst is not None else ("local", LOCAL_MODEL)
+    digest = input_digest(prompt, source, model)
+    tenant_id = cipher.tenant_id
+    started = time.perf_counter()
+
+    hit = await _from_cache(cipher, runtime, tenant_id, digest)
+    if hit is not None:
+        entry_id = uuid.UUID(hit["entry_id"]) if hit.get("entry_id") else None
+        if entry_id is not None:
+            try:
+                existing = await journal.read_entry(session, cipher, viewer, actor, patient.id, entry_id)
+            except NotFound:
+                existing = None
+            if existing is not None and existing.kind == "ai_analysis":
+                log.info("observatory analysis", source=source, cached=True, created=False, entries=len(excerpts))
+                return AnalysisResult(existing, cached=True, created=False)
+        data = dict(hit["data"], cached=True)
+        entry = await _store(session, cipher, viewer, actor, patient.id, data)
+        log.info("observatory analysis", source=source, cached=True, created=True, entries=len(excerpts))
+        return AnalysisResult(entry, cached=True, created=True)
+
+    data: dict[str, Any] = {
+        "source": source, "model": model, "gemini_configured": analyst is not None, "language": language,
+        "entries_analysed": len(excerpts), "period": {"from": excerpts[0].date, "to": excerpts[-1].date},
+        "prompt_version": PROMPT_VERSION, "cached": False,
+    }
+    cacheable = True
+    if analyst is not None:
+        try:
+            answer = await analyst.analyze(prompt)
+        except GeminiUnavailable as exc:
+            cacheable = False
+            data.update(source="local", model=LOCAL_MODEL, fallback_reason=exc.reason)
+            data.update(local_analysis(excerpts, language, reason=f"Gemini was unavailable ({exc.reason}): local screening."))
+        else:
+            data.update(_bounded(answer.analysis.model_dump()))
+            data["usage"] = {"prompt_tokens": answer.prompt_tokens, "output_tokens": answer.output_tokens}
+    else:
+        data["note"] = NOT_CONFIGURED_NOTE
+        data.update(local_analysis(excerpts, language, reason=NOT_CONFIGURED_NOTE))
+
+    entry = await _store(session, cipher, viewer, actor, patient.id, data)
+    if cacheable:
+        sealed = await cipher.encrypt_json(CACHE_TABLE, CACHE_COLUMN, digest, {"data": data, "entry_id": str(entry.id)})
+        await runtime.cache.put(tenant_id, digest, sealed)
+    log.info(
+        "observatory analysis", source=data["source"], cached=False, created=True, entries=len(excerpts),
+        risk_level=data["risk_level"], ms=round((time.perf_counter() - started) * 1000),
+    )
+    return AnalysisResult(entry, cached=False, created=True)
+
+
+async def _store(
+    session: AsyncSession, cipher: FieldCipher, viewer: Viewer, actor: Actor, patient_id: uuid.UUID, data: dict[str, Any]
+) -> EntryOut:
+    stamped = dict(data, generated_at=datetime.datetime.now(datetime.UTC).isoformat())
+    return await journal.create_entry(
+        session, cipher, viewer, actor, patient_id, EntryCreate(kind="ai_analysis", visibility="private", data=stamped)
+    )
+
+
+async def list_analyses(
+    session: AsyncSession, cipher: FieldCipher, viewer: Viewer, actor: Actor, patient_id: uuid.UUID, *, limit: int, offset: int
+) -> tuple[list[EntryOut], int]:
+    """The patient's AI-analysis entries the viewer may read, newest first."""
+    return await journal.list_entries(session, cipher, viewer, actor, patient_id, limit=limit, offset=offset, kind="ai_analysis")
+
+
+# -- for jobs --------------------------------------------------------------------------------------
+
+
+async def run_patient_analysis(
+    runtime: InsightsRuntime,
+    *,
+    tenant_id: int,
+    patient_id: uuid.UUID | str,
+    requested_by: uuid.UUID | str,
+    request_id: str | None = None,
+) -> AnalysisResult:
+    """Run :func:`analyze_patient` in a transaction of its own, entered like a request does.
+
+    The requester must still be an active member of the tenant with a clinical role; their role
+    is read from the tenant's ``staff`` mirror. Commits on success.
+
+    Raises:
+        NotFound: the tenant is not active, or the requester is no longer an active member, or the
+            patient is not theirs to see. Forbidden, Conflict: as :func:`analyze_patient`.
+    """
+    patient_uuid = uuid.UUID(str(patient_id))
+    requester = uuid.UUID(str(requested_by))
+    async with runtime.sessionmaker() as session:
+        async with session.begin():
+            scoped = await enter_tenant(session, tenant_id)
+            if scoped is None:
+                raise NotFound(f"tenant {tenant_id} is not active")
+            role = (
+                await session.execute(
+                    sa.select(StaffMember.role).where(StaffMember.id == requester, StaffMember.active.is_(True))
+                )
+            ).scalar_one_or_none()
+            if role is None:
+                raise NotFound("the requester is not an active member of this organization")
+            viewer = await viewer_for(session, requester, role)
+            actor = Actor(requester, role, request_id, None)
+            cipher = FieldCipher(runtime.keyring, session, scoped.id)
+            return await analyze_patient(session, cipher, runtime, viewer=viewer, actor=actor, patient_id=patient_uuid)
