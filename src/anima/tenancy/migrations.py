@@ -57,7 +57,7 @@ def head_revision(side: str, migrations_dir: Path | None = None) -> str:
     script = ScriptDirectory.from_config(alembic_config(side, migrations_dir))
     head = script.get_current_head()
     if head is None:
-        raise RuntimeError(f"no {side} migrations found in {MIGRATIONS_DIR / side}")
+        raise RuntimeError(f"no {side} migrations found in {(migrations_dir or MIGRATIONS_DIR) / side}")
     return head
 
 
