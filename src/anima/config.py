@@ -33,7 +33,7 @@ ENVIRONMENT: dict[str, tuple[str, str]] = {
         "Unset: an embedded PostgreSQL is started under ANIMA_DATA_DIR.",
         "unset (embedded)",
     ),
-    "REDIS_URL": ("Redis URL for the job queue and rate limits; unset: PostgreSQL is used.", "unset"),
+    "REDIS_URL": ("Redis URL for the job queue and the AI result cache; unset: the queue runs on PostgreSQL and the cache in process memory.", "unset"),
     "ANIMA_ENV": ("development or production.", "development"),
     "ANIMA_SECRET_KEY": (
         "Signing key for tokens (at least 32 characters). Required in production.",
