@@ -258,8 +258,8 @@ async def test_job_functions(client, app, db):
         events = (
             await conn.execute(sa.text(f'SELECT payload FROM "{schema}".outbox_events WHERE type = \'RISK_DETECTED_IN_NOTE\''))
         ).scalars().all()
-    assert events == [{"entry_id": note["id"], "patient_id": pid, "kind": "note", "level": "HIGH",
-                       "flags": ["SUICIDAL_IDEATION"], "evidence_count": 1}]
+    # ids and level only: clinical categories (flags) never reach the plaintext outbox
+    assert events == [{"entry_id": note["id"], "patient_id": pid, "kind": "note", "level": "HIGH", "evidence_count": 1}]
     low = await jobs.analyze_journal_entry(ctx, tenant_id=tenant_id, entry_id=form.json()["id"])
     assert low["level"] == "LOW" and low["emitted"] is False
     missing = await jobs.analyze_journal_entry(ctx, tenant_id=tenant_id, entry_id=str(uuid.uuid4()))

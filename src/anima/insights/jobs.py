@@ -8,7 +8,7 @@ tenant and enters it like a request does (``enter_tenant``). The runtime comes f
 
 * :func:`analyze_journal_entry` ``(tenant_id, entry_id)`` — enqueued for ``JOURNAL_ENTRY_CREATED``:
   screens a note or form submission (other kinds are skipped) with the local risk detector and,
-  when the level is not LOW, emits ``RISK_DETECTED_IN_NOTE`` (ids, level, flags) in the same
+  when the level is not LOW, emits ``RISK_DETECTED_IN_NOTE`` (ids and level, no flags or text) in the same
   transaction. Returns the assessment without any text (levels, flags, offsets).
 * :func:`analyze_patient` ``(tenant_id, patient_id, requested_by)`` — enqueued for
   ``AI_ANALYSIS_REQUESTED``: the observatory (:func:`analyze_patient_job` is the unwrapped core).
@@ -47,7 +47,7 @@ SYSTEM_ACTOR_ROLE = "system"
 
 
 async def emit_risk_detected(session: AsyncSession, payload: dict[str, Any]) -> bool:
-    """Emit ``RISK_DETECTED_IN_NOTE`` with ``payload`` (ids, level, flags, a count — no text) in the
+    """Emit ``RISK_DETECTED_IN_NOTE`` with ``payload`` (ids, level, a count — no flags, no text) in the
     caller's transaction through the tenant outbox (:func:`anima.events.outbox.emit`); the
     Escudo de Seguridad playbook reads ``event.level``. Returns True once the event is recorded."""
     await emit(session, EventType.RISK_DETECTED_IN_NOTE, payload)
@@ -84,10 +84,12 @@ async def screen_entry(session: AsyncSession, cipher: FieldCipher, entry_id: uui
         "emitted": False, **summary,
     }
     if assessment.level != "LOW":
-        payload = {k: result[k] for k in ("entry_id", "patient_id", "kind", "level", "flags")}
+        # the level is what playbooks act on; the flags (clinical categories) stay out of the
+        # plaintext outbox — readers with clinical access re-run the detector on the note
+        payload = {k: result[k] for k in ("entry_id", "patient_id", "kind", "level")}
         payload["evidence_count"] = len(assessment.evidence)
         result["emitted"] = await emit_risk_detected(session, payload)
-    log.info("journal entry screened", entry_id=str(entry.id), level=assessment.level, flags=list(assessment.flags))
+    log.info("journal entry screened", entry_id=str(entry.id), emitted=result["emitted"])
     return result
 
 
