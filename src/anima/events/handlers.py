@@ -1,17 +1,21 @@
 """The job functions of the event pipeline (registered by :mod:`anima.events.worker`).
 
 * ``handle_event(tenant_id, event_id)`` — one per outbox event (keyed by the event): runs the
-  tenant's playbooks for it and hands work to other jobs (a new journal note -> the risk
-  analysis job; ``AI_ANALYSIS_REQUESTED`` -> the observatory job), keyed so they run once.
+  tenant's playbooks for it and hands work to other jobs (:data:`FOLLOW_UPS`: a new journal note
+  or a completed form submission -> the risk analysis job; ``AI_ANALYSIS_REQUESTED`` -> the
+  observatory job), keyed so they run once.
 * ``automation_tick()`` — cron (``ANIMA_AUTOMATION_TICK``): fans out one ``tenant_tick`` per
   active tenant (DESIGN.md: a scheduled job concerning all tenants fans out per tenant).
-* ``tenant_tick(tenant_id)`` — fires the tenant's due delayed playbook actions.
+* ``tenant_tick(tenant_id)`` — fires the tenant's due delayed playbook actions, then emits
+  ``JOURNEY_STAGE_TIMEOUT`` for patients overdue in their stage
+  (:mod:`anima.domains.patients.stage_timeouts`), each in a transaction of its own.
 """
 
 from __future__ import annotations
 
 import time
 import uuid
+from dataclasses import dataclass, field
 from typing import Any
 
 import sqlalchemy as sa
@@ -24,18 +28,31 @@ from anima.logs import get_logger
 
 log = get_logger(__name__)
 
-#: event type -> (job function, kwarg name -> payload key) handed on after the playbooks ran
-FOLLOW_UPS: dict[str, tuple[str, dict[str, str]]] = {
-    EventType.JOURNAL_ENTRY_CREATED: ("analyze_journal_entry", {"entry_id": "entry_id"}),
-    EventType.AI_ANALYSIS_REQUESTED: ("analyze_patient", {"patient_id": "patient_id", "requested_by": "requested_by"}),
+@dataclass(frozen=True)
+class FollowUp:
+    """A job handed on after an event's playbooks ran: ``function`` with keyword arguments taken
+    from the payload (``kwargs``: argument name -> payload key); not for events whose payload
+    ``kind`` is in ``unless_kinds``."""
+
+    function: str
+    kwargs: dict[str, str]
+    unless_kinds: frozenset[str] = field(default_factory=frozenset)
+
+
+#: event type -> its follow-up job. A form submission is screened for risk once, from
+#: FORM_SUBMISSION_COMPLETED; its JOURNAL_ENTRY_CREATED (kind form_submission) hands nothing on.
+FOLLOW_UPS: dict[str, FollowUp] = {
+    EventType.JOURNAL_ENTRY_CREATED: FollowUp("analyze_journal_entry", {"entry_id": "entry_id"}, frozenset({"form_submission"})),
+    EventType.FORM_SUBMISSION_COMPLETED: FollowUp("analyze_journal_entry", {"entry_id": "entry_id"}),
+    EventType.AI_ANALYSIS_REQUESTED: FollowUp("analyze_patient", {"patient_id": "patient_id", "requested_by": "requested_by"}),
 }
 
 
 async def _follow_up(ctx: dict[str, Any], tenant_id: int, event: OutboxEvent) -> str | None:
     spec = FOLLOW_UPS.get(event.type)
-    if spec is None:
+    if spec is None or (event.payload or {}).get("kind") in spec.unless_kinds:
         return None
-    function, mapping = spec
+    function, mapping = spec.function, spec.kwargs
     worker = ctx.get("worker")
     if worker is not None and function not in worker.functions:
         log.warning("no job function registered for follow-up", function=function, event_type=event.type)
@@ -80,9 +97,14 @@ async def automation_tick(ctx: dict[str, Any]) -> int:
 
 
 @job_function
-async def tenant_tick(ctx: dict[str, Any], *, tenant_id: int) -> int:
-    """Fire the due delayed actions of one tenant's playbook runs."""
+async def tenant_tick(ctx: dict[str, Any], *, tenant_id: int) -> dict[str, int]:
+    """Fire the due delayed actions of one tenant's playbook runs, then report patients overdue
+    in their journey stage; returns ``{"delays": fired, "stage_timeouts": emitted}``."""
     from anima.domains.automations.engine import resume_due
+    from anima.domains.patients.stage_timeouts import emit_stage_timeouts
 
     async with tenant_transaction(ctx, tenant_id) as tj:
-        return await resume_due(tj)
+        delays = await resume_due(tj)
+    async with tenant_transaction(ctx, tenant_id) as tj:
+        timeouts = await emit_stage_timeouts(tj.session)
+    return {"delays": delays, "stage_timeouts": timeouts}

@@ -6,7 +6,8 @@ tenant and enters it like a request does (``enter_tenant``). The runtime comes f
 ``ctx["insights"]`` or is built from the worker's ``ctx["anima"]``
 (:func:`anima.insights.runtime.runtime_from_ctx`).
 
-* :func:`analyze_journal_entry` ``(tenant_id, entry_id)`` — enqueued for ``JOURNAL_ENTRY_CREATED``:
+* :func:`analyze_journal_entry` ``(tenant_id, entry_id)`` — enqueued for ``JOURNAL_ENTRY_CREATED`` (notes) and
+  ``FORM_SUBMISSION_COMPLETED`` (form submissions), once per entry:
   screens a note or form submission (other kinds are skipped) with the local risk detector and,
   when the level is not LOW, emits ``RISK_DETECTED_IN_NOTE`` (ids and level, no flags or text) in the same
   transaction. Returns the assessment without any text (levels, flags, offsets).

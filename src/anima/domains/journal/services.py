@@ -9,6 +9,10 @@ Visibility (DESIGN.md, "Roles"), applied in SQL so lists and single reads agree:
 
 Only an entry's author changes it. A signed entry is locked (409 on edit): changes after signing
 are amendments, kept next to the untouched original. Every read and write is audited.
+
+Creating an entry emits ``JOURNAL_ENTRY_CREATED`` and, for a ``form_submission`` (how a completed
+form is recorded until there is a forms domain), ``FORM_SUBMISSION_COMPLETED`` (entry and patient
+ids, never answers), in the transaction of the entry.
 """
 
 from __future__ import annotations
@@ -140,6 +144,12 @@ async def create_entry(
         {"patient_id": str(patient.id), "entry_id": str(entry.id), "author_id": str(viewer.user_id), "kind": data.kind},
         actor_id=viewer.user_id,
     )
+    if data.kind == "form_submission":
+        # how a completed form is recorded until there is a forms domain; ids only, never answers
+        await emit(
+            session, EventType.FORM_SUBMISSION_COMPLETED,
+            {"entry_id": str(entry.id), "patient_id": str(patient.id)}, actor_id=viewer.user_id,
+        )
     await session.refresh(entry)
     return await to_out(session, cipher, entry, sanitized=sanitized)
 

@@ -1,7 +1,8 @@
 """HTTP routes of patients (the Soul Record), journey stages and the clinical access policy.
 
 Every member creates, lists and reads patients; the clinical part only reaches owners and
-therapists. Owners archive, assign therapists, export and erase, rename stages and set the policy.
+therapists. Owners archive, assign therapists, export and erase, rename stages, set their
+timeouts (``timeout_days``) and set the policy.
 """
 
 from __future__ import annotations
@@ -132,12 +133,12 @@ class StagesController(Controller):
 
     @get("/", opt=ALL_ROLES, summary="The journey pipeline")
     async def list_stages(self, tenant: TenantContext) -> list[StageOut]:
-        return [StageOut(s.key, s.label, s.position) for s in await rules.stages(tenant.session)]
+        return [StageOut(s.key, s.label, s.position, s.timeout_days) for s in await rules.stages(tenant.session)]
 
-    @put("/{key:str}", opt=OWNER, summary="Rename a stage (owners)")
+    @put("/{key:str}", opt=OWNER, summary="Rename a stage and/or set its timeout in days (owners)")
     async def rename(self, tenant: TenantContext, key: str, data: StageRename) -> StageOut:
-        s = await rules.rename_stage(tenant.session, key, data.label)
-        return StageOut(s.key, s.label, s.position)
+        s = await rules.update_stage(tenant.session, key, data)
+        return StageOut(s.key, s.label, s.position, s.timeout_days)
 
 
 class PolicyController(Controller):

@@ -6,6 +6,12 @@ language, journey stage, tags and the non-clinical profile. Contact details are 
 ``phone_bidx``); the clinical part of the profile (medical, psychological and spiritual history,
 risk notes) is one encrypted JSON document (``clinical_enc``). ``archived_at IS NULL`` marks an
 active patient (what the tier's patient limit counts).
+
+Stage clock: ``stage_entered_at`` is when the patient entered their current journey stage and
+``stage_timeout_emitted_at`` when the stage-timeout monitor
+(:mod:`anima.domains.patients.stage_timeouts`) reported them overdue in it. Both are kept by an
+attribute listener on ``journey_stage``: whenever the stage is set to a different value (creation
+included, through the ORM), the clock restarts and the marker is cleared.
 """
 
 from __future__ import annotations
@@ -15,12 +21,12 @@ import uuid
 from typing import Any
 
 from advanced_alchemy.types import GUID, DateTimeUTC, JsonB
-from sqlalchemy import Boolean, Column, Date, ForeignKey, Index, Integer, LargeBinary, String, Table, Text
+from sqlalchemy import Boolean, CheckConstraint, Column, Date, ForeignKey, Index, Integer, LargeBinary, String, Table, Text, event, text
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Mapped, mapped_column
 
 from anima.crypto.types import EncryptedJSON, EncryptedText
-from anima.db.base import TenantBase, Timestamps, UUIDKey
+from anima.db.base import TenantBase, Timestamps, UUIDKey, utcnow
 
 #: the pipeline every organization starts with; labels can be renamed, keys stay
 DEFAULT_STAGES = (
@@ -33,13 +39,17 @@ DEFAULT_STAGES = (
 
 
 class JourneyStage(TenantBase):
-    """A stage of the patients' journey: stable ``key``, renamable ``label``, ``position`` in the pipeline."""
+    """A stage of the patients' journey: stable ``key``, renamable ``label``, ``position`` in the
+    pipeline, and ``timeout_days`` (1-3650, or none): a patient staying longer than that in the
+    stage is reported once by ``JOURNEY_STAGE_TIMEOUT``."""
 
     __tablename__ = "journey_stages"
+    __table_args__ = (CheckConstraint("timeout_days BETWEEN 1 AND 3650", name="timeout_days_range"),)
 
     key: Mapped[str] = mapped_column(String(32), primary_key=True)
     label: Mapped[str] = mapped_column(String(60))
     position: Mapped[int] = mapped_column(Integer)
+    timeout_days: Mapped[int | None] = mapped_column(Integer, nullable=True)
 
 
 class Patient(UUIDKey, Timestamps, TenantBase):
@@ -50,6 +60,11 @@ class Patient(UUIDKey, Timestamps, TenantBase):
         Index("ix_patients_email_bidx", "email_bidx"),
         Index("ix_patients_phone_bidx", "phone_bidx"),
         Index("ix_patients_active_name", "archived_at", "last_name", "first_name"),
+        # what the stage-timeout monitor scans: active patients not yet reported in their stage
+        Index(
+            "ix_patients_stage_clock", "journey_stage", "stage_entered_at",
+            postgresql_where=text("stage_timeout_emitted_at IS NULL AND archived_at IS NULL"),
+        ),
     )
 
     first_name: Mapped[str] = mapped_column(String(100))
@@ -69,6 +84,18 @@ class Patient(UUIDKey, Timestamps, TenantBase):
     #: set by the Escudo de Seguridad playbook (tiers with ``risk_auto_block``): a blocked patient cannot be booked
     blocked_at: Mapped[datetime.datetime | None] = mapped_column(DateTimeUTC(timezone=True), nullable=True)
     blocked_reason: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    #: when the patient entered ``journey_stage`` (see the module docstring)
+    stage_entered_at: Mapped[datetime.datetime | None] = mapped_column(DateTimeUTC(timezone=True), nullable=True)
+    #: when ``JOURNEY_STAGE_TIMEOUT`` was emitted for this stage entry; cleared on a stage change
+    stage_timeout_emitted_at: Mapped[datetime.datetime | None] = mapped_column(DateTimeUTC(timezone=True), nullable=True)
+
+
+@event.listens_for(Patient.journey_stage, "set", active_history=True)
+def _restart_stage_clock(target: Patient, value: str, oldvalue: Any, initiator: Any) -> None:
+    """A new stage (or the first one) restarts the stage clock and clears the timeout marker."""
+    if value != oldvalue:
+        target.stage_entered_at = utcnow()
+        target.stage_timeout_emitted_at = None
 
 
 patient_therapists = Table(

@@ -3,7 +3,8 @@
 Limits: names 1-100 characters; tags at most 30 of 1-40 characters; the non-clinical ``profile``
 at most 16 KB of JSON; each clinical text at most 20,000 characters. Dates are ISO 8601
 (``YYYY-MM-DD``); a birth date lies between 1900-01-01 and today. ``language`` is a BCP 47 tag
-known to CLDR (``es``, ``pt-BR``).
+known to CLDR (``es``, ``pt-BR``). A stage's ``timeout_days`` is a whole number from 1 to 3650, or
+null for no timeout.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ StageLabel = Annotated[str, msgspec.Meta(min_length=1, max_length=60, pattern=r"
 Tag = Annotated[str, msgspec.Meta(min_length=1, max_length=40, pattern=r"^[^\x00-\x1f\x7f]+$")]
 Tags = Annotated[list[Tag], msgspec.Meta(max_length=30)]
 ClinicalText = Annotated[str, msgspec.Meta(max_length=20_000)]
+TimeoutDays = Annotated[int, msgspec.Meta(ge=1, le=3650, description="days in the stage before JOURNEY_STAGE_TIMEOUT")]
 
 PROFILE_MAX_BYTES = 16 * 1024
 
@@ -114,10 +116,14 @@ class StageOut(msgspec.Struct):
     key: str
     label: str
     position: int
+    timeout_days: int | None = None
 
 
-class StageRename(msgspec.Struct, forbid_unknown_fields=True):
-    label: StageLabel
+class StageRename(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
+    """Change a stage: its ``label``, its ``timeout_days`` (null clears it), or both; at least one."""
+
+    label: StageLabel | msgspec.UnsetType = msgspec.UNSET
+    timeout_days: TimeoutDays | None | msgspec.UnsetType = msgspec.UNSET
 
 
 class PolicyOut(msgspec.Struct):

@@ -33,6 +33,7 @@ from anima.domains.patients.schemas import (
     PatientOut,
     PatientSummary,
     PatientUpdate,
+    StageRename,
 )
 from anima.domains.settings.services import get_settings
 from anima.domains.staff.models import StaffMember
@@ -103,12 +104,21 @@ async def stages(session: AsyncSession) -> list[JourneyStage]:
     return list((await session.execute(sa.select(JourneyStage).order_by(JourneyStage.position))).scalars().all())
 
 
-async def rename_stage(session: AsyncSession, key: str, label: str) -> JourneyStage:
+async def update_stage(session: AsyncSession, key: str, data: StageRename) -> JourneyStage:
+    """Rename a stage and/or set its ``timeout_days`` (None clears it); owners (route guard).
+
+    Raises:
+        InvalidInput (422): neither field given. NotFound: no such stage.
+    """
+    changes = {k: v for k, v in msgspec.structs.asdict(data).items() if v is not msgspec.UNSET}
+    if not changes:
+        raise InvalidInput.field("label", "required", "give label, timeout_days or both")
     await stages(session)
     stage = await session.get(JourneyStage, key)
     if stage is None:
         raise NotFound(f"no journey stage {key!r}")
-    stage.label = label
+    for name, value in changes.items():
+        setattr(stage, name, value)
     await session.flush()
     return stage
 
