@@ -50,6 +50,13 @@ def allow(*roles: Role) -> dict[str, Any]:
     return {"roles": frozenset(r.value for r in roles)}
 
 
+#: the role sets routes declare (DESIGN.md, "Roles")
+EVERY_MEMBER = allow(Role.OWNER, Role.THERAPIST, Role.ASSISTANT)
+OWNERS = allow(Role.OWNER)
+CLINICIANS = allow(Role.OWNER, Role.THERAPIST)
+FRONT_DESK = allow(Role.OWNER, Role.ASSISTANT)
+
+
 async def _session_scope(maker: async_sessionmaker) -> AsyncGenerator[AsyncSession, None]:
     session: AsyncSession = maker()
     try:

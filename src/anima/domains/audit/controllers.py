@@ -12,9 +12,8 @@ from litestar.di import Provide
 from anima.domains.audit.models import AuditEvent
 from anima.domains.audit.schemas import AuditEventOut, AuditExport
 from anima.domains.audit.services import actor_for, patient_trail, record
-from anima.http.deps import TenantContext, allow
+from anima.http.deps import OWNERS, TenantContext
 from anima.http.pagination import OffsetPagination, Page, provide_page
-from anima.identity.models import Role
 
 
 def to_out(e: AuditEvent) -> AuditEventOut:
@@ -29,12 +28,12 @@ class AuditController(Controller):
     tags = ["audit"]
     dependencies = {"page": Provide(provide_page, sync_to_thread=False)}
 
-    @get("/", opt=allow(Role.OWNER), summary="A patient's audit trail, oldest first (owners)")
+    @get("/", opt=OWNERS, summary="A patient's audit trail, oldest first (owners)")
     async def list_events(self, tenant: TenantContext, page: Page, patient_id: uuid.UUID) -> OffsetPagination[AuditEventOut]:
         rows, total = await patient_trail(tenant.session, patient_id, limit=page.limit, offset=page.offset)
         return OffsetPagination(items=[to_out(e) for e in rows], limit=page.limit, offset=page.offset, total=total)
 
-    @get("/export", opt=allow(Role.OWNER), summary="The whole trail of a patient as one JSON document (owners)")
+    @get("/export", opt=OWNERS, summary="The whole trail of a patient as one JSON document (owners)")
     async def export(self, tenant: TenantContext, request: Request[Any, Any, Any], patient_id: uuid.UUID) -> AuditExport:
         rows, _ = await patient_trail(tenant.session, patient_id, limit=None)
         await record(

@@ -17,13 +17,10 @@ from anima.domains.automations import services as rules
 from anima.domains.automations.schemas import AlertOut, EventOut, JobFailureOut, RuleOut, RuleToggle, RunOut, TemplateOut
 from anima.events.models import JobFailure
 from anima.events.types import EventType
-from anima.http.deps import TenantContext, allow
+from anima.http.deps import EVERY_MEMBER, OWNERS, TenantContext
 from anima.http.pagination import OffsetPagination, Page, provide_page
-from anima.identity.models import Role
 from anima.tenancy.controllers import operator_guard, provide_operator
 
-OWNER = allow(Role.OWNER)
-ALL_ROLES = allow(Role.OWNER, Role.THERAPIST, Role.ASSISTANT)
 TemplateKey = Annotated[str, Parameter(pattern=r"^[a-z0-9-]{1,60}$")]
 
 
@@ -32,25 +29,25 @@ class PlaybooksController(Controller):
     tags = ["playbooks"]
     dependencies = {"page": Provide(provide_page, sync_to_thread=False)}
 
-    @get("/marketplace", opt=OWNER, summary="System playbooks, with whether your plan has them and whether installed")
+    @get("/marketplace", opt=OWNERS, summary="System playbooks, with whether your plan has them and whether installed")
     async def marketplace(self, tenant: TenantContext, db_session: AsyncSession) -> list[TemplateOut]:
         installed = await rules.installed(tenant.session)
         return [rules.template_out(t, tenant.tenant.tier, installed) for t in await rules.templates(db_session)]
 
-    @post("/marketplace/{key:str}/install", opt=OWNER, status_code=HTTP_201_CREATED, summary="Install a playbook as your own rule")
+    @post("/marketplace/{key:str}/install", opt=OWNERS, status_code=HTTP_201_CREATED, summary="Install a playbook as your own rule")
     async def install(self, tenant: TenantContext, db_session: AsyncSession, key: TemplateKey) -> RuleOut:
         rule = await rules.install(db_session, tenant.session, key=key, tier=tenant.tenant.tier, user_id=tenant.user_id)
         return rules.rule_out(rule)
 
-    @get("/", opt=OWNER, summary="Your installed rules")
+    @get("/", opt=OWNERS, summary="Your installed rules")
     async def list_rules(self, tenant: TenantContext) -> list[RuleOut]:
         return [rules.rule_out(r) for r in await rules.list_rules(tenant.session)]
 
-    @patch("/{rule_id:uuid}", opt=OWNER, summary="Switch a rule on or off")
+    @patch("/{rule_id:uuid}", opt=OWNERS, summary="Switch a rule on or off")
     async def toggle(self, tenant: TenantContext, rule_id: uuid.UUID, data: RuleToggle) -> RuleOut:
         return rules.rule_out(await rules.toggle(tenant.session, rule_id, data.enabled))
 
-    @get("/runs", opt=OWNER, summary="Runs of your rules, newest first, with each action's outcome")
+    @get("/runs", opt=OWNERS, summary="Runs of your rules, newest first, with each action's outcome")
     async def runs(
         self,
         tenant: TenantContext,
@@ -67,7 +64,7 @@ class EventsController(Controller):
     tags = ["events"]
     dependencies = {"page": Provide(provide_page, sync_to_thread=False)}
 
-    @get("/", opt=OWNER, summary="The organization's event log, newest first (owners)")
+    @get("/", opt=OWNERS, summary="The organization's event log, newest first (owners)")
     async def list_events(self, tenant: TenantContext, page: Page, type: EventType | None = None) -> OffsetPagination[EventOut]:
         items, total = await rules.list_events(tenant.session, limit=page.limit, offset=page.offset, type=type)
         return OffsetPagination(items=items, limit=page.limit, offset=page.offset, total=total)
@@ -78,12 +75,12 @@ class AlertsController(Controller):
     tags = ["alerts"]
     dependencies = {"page": Provide(provide_page, sync_to_thread=False)}
 
-    @get("/", opt=ALL_ROLES, summary="Your own alerts, newest first")
+    @get("/", opt=EVERY_MEMBER, summary="Your own alerts, newest first")
     async def list_alerts(self, tenant: TenantContext, page: Page, unread: bool | None = None) -> OffsetPagination[AlertOut]:
         items, total = await rules.list_alerts(tenant.session, tenant.user_id, limit=page.limit, offset=page.offset, unread=unread)
         return OffsetPagination(items=items, limit=page.limit, offset=page.offset, total=total)
 
-    @post("/{alert_id:uuid}/read", opt=ALL_ROLES, status_code=HTTP_200_OK, summary="Mark one of your alerts read")
+    @post("/{alert_id:uuid}/read", opt=EVERY_MEMBER, status_code=HTTP_200_OK, summary="Mark one of your alerts read")
     async def read(self, tenant: TenantContext, alert_id: uuid.UUID) -> AlertOut:
         return await rules.mark_read(tenant.session, tenant.user_id, alert_id)
 

@@ -11,12 +11,9 @@ from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 
 from anima.domains.bookings import services as rules
 from anima.domains.bookings.schemas import BookingCreate, BookingOut
-from anima.http.deps import TenantContext, allow
+from anima.http.deps import EVERY_MEMBER, FRONT_DESK, TenantContext
 from anima.http.pagination import OffsetPagination, Page, provide_page
-from anima.identity.models import Role
 
-DESK = allow(Role.OWNER, Role.ASSISTANT)
-ALL_ROLES = allow(Role.OWNER, Role.THERAPIST, Role.ASSISTANT)
 
 
 class BookingsController(Controller):
@@ -24,11 +21,11 @@ class BookingsController(Controller):
     tags = ["bookings"]
     dependencies = {"page": Provide(provide_page, sync_to_thread=False)}
 
-    @post("/", opt=DESK, status_code=HTTP_201_CREATED, summary="Book a patient on a service (CONFIRMED)")
+    @post("/", opt=FRONT_DESK, status_code=HTTP_201_CREATED, summary="Book a patient on a service (CONFIRMED)")
     async def create(self, tenant: TenantContext, data: BookingCreate) -> BookingOut:
         return await rules.to_out(tenant.session, await rules.create(tenant.session, tenant.user_id, data))
 
-    @get("/", opt=ALL_ROLES, summary="Bookings, latest start first (therapists: their own)")
+    @get("/", opt=EVERY_MEMBER, summary="Bookings, latest start first (therapists: their own)")
     async def list_bookings(
         self, tenant: TenantContext, page: Page, status: Literal["CONFIRMED", "COMPLETED", "CANCELLED"] | None = None,
         patient_id: uuid.UUID | None = None,
@@ -38,15 +35,15 @@ class BookingsController(Controller):
         )
         return OffsetPagination(items=[await rules.to_out(tenant.session, b) for b in rows], limit=page.limit, offset=page.offset, total=total)
 
-    @get("/{booking_id:uuid}", opt=ALL_ROLES, summary="One booking")
+    @get("/{booking_id:uuid}", opt=EVERY_MEMBER, summary="One booking")
     async def read(self, tenant: TenantContext, booking_id: uuid.UUID) -> BookingOut:
         return await rules.to_out(tenant.session, await rules.get(tenant.session, tenant.role.value, tenant.user_id, booking_id))
 
-    @post("/{booking_id:uuid}/complete", opt=DESK, status_code=HTTP_200_OK, summary="Mark a booking completed")
+    @post("/{booking_id:uuid}/complete", opt=FRONT_DESK, status_code=HTTP_200_OK, summary="Mark a booking completed")
     async def complete(self, tenant: TenantContext, booking_id: uuid.UUID) -> BookingOut:
         return await rules.to_out(tenant.session, await rules.transition(tenant.session, tenant.user_id, booking_id, "COMPLETED"))
 
-    @post("/{booking_id:uuid}/cancel", opt=DESK, status_code=HTTP_200_OK, summary="Cancel a booking")
+    @post("/{booking_id:uuid}/cancel", opt=FRONT_DESK, status_code=HTTP_200_OK, summary="Cancel a booking")
     async def cancel(self, tenant: TenantContext, booking_id: uuid.UUID) -> BookingOut:
         return await rules.to_out(tenant.session, await rules.transition(tenant.session, tenant.user_id, booking_id, "CANCELLED"))
 

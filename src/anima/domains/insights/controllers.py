@@ -22,13 +22,11 @@ from anima.crypto.deps import provide_cipher
 from anima.domains.audit.services import actor_for
 from anima.domains.insights.schemas import AnalysisOut, analysis_out
 from anima.domains.patients.services import viewer_for
-from anima.http.deps import TenantContext, allow
+from anima.http.deps import CLINICIANS, TenantContext
 from anima.http.pagination import OffsetPagination, Page, provide_page
-from anima.identity.models import Role
 from anima.insights import observatory
 from anima.insights.runtime import runtime_from_state
 
-CLINICAL = allow(Role.OWNER, Role.THERAPIST)
 
 
 class AnalysesController(Controller):
@@ -37,7 +35,7 @@ class AnalysesController(Controller):
     dependencies = {"page": Provide(provide_page, sync_to_thread=False), "cipher": Provide(provide_cipher)}
 
     @post(
-        "/", opt=CLINICAL, status_code=HTTP_201_CREATED,
+        "/", opt=CLINICIANS, status_code=HTTP_201_CREATED,
         summary="Analyse the patient's recent journal (Gemini, or the local risk detector when not configured)",
     )
     async def analyse(
@@ -52,7 +50,7 @@ class AnalysesController(Controller):
             analysis_out(result.entry, cached=result.cached), status_code=HTTP_201_CREATED if result.created else HTTP_200_OK
         )
 
-    @get("/", opt=CLINICAL, summary="The patient's AI analyses you may read, newest first")
+    @get("/", opt=CLINICIANS, summary="The patient's AI analyses you may read, newest first")
     async def list_analyses(
         self, tenant: TenantContext, cipher: FieldCipher, request: Request[Any, Any, Any], page: Page, patient_id: uuid.UUID
     ) -> OffsetPagination[AnalysisOut]:

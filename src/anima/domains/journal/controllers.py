@@ -15,11 +15,9 @@ from anima.domains.audit.services import actor_for
 from anima.domains.journal import services as rules
 from anima.domains.journal.schemas import AmendmentCreate, EntryCreate, EntryOut, EntryUpdate
 from anima.domains.patients.services import viewer_for
-from anima.http.deps import TenantContext, allow
+from anima.http.deps import CLINICIANS, TenantContext
 from anima.http.pagination import OffsetPagination, Page, provide_page
-from anima.identity.models import Role
 
-CLINICAL = allow(Role.OWNER, Role.THERAPIST)
 
 
 async def _ctx(tenant: TenantContext, request: Request[Any, Any, Any]) -> tuple[Any, Any]:
@@ -34,7 +32,7 @@ class JournalController(Controller):
     tags = ["journal"]
     dependencies = {"page": Provide(provide_page, sync_to_thread=False), "cipher": Provide(provide_cipher)}
 
-    @get("/", opt=CLINICAL, summary="The patient's timeline, newest first, as you may read it")
+    @get("/", opt=CLINICIANS, summary="The patient's timeline, newest first, as you may read it")
     async def list_entries(
         self,
         tenant: TenantContext,
@@ -50,21 +48,21 @@ class JournalController(Controller):
         )
         return OffsetPagination(items=items, limit=page.limit, offset=page.offset, total=total)
 
-    @post("/", opt=CLINICAL, status_code=HTTP_201_CREATED, summary="Add an entry (notes are sanitized HTML, at most 100 KB)")
+    @post("/", opt=CLINICIANS, status_code=HTTP_201_CREATED, summary="Add an entry (notes are sanitized HTML, at most 100 KB)")
     async def create(
         self, tenant: TenantContext, cipher: FieldCipher, request: Request[Any, Any, Any], patient_id: uuid.UUID, data: EntryCreate
     ) -> EntryOut:
         viewer, actor = await _ctx(tenant, request)
         return await rules.create_entry(tenant.session, cipher, viewer, actor, patient_id, data)
 
-    @get("/{entry_id:uuid}", opt=CLINICAL, summary="Read an entry with its amendments")
+    @get("/{entry_id:uuid}", opt=CLINICIANS, summary="Read an entry with its amendments")
     async def read(
         self, tenant: TenantContext, cipher: FieldCipher, request: Request[Any, Any, Any], patient_id: uuid.UUID, entry_id: uuid.UUID
     ) -> EntryOut:
         viewer, actor = await _ctx(tenant, request)
         return await rules.read_entry(tenant.session, cipher, viewer, actor, patient_id, entry_id)
 
-    @patch("/{entry_id:uuid}", opt=CLINICAL, summary="Change an unsigned entry (its author)")
+    @patch("/{entry_id:uuid}", opt=CLINICIANS, summary="Change an unsigned entry (its author)")
     async def update(
         self, tenant: TenantContext, cipher: FieldCipher, request: Request[Any, Any, Any], patient_id: uuid.UUID,
         entry_id: uuid.UUID, data: EntryUpdate,
@@ -72,14 +70,14 @@ class JournalController(Controller):
         viewer, actor = await _ctx(tenant, request)
         return await rules.update_entry(tenant.session, cipher, viewer, actor, patient_id, entry_id, data)
 
-    @post("/{entry_id:uuid}/sign", opt=CLINICAL, status_code=HTTP_200_OK, summary="Sign and lock an entry (its author)")
+    @post("/{entry_id:uuid}/sign", opt=CLINICIANS, status_code=HTTP_200_OK, summary="Sign and lock an entry (its author)")
     async def sign(
         self, tenant: TenantContext, cipher: FieldCipher, request: Request[Any, Any, Any], patient_id: uuid.UUID, entry_id: uuid.UUID
     ) -> EntryOut:
         viewer, actor = await _ctx(tenant, request)
         return await rules.sign_entry(tenant.session, cipher, viewer, actor, patient_id, entry_id)
 
-    @post("/{entry_id:uuid}/amendments", opt=CLINICAL, status_code=HTTP_201_CREATED, summary="Amend a signed entry (its author)")
+    @post("/{entry_id:uuid}/amendments", opt=CLINICIANS, status_code=HTTP_201_CREATED, summary="Amend a signed entry (its author)")
     async def amend(
         self, tenant: TenantContext, cipher: FieldCipher, request: Request[Any, Any, Any], patient_id: uuid.UUID,
         entry_id: uuid.UUID, data: AmendmentCreate,

@@ -31,12 +31,9 @@ from anima.domains.patients.schemas import (
     StageRename,
     TherapistIds,
 )
-from anima.http.deps import TenantContext, allow
+from anima.http.deps import EVERY_MEMBER, OWNERS, TenantContext
 from anima.http.pagination import OffsetPagination, Page, provide_page
-from anima.identity.models import Role
 
-ALL_ROLES = allow(Role.OWNER, Role.THERAPIST, Role.ASSISTANT)
-OWNER = allow(Role.OWNER)
 
 
 async def _ctx(tenant: TenantContext, request: Request[Any, Any, Any]) -> tuple[rules.Viewer, Any]:
@@ -49,7 +46,7 @@ class PatientsController(Controller):
     tags = ["patients"]
     dependencies = {"page": Provide(provide_page, sync_to_thread=False), "cipher": Provide(provide_cipher)}
 
-    @get("/", opt=ALL_ROLES, summary="List patients (search by name; exact email or phone)")
+    @get("/", opt=EVERY_MEMBER, summary="List patients (search by name; exact email or phone)")
     async def list_patients(
         self,
         tenant: TenantContext,
@@ -70,7 +67,7 @@ class PatientsController(Controller):
         items = [await rules.to_summary(cipher, p) for p in rows]
         return OffsetPagination(items=items, limit=page.limit, offset=page.offset, total=total)
 
-    @post("/", opt=ALL_ROLES, status_code=HTTP_201_CREATED, summary="Create a patient (counts against the tier's limit)")
+    @post("/", opt=EVERY_MEMBER, status_code=HTTP_201_CREATED, summary="Create a patient (counts against the tier's limit)")
     async def create(self, tenant: TenantContext, cipher: FieldCipher, request: Request[Any, Any, Any], data: PatientCreate) -> PatientOut:
         viewer, actor = await _ctx(tenant, request)
         patient = await rules.create_patient(
@@ -78,13 +75,13 @@ class PatientsController(Controller):
         )
         return await rules.to_out(tenant.session, cipher, viewer, actor, patient, audit_action=None)
 
-    @get("/{patient_id:uuid}", opt=ALL_ROLES, summary="Read a patient (clinical part for owners and therapists)")
+    @get("/{patient_id:uuid}", opt=EVERY_MEMBER, summary="Read a patient (clinical part for owners and therapists)")
     async def read(self, tenant: TenantContext, cipher: FieldCipher, request: Request[Any, Any, Any], patient_id: uuid.UUID) -> PatientOut:
         viewer, actor = await _ctx(tenant, request)
         patient = await rules.get_patient(tenant.session, viewer, patient_id)
         return await rules.to_out(tenant.session, cipher, viewer, actor, patient, audit_action="patient.read")
 
-    @put("/{patient_id:uuid}", opt=ALL_ROLES, summary="Change a patient (clinical part: owners and therapists)")
+    @put("/{patient_id:uuid}", opt=EVERY_MEMBER, summary="Change a patient (clinical part: owners and therapists)")
     async def update(
         self, tenant: TenantContext, cipher: FieldCipher, request: Request[Any, Any, Any], patient_id: uuid.UUID, data: PatientUpdate
     ) -> PatientOut:
@@ -92,7 +89,7 @@ class PatientsController(Controller):
         patient = await rules.update_patient(tenant.session, cipher, viewer, actor, patient_id, data)
         return await rules.to_out(tenant.session, cipher, viewer, actor, patient, audit_action=None)
 
-    @post("/{patient_id:uuid}/archive", opt=OWNER, status_code=HTTP_200_OK, summary="Archive a patient (owners)")
+    @post("/{patient_id:uuid}/archive", opt=OWNERS, status_code=HTTP_200_OK, summary="Archive a patient (owners)")
     async def archive(self, tenant: TenantContext, cipher: FieldCipher, request: Request[Any, Any, Any], patient_id: uuid.UUID) -> PatientSummary:
         viewer, actor = await _ctx(tenant, request)
         patient = await rules.set_archived(
@@ -100,7 +97,7 @@ class PatientsController(Controller):
         )
         return await rules.to_summary(cipher, patient)
 
-    @post("/{patient_id:uuid}/restore", opt=OWNER, status_code=HTTP_200_OK, summary="Restore an archived patient (owners; counts against the limit)")
+    @post("/{patient_id:uuid}/restore", opt=OWNERS, status_code=HTTP_200_OK, summary="Restore an archived patient (owners; counts against the limit)")
     async def restore(self, tenant: TenantContext, cipher: FieldCipher, request: Request[Any, Any, Any], patient_id: uuid.UUID) -> PatientSummary:
         viewer, actor = await _ctx(tenant, request)
         patient = await rules.set_archived(
@@ -108,7 +105,7 @@ class PatientsController(Controller):
         )
         return await rules.to_summary(cipher, patient)
 
-    @put("/{patient_id:uuid}/therapists", opt=OWNER, summary="Set the therapists assigned to a patient (owners)")
+    @put("/{patient_id:uuid}/therapists", opt=OWNERS, summary="Set the therapists assigned to a patient (owners)")
     async def assign(
         self, tenant: TenantContext, cipher: FieldCipher, request: Request[Any, Any, Any], patient_id: uuid.UUID, data: TherapistIds
     ) -> PatientOut:
@@ -116,12 +113,12 @@ class PatientsController(Controller):
         patient = await rules.assign_therapists(tenant.session, viewer, actor, patient_id, data.therapist_ids)
         return await rules.to_out(tenant.session, cipher, viewer, actor, patient, audit_action=None)
 
-    @get("/{patient_id:uuid}/export", opt=OWNER, summary="Export the whole record, decrypted (owners)")
+    @get("/{patient_id:uuid}/export", opt=OWNERS, summary="Export the whole record, decrypted (owners)")
     async def export(self, tenant: TenantContext, cipher: FieldCipher, request: Request[Any, Any, Any], patient_id: uuid.UUID) -> dict[str, Any]:
         viewer, actor = await _ctx(tenant, request)
         return await patient_record.export_patient(tenant.session, cipher, viewer, actor, patient_id)
 
-    @delete("/{patient_id:uuid}", opt=OWNER, status_code=HTTP_204_NO_CONTENT, summary="Erase a patient for good (owners)")
+    @delete("/{patient_id:uuid}", opt=OWNERS, status_code=HTTP_204_NO_CONTENT, summary="Erase a patient for good (owners)")
     async def erase(self, tenant: TenantContext, request: Request[Any, Any, Any], patient_id: uuid.UUID) -> None:
         viewer, actor = await _ctx(tenant, request)
         await patient_record.erase_patient(tenant.session, viewer, actor, patient_id)
@@ -131,11 +128,11 @@ class StagesController(Controller):
     path = "/api/v1/orgs/{org_slug:str}/journey-stages"
     tags = ["patients"]
 
-    @get("/", opt=ALL_ROLES, summary="The journey pipeline")
+    @get("/", opt=EVERY_MEMBER, summary="The journey pipeline")
     async def list_stages(self, tenant: TenantContext) -> list[StageOut]:
         return [StageOut(s.key, s.label, s.position, s.timeout_days) for s in await rules.stages(tenant.session)]
 
-    @put("/{key:str}", opt=OWNER, summary="Rename a stage and/or set its timeout in days (owners)")
+    @put("/{key:str}", opt=OWNERS, summary="Rename a stage and/or set its timeout in days (owners)")
     async def rename(self, tenant: TenantContext, key: str, data: StageRename) -> StageOut:
         s = await rules.update_stage(tenant.session, key, data)
         return StageOut(s.key, s.label, s.position, s.timeout_days)
@@ -145,11 +142,11 @@ class PolicyController(Controller):
     path = "/api/v1/orgs/{org_slug:str}/clinical-policy"
     tags = ["patients"]
 
-    @get("/", opt=ALL_ROLES, summary="Whether therapists see only their assigned patients")
+    @get("/", opt=EVERY_MEMBER, summary="Whether therapists see only their assigned patients")
     async def read(self, tenant: TenantContext) -> PolicyOut:
         return PolicyOut((await rules.get_policy(tenant.session)).restrict_therapists_to_assigned)
 
-    @put("/", opt=OWNER, summary="Restrict therapists to assigned patients, or not (owners)")
+    @put("/", opt=OWNERS, summary="Restrict therapists to assigned patients, or not (owners)")
     async def update(self, tenant: TenantContext, data: PolicyUpdate) -> PolicyOut:
         policy = await rules.get_policy(tenant.session)
         policy.restrict_therapists_to_assigned = data.restrict_therapists_to_assigned

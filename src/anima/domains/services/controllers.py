@@ -12,12 +12,10 @@ from litestar.status_codes import HTTP_201_CREATED, HTTP_204_NO_CONTENT
 
 from anima.domains.services import services as service_rules
 from anima.domains.services.schemas import ServiceCreate, ServiceOut, ServiceUpdate, TherapistAssignment
-from anima.http.deps import TenantContext, allow
+from anima.http.deps import EVERY_MEMBER, OWNERS, TenantContext
 from anima.http.pagination import OffsetPagination, Page, provide_page
 from anima.identity.models import Role
 
-ALL_ROLES = allow(Role.OWNER, Role.THERAPIST, Role.ASSISTANT)
-OWNER = allow(Role.OWNER)
 
 
 def _visible_to(tenant: TenantContext) -> uuid.UUID | None:
@@ -29,7 +27,7 @@ class ServicesController(Controller):
     tags = ["services"]
     dependencies = {"page": Provide(provide_page, sync_to_thread=False)}
 
-    @get("/", opt=ALL_ROLES, summary="List services (therapists: only those assigned to them)")
+    @get("/", opt=EVERY_MEMBER, summary="List services (therapists: only those assigned to them)")
     async def list_services(
         self,
         tenant: TenantContext,
@@ -44,25 +42,25 @@ class ServicesController(Controller):
         )
         return OffsetPagination(items=[service_rules.to_out(s) for s in rows], limit=page.limit, offset=page.offset, total=total)
 
-    @post("/", opt=OWNER, status_code=HTTP_201_CREATED, summary="Create a service (owners)")
+    @post("/", opt=OWNERS, status_code=HTTP_201_CREATED, summary="Create a service (owners)")
     async def create(self, tenant: TenantContext, data: ServiceCreate) -> ServiceOut:
         return service_rules.to_out(await service_rules.create_service(
             tenant.session, data, tenant_id=tenant.tenant.id, tier=tenant.tenant.tier))
 
-    @get("/{service_id:uuid}", opt=ALL_ROLES, summary="Read a service")
+    @get("/{service_id:uuid}", opt=EVERY_MEMBER, summary="Read a service")
     async def read(self, tenant: TenantContext, service_id: uuid.UUID) -> ServiceOut:
         return service_rules.to_out(await service_rules.get_service(tenant.session, service_id, visible_to=_visible_to(tenant)))
 
-    @patch("/{service_id:uuid}", opt=OWNER, summary="Change a service (owners)")
+    @patch("/{service_id:uuid}", opt=OWNERS, summary="Change a service (owners)")
     async def update(self, tenant: TenantContext, service_id: uuid.UUID, data: ServiceUpdate) -> ServiceOut:
         return service_rules.to_out(await service_rules.update_service(
             tenant.session, service_id, data, tenant_id=tenant.tenant.id, tier=tenant.tenant.tier))
 
-    @put("/{service_id:uuid}/therapists", opt=OWNER, summary="Set the therapists who offer a service (owners)")
+    @put("/{service_id:uuid}/therapists", opt=OWNERS, summary="Set the therapists who offer a service (owners)")
     async def assign(self, tenant: TenantContext, service_id: uuid.UUID, data: TherapistAssignment) -> ServiceOut:
         return service_rules.to_out(await service_rules.assign_therapists(tenant.session, service_id, data.therapist_ids))
 
-    @delete("/{service_id:uuid}", opt=OWNER, status_code=HTTP_204_NO_CONTENT, summary="Delete a service (owners)")
+    @delete("/{service_id:uuid}", opt=OWNERS, status_code=HTTP_204_NO_CONTENT, summary="Delete a service (owners)")
     async def remove(self, tenant: TenantContext, service_id: uuid.UUID) -> None:
         await service_rules.delete_service(tenant.session, service_id)
 

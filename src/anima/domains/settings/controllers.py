@@ -6,19 +6,18 @@ from litestar import Controller, get, patch
 
 from anima.domains.settings import services as settings_rules
 from anima.domains.settings.schemas import SettingsOut, SettingsUpdate
-from anima.http.deps import TenantContext, allow
-from anima.identity.models import Role
+from anima.http.deps import EVERY_MEMBER, OWNERS, TenantContext
 
 
 class SettingsController(Controller):
     path = "/api/v1/orgs/{org_slug:str}/settings"
     tags = ["settings"]
 
-    @get("/", opt=allow(Role.OWNER, Role.THERAPIST, Role.ASSISTANT), summary="Practice settings")
+    @get("/", opt=EVERY_MEMBER, summary="Practice settings")
     async def read(self, tenant: TenantContext) -> SettingsOut:
         return settings_rules.to_out(await settings_rules.get_settings(tenant.session))
 
-    @patch("/", opt=allow(Role.OWNER), summary="Change terminology, locale or time zone (owners)")
+    @patch("/", opt=OWNERS, summary="Change terminology, locale or time zone (owners)")
     async def update(self, tenant: TenantContext, data: SettingsUpdate) -> SettingsOut:
         return settings_rules.to_out(await settings_rules.update_settings(tenant.session, data))
 
