@@ -48,7 +48,9 @@ async def test_event_commits_with_its_change_and_is_enqueued_once(client, db, ba
     event = log["items"][0]
     assert event["payload"] == {"patient_id": created.json()["id"]} and event["relayed_at"] is None
 
-    settings = queue_settings(backend)
+    # a generous heartbeat: on a loaded 2-core machine a 2 s heartbeat can lapse and the sweep
+    # would (correctly) retry the job, which is not what this test is about
+    settings = queue_settings(backend, ANIMA_JOB_HEARTBEAT="30")
     async with services_for(settings, db) as svc:
         relay = Relay(svc)
         assert await relay.relay_tenant(tid) == 1
@@ -106,7 +108,9 @@ def _start_worker(env: dict[str, str]) -> subprocess.Popen:
 async def test_worker_killed_mid_job_is_retried_and_its_effect_happens_once(client, db, backend):
     org = await signup(client)
     tid = await tenant_id_of(db, org.slug)
-    settings = queue_settings(backend)
+    # 6 s: long enough that a loaded machine does not miss a beat of the live worker, short enough
+    # that the sweep retries the killed worker's job quickly
+    settings = queue_settings(backend, ANIMA_JOB_HEARTBEAT="6")
     key = f"kill-{uuid.uuid4().hex[:8]}"
     env = _worker_env(db, settings)
     async with services_for(settings, db) as svc:

@@ -256,6 +256,10 @@ async def migrate_tenants(
 
     Returns:
         MigrationReport: one result per tenant considered, with timings.
+
+    With ``concurrency`` above 1 the work runs in *spawned* worker processes, which re-import the
+    calling program's main module: a script calling this must guard its entry point with
+    ``if __name__ == "__main__":``.
     """
     started = time.perf_counter()
     head = head_revision("tenant", migrations_dir)
