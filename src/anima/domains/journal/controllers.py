@@ -11,20 +11,12 @@ from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 
 from anima.crypto.cipher import FieldCipher
 from anima.crypto.deps import provide_cipher
-from anima.domains.audit.services import actor_for
 from anima.domains.journal import services as rules
 from anima.domains.journal.schemas import AmendmentCreate, EntryCreate, EntryOut, EntryUpdate
-from anima.domains.patients.services import viewer_for
+from anima.domains.patients.services import viewer_and_actor
 from anima.http.deps import CLINICIANS, TenantContext
 from anima.http.pagination import OffsetPagination, Page, provide_page
 
-
-
-async def _ctx(tenant: TenantContext, request: Request[Any, Any, Any]) -> tuple[Any, Any]:
-    return (
-        await viewer_for(tenant.session, tenant.user_id, tenant.role.value),
-        actor_for(request, tenant.user_id, tenant.role.value),
-    )
 
 
 class JournalController(Controller):
@@ -42,7 +34,7 @@ class JournalController(Controller):
         patient_id: uuid.UUID,
         kind: Literal["note", "form_submission", "audio_reference", "ai_analysis"] | None = None,
     ) -> OffsetPagination[EntryOut]:
-        viewer, actor = await _ctx(tenant, request)
+        viewer, actor = await viewer_and_actor(tenant, request)
         items, total = await rules.list_entries(
             tenant.session, cipher, viewer, actor, patient_id, limit=page.limit, offset=page.offset, kind=kind
         )
@@ -52,14 +44,14 @@ class JournalController(Controller):
     async def create(
         self, tenant: TenantContext, cipher: FieldCipher, request: Request[Any, Any, Any], patient_id: uuid.UUID, data: EntryCreate
     ) -> EntryOut:
-        viewer, actor = await _ctx(tenant, request)
+        viewer, actor = await viewer_and_actor(tenant, request)
         return await rules.create_entry(tenant.session, cipher, viewer, actor, patient_id, data)
 
     @get("/{entry_id:uuid}", opt=CLINICIANS, summary="Read an entry with its amendments")
     async def read(
         self, tenant: TenantContext, cipher: FieldCipher, request: Request[Any, Any, Any], patient_id: uuid.UUID, entry_id: uuid.UUID
     ) -> EntryOut:
-        viewer, actor = await _ctx(tenant, request)
+        viewer, actor = await viewer_and_actor(tenant, request)
         return await rules.read_entry(tenant.session, cipher, viewer, actor, patient_id, entry_id)
 
     @patch("/{entry_id:uuid}", opt=CLINICIANS, summary="Change an unsigned entry (its author)")
@@ -67,14 +59,14 @@ class JournalController(Controller):
         self, tenant: TenantContext, cipher: FieldCipher, request: Request[Any, Any, Any], patient_id: uuid.UUID,
         entry_id: uuid.UUID, data: EntryUpdate,
     ) -> EntryOut:
-        viewer, actor = await _ctx(tenant, request)
+        viewer, actor = await viewer_and_actor(tenant, request)
         return await rules.update_entry(tenant.session, cipher, viewer, actor, patient_id, entry_id, data)
 
     @post("/{entry_id:uuid}/sign", opt=CLINICIANS, status_code=HTTP_200_OK, summary="Sign and lock an entry (its author)")
     async def sign(
         self, tenant: TenantContext, cipher: FieldCipher, request: Request[Any, Any, Any], patient_id: uuid.UUID, entry_id: uuid.UUID
     ) -> EntryOut:
-        viewer, actor = await _ctx(tenant, request)
+        viewer, actor = await viewer_and_actor(tenant, request)
         return await rules.sign_entry(tenant.session, cipher, viewer, actor, patient_id, entry_id)
 
     @post("/{entry_id:uuid}/amendments", opt=CLINICIANS, status_code=HTTP_201_CREATED, summary="Amend a signed entry (its author)")
@@ -82,7 +74,7 @@ class JournalController(Controller):
         self, tenant: TenantContext, cipher: FieldCipher, request: Request[Any, Any, Any], patient_id: uuid.UUID,
         entry_id: uuid.UUID, data: AmendmentCreate,
     ) -> EntryOut:
-        viewer, actor = await _ctx(tenant, request)
+        viewer, actor = await viewer_and_actor(tenant, request)
         return await rules.amend_entry(tenant.session, cipher, viewer, actor, patient_id, entry_id, data)
 
 

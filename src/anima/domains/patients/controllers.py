@@ -17,9 +17,9 @@ from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_204_NO_CON
 
 from anima.crypto.cipher import FieldCipher
 from anima.crypto.deps import provide_cipher
-from anima.domains.audit.services import actor_for
 from anima.domains.patients import record as patient_record
 from anima.domains.patients import services as rules
+from anima.domains.patients.services import viewer_and_actor
 from anima.domains.patients.schemas import (
     PatientCreate,
     PatientOut,
@@ -34,11 +34,6 @@ from anima.domains.patients.schemas import (
 from anima.http.deps import EVERY_MEMBER, OWNERS, TenantContext
 from anima.http.pagination import OffsetPagination, Page, provide_page
 
-
-
-async def _ctx(tenant: TenantContext, request: Request[Any, Any, Any]) -> tuple[rules.Viewer, Any]:
-    viewer = await rules.viewer_for(tenant.session, tenant.user_id, tenant.role.value)
-    return viewer, actor_for(request, tenant.user_id, tenant.role.value)
 
 
 class PatientsController(Controller):
@@ -69,7 +64,7 @@ class PatientsController(Controller):
 
     @post("/", opt=EVERY_MEMBER, status_code=HTTP_201_CREATED, summary="Create a patient (counts against the tier's limit)")
     async def create(self, tenant: TenantContext, cipher: FieldCipher, request: Request[Any, Any, Any], data: PatientCreate) -> PatientOut:
-        viewer, actor = await _ctx(tenant, request)
+        viewer, actor = await viewer_and_actor(tenant, request)
         patient = await rules.create_patient(
             tenant.session, cipher, viewer, actor, data, tenant_id=tenant.tenant.id, tier=tenant.tenant.tier
         )
@@ -77,7 +72,7 @@ class PatientsController(Controller):
 
     @get("/{patient_id:uuid}", opt=EVERY_MEMBER, summary="Read a patient (clinical part for owners and therapists)")
     async def read(self, tenant: TenantContext, cipher: FieldCipher, request: Request[Any, Any, Any], patient_id: uuid.UUID) -> PatientOut:
-        viewer, actor = await _ctx(tenant, request)
+        viewer, actor = await viewer_and_actor(tenant, request)
         patient = await rules.get_patient(tenant.session, viewer, patient_id)
         return await rules.to_out(tenant.session, cipher, viewer, actor, patient, audit_action="patient.read")
 
@@ -85,13 +80,13 @@ class PatientsController(Controller):
     async def update(
         self, tenant: TenantContext, cipher: FieldCipher, request: Request[Any, Any, Any], patient_id: uuid.UUID, data: PatientUpdate
     ) -> PatientOut:
-        viewer, actor = await _ctx(tenant, request)
+        viewer, actor = await viewer_and_actor(tenant, request)
         patient = await rules.update_patient(tenant.session, cipher, viewer, actor, patient_id, data)
         return await rules.to_out(tenant.session, cipher, viewer, actor, patient, audit_action=None)
 
     @post("/{patient_id:uuid}/archive", opt=OWNERS, status_code=HTTP_200_OK, summary="Archive a patient (owners)")
     async def archive(self, tenant: TenantContext, cipher: FieldCipher, request: Request[Any, Any, Any], patient_id: uuid.UUID) -> PatientSummary:
-        viewer, actor = await _ctx(tenant, request)
+        viewer, actor = await viewer_and_actor(tenant, request)
         patient = await rules.set_archived(
             tenant.session, viewer, actor, patient_id, True, tenant_id=tenant.tenant.id, tier=tenant.tenant.tier
         )
@@ -99,7 +94,7 @@ class PatientsController(Controller):
 
     @post("/{patient_id:uuid}/restore", opt=OWNERS, status_code=HTTP_200_OK, summary="Restore an archived patient (owners; counts against the limit)")
     async def restore(self, tenant: TenantContext, cipher: FieldCipher, request: Request[Any, Any, Any], patient_id: uuid.UUID) -> PatientSummary:
-        viewer, actor = await _ctx(tenant, request)
+        viewer, actor = await viewer_and_actor(tenant, request)
         patient = await rules.set_archived(
             tenant.session, viewer, actor, patient_id, False, tenant_id=tenant.tenant.id, tier=tenant.tenant.tier
         )
@@ -109,18 +104,18 @@ class PatientsController(Controller):
     async def assign(
         self, tenant: TenantContext, cipher: FieldCipher, request: Request[Any, Any, Any], patient_id: uuid.UUID, data: TherapistIds
     ) -> PatientOut:
-        viewer, actor = await _ctx(tenant, request)
+        viewer, actor = await viewer_and_actor(tenant, request)
         patient = await rules.assign_therapists(tenant.session, viewer, actor, patient_id, data.therapist_ids)
         return await rules.to_out(tenant.session, cipher, viewer, actor, patient, audit_action=None)
 
     @get("/{patient_id:uuid}/export", opt=OWNERS, summary="Export the whole record, decrypted (owners)")
     async def export(self, tenant: TenantContext, cipher: FieldCipher, request: Request[Any, Any, Any], patient_id: uuid.UUID) -> dict[str, Any]:
-        viewer, actor = await _ctx(tenant, request)
+        viewer, actor = await viewer_and_actor(tenant, request)
         return await patient_record.export_patient(tenant.session, cipher, viewer, actor, patient_id)
 
     @delete("/{patient_id:uuid}", opt=OWNERS, status_code=HTTP_204_NO_CONTENT, summary="Erase a patient for good (owners)")
     async def erase(self, tenant: TenantContext, request: Request[Any, Any, Any], patient_id: uuid.UUID) -> None:
-        viewer, actor = await _ctx(tenant, request)
+        viewer, actor = await viewer_and_actor(tenant, request)
         await patient_record.erase_patient(tenant.session, viewer, actor, patient_id)
 
 

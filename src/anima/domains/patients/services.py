@@ -418,3 +418,11 @@ async def assign_therapists(
         await session.execute(sa.insert(patient_therapists), [{"patient_id": patient.id, "staff_id": s} for s in ids])
     await record(session, actor, "patient.assigned", patient_id=patient.id, therapist_ids=[str(i) for i in ids])
     return patient
+
+
+async def viewer_and_actor(tenant: Any, request: Any) -> tuple[Viewer, Any]:
+    """For a request in ``tenant`` (a TenantContext): who reads (visibility rules) and who acts (the audit actor)."""
+    from anima.domains.audit.services import actor_for
+
+    viewer = await viewer_for(tenant.session, tenant.user_id, tenant.role.value)
+    return viewer, actor_for(request, tenant.user_id, tenant.role.value)
