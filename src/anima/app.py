@@ -6,8 +6,6 @@ Route handlers are collected, not listed: identity, the operator API, health, an
 
 from __future__ import annotations
 
-import importlib
-import pkgutil
 from collections.abc import AsyncGenerator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -20,7 +18,7 @@ from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
 
-import anima.domains
+from anima.domains import import_domain_modules
 from anima.billing import controllers as billing_controllers
 from anima.config import Settings, load_settings
 from anima.db.engine import Database, open_database
@@ -41,18 +39,7 @@ MAX_REQUEST_BODY = 1024 * 1024
 
 def domain_route_handlers() -> list[Any]:
     """Every ``ROUTE_HANDLERS`` of ``anima.domains.<name>.controllers``, in name order."""
-    handlers: list[Any] = []
-    for info in sorted(pkgutil.iter_modules(anima.domains.__path__), key=lambda i: i.name):
-        if not info.ispkg:
-            continue
-        try:
-            module = importlib.import_module(f"anima.domains.{info.name}.controllers")
-        except ModuleNotFoundError as exc:
-            if exc.name != f"anima.domains.{info.name}.controllers":
-                raise
-            continue
-        handlers.extend(getattr(module, "ROUTE_HANDLERS", []))
-    return handlers
+    return [handler for module in import_domain_modules("controllers") for handler in getattr(module, "ROUTE_HANDLERS", [])]
 
 
 def create_app(

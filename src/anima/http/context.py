@@ -2,7 +2,8 @@
 
 The middleware binds ``request_id`` (the caller's ``X-Request-ID`` when it is a sane token, a new
 UUID otherwise), ``tenant`` (the organization slug the path names) and ``user`` (the subject of a
-valid bearer token) into structlog's context variables, and echoes the request id in the response.
+valid bearer token, verified once here and kept in the scope state for the ``claims`` dependency)
+into structlog's context variables, and echoes the request id in the response.
 It binds them itself because Litestar resolves dependencies in tasks of their own, whose context
 changes do not reach the handler's log lines.
 
@@ -21,6 +22,9 @@ from typing import Any
 import structlog
 from litestar.datastructures import MutableScopeHeaders
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
+
+#: scope-state key of the request's verified access claims (None when absent or invalid)
+CLAIMS_STATE_KEY = "access_claims"
 
 _REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
 
@@ -80,9 +84,13 @@ class RequestContextMiddleware:
         state: dict[str, Any] = scope.setdefault("state", {})
         state["request_id"] = request_id
         state["client_address"] = address
+        claims = self._claims(headers)
+        state[CLAIMS_STATE_KEY] = claims
         structlog.contextvars.clear_contextvars()
         structlog.contextvars.bind_contextvars(
-            request_id=request_id, tenant=_tenant_from_path(scope.get("path", "")), user=self._user(headers)
+            request_id=request_id,
+            tenant=_tenant_from_path(scope.get("path", "")),
+            user=str(claims.user_id) if claims is not None else None,
         )
 
         async def send_wrapper(message: Message) -> None:
@@ -96,17 +104,21 @@ class RequestContextMiddleware:
             structlog.contextvars.clear_contextvars()
 
 
-    def _user(self, headers: dict[str, str]) -> str | None:
-        """The user id of a valid bearer token, for log lines only (authorization happens later)."""
+    def _claims(self, headers: dict[str, str]) -> Any:
+        """The verified claims of the bearer token, or None (absent or invalid).
+
+        Verified once per request here; the ``claims`` dependency and the operator guard read the
+        result from the scope state (:data:`CLAIMS_STATE_KEY`) and do the refusing.
+        """
         if not self.secret_key:
             return None
         scheme, _, token = headers.get("authorization", "").partition(" ")
-        if scheme.lower() != "bearer" or not token:
+        if scheme.lower() != "bearer" or not token.strip():
             return None
         from anima.identity.tokens import InvalidToken, decode_access_token
 
         try:
-            return str(decode_access_token(self.secret_key, token.strip()).user_id)
+            return decode_access_token(self.secret_key, token.strip())
         except InvalidToken:
             return None
 

@@ -18,12 +18,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from litestar import Request
+from litestar.connection import ASGIConnection
 from litestar.datastructures import State
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from anima.config import Settings
 from anima.db.engine import Database
-from anima.http.context import bind_identity
+from anima.http.context import CLAIMS_STATE_KEY, bind_identity
 from anima.http.problems import Forbidden, NotFound, TenantUnavailable, Unauthorized
 from anima.identity.models import Role
 from anima.identity.rate_limit import RateLimiter
@@ -80,23 +81,38 @@ def client_address(request: Request[Any, Any, Any]) -> str:
     return request.scope.get("state", {}).get("client_address") or "unknown"
 
 
-def bearer_token(request: Request[Any, Any, Any]) -> str | None:
-    header = request.headers.get("authorization", "")
+def bearer_token(connection: ASGIConnection[Any, Any, Any, Any]) -> str | None:
+    header = connection.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         return None
     return token.strip()
 
 
-async def provide_claims(request: Request[Any, Any, Any], state: State) -> AccessClaims:
-    """The caller's verified access token claims; raises 401 when absent or invalid."""
-    token = bearer_token(request)
-    if token is None:
+def verified_claims(connection: ASGIConnection[Any, Any, Any, Any]) -> AccessClaims:
+    """The caller's access claims, verified once per request by the request-context middleware.
+
+    Raises:
+        Unauthorized: no bearer token, or one that is invalid or expired.
+    """
+    if bearer_token(connection) is None:
         raise Unauthorized("a bearer access token is required")
-    try:
-        claims = decode_access_token(services_from(state).settings.secret_key, token)
-    except InvalidToken:
-        raise Unauthorized("the access token is invalid or expired") from None
+    scope_state = connection.scope.get("state", {})
+    if CLAIMS_STATE_KEY in scope_state:
+        claims = scope_state[CLAIMS_STATE_KEY]
+    else:  # an app assembled without the middleware: verify here
+        try:
+            claims = decode_access_token(services_from(connection.app.state).settings.secret_key, bearer_token(connection))
+        except InvalidToken:
+            claims = None
+    if claims is None:
+        raise Unauthorized("the access token is invalid or expired")
+    return claims
+
+
+async def provide_claims(request: Request[Any, Any, Any]) -> AccessClaims:
+    """The caller's verified access token claims; raises 401 when absent or invalid."""
+    claims = verified_claims(request)
     bind_identity(user=str(claims.user_id))
     return claims
 

@@ -18,11 +18,11 @@ from litestar.params import Parameter
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from anima.http.deps import bearer_token, services_from
+from anima.http.deps import services_from, verified_claims
 from anima.http.pagination import OffsetPagination, Page, provide_page
-from anima.http.problems import Conflict, Forbidden, InvalidInput, NotFound, Unauthorized
+from anima.http.problems import Conflict, Forbidden, InvalidInput, NotFound
 from anima.identity.sessions import live_user
-from anima.identity.tokens import AccessClaims, InvalidToken, decode_access_token
+from anima.identity.tokens import AccessClaims
 from anima.tenancy import provisioning
 from anima.tenancy.models import TenantState
 from anima.tenancy.naming import InvalidSlug
@@ -32,14 +32,7 @@ from anima.tenancy.usage import tenant_usage
 
 def operator_guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
     """Litestar guard: the bearer token must be valid and carry the operator flag."""
-    token = bearer_token(connection)  # type: ignore[arg-type]
-    if token is None:
-        raise Unauthorized("a bearer access token is required")
-    try:
-        claims = decode_access_token(services_from(connection.app.state).settings.secret_key, token)
-    except InvalidToken:
-        raise Unauthorized("the access token is invalid or expired") from None
-    if not claims.is_operator:
+    if not verified_claims(connection).is_operator:
         raise Forbidden("only platform operators may do this")
 
 

@@ -30,12 +30,16 @@ class ServiceRepository(SQLAlchemyAsyncRepository[Service]):
     model_type = Service
 
 
+#: ISO 4217 codes that name no money: XXX "no currency", XTS "reserved for testing"
+NOT_CURRENCIES = frozenset({"XXX", "XTS"})
+
+
 @lru_cache(maxsize=1)
 def iso_currencies() -> frozenset[str]:
     """ISO 4217 codes known to babel (CLDR), without the testing and no-currency codes."""
     from babel.numbers import list_currencies
 
-    return frozenset(list_currencies()) - {"XXX", "XTS"}
+    return frozenset(list_currencies()) - NOT_CURRENCIES
 
 
 def to_out(service: Service) -> ServiceOut:
