@@ -38,7 +38,8 @@ from anima.domains.audit.services import Actor  # noqa: E402
 from anima.domains.journal import services as journal  # noqa: E402
 from anima.domains.journal.schemas import EntryCreate  # noqa: E402
 from anima.domains.patients.models import Patient  # noqa: E402
-from anima.domains.patients.services import Viewer, stages  # noqa: E402
+from anima.domains.patients.services import stages  # noqa: E402
+from anima.domains.patients.visibility import Viewer  # noqa: E402
 from anima.tenancy.provisioning import provision_tenant  # noqa: E402
 from anima.tenancy.scope import enter_tenant  # noqa: E402
 

@@ -24,13 +24,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import sqlalchemy as sa  # noqa: E402
 
 from anima.config import load_settings  # noqa: E402
-from anima.crypto.keyring import Keyring  # noqa: E402
 from anima.db.engine import open_database  # noqa: E402
 from anima.db.setup import migrate_platform  # noqa: E402
 from anima.events.outbox import emit  # noqa: E402
-from anima.events.queue import job_options, make_queue  # noqa: E402
-from anima.events.relay import Relay  # noqa: E402
-from anima.events.runner import WorkerServices  # noqa: E402
+from anima.jobs.queue import job_options, make_queue  # noqa: E402
+from anima.jobs.relay import Relay  # noqa: E402
+from anima.runtime import build_runtime  # noqa: E402
 from anima.events.types import EventType  # noqa: E402
 from anima.tenancy.provisioning import provision_tenant  # noqa: E402
 from anima.tenancy.scope import enter_tenant  # noqa: E402
@@ -68,7 +67,7 @@ async def main() -> None:
         await migrate_platform(db)
         ref = await provision_tenant(db, slug=f"bench-{secrets.token_hex(3)}", name="Bench", tier="CENTER", owner_email=None, actor="bench")
         queue = await make_queue(settings, db)
-        svc = WorkerServices(settings, db, db.sessionmaker(), Keyring(settings.master_key, db.admin), queue)
+        svc = build_runtime(settings, db, queue=queue)
         from saq import Worker
 
         # handle_event is replaced by the no-op under the same name, so both paths run the same job

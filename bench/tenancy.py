@@ -84,8 +84,8 @@ from anima.db.setup import migrate_platform
 from anima.domains.settings.models import PracticeSettings
 from anima.domains.settings.schemas import SettingsOut
 from anima.domains.settings.services import to_out
-from anima.http.deps import services_from
-from anima.http.problems import NotFound
+from anima.runtime import runtime_of
+from anima.problems import NotFound
 from anima.identity.models import AuthSession, Membership, User
 from anima.identity.rate_limit import RateLimits
 from anima.identity.tokens import AccessClaims, issue_access_token
@@ -546,7 +546,7 @@ async def check_settings_route(org_slug: str, claims: AccessClaims, state: State
 @get("/bench/stm/{org_slug:str}/settings", include_in_schema=False)
 async def stm_settings_route(org_slug: str, claims: AccessClaims, state: State) -> SettingsOut:
     """Bench-only: membership + role switch in one statement, then the schema_translate_map read."""
-    async with services_from(state).sessionmaker() as s, s.begin():
+    async with runtime_of(state).sessionmaker() as s, s.begin():
         row = (
             await s.execute(
                 MEMBER_ROLE_ONLY, {"slug": org_slug, "user_id": claims.user_id, "session_id": claims.session_id}

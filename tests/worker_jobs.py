@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from anima.domains.automations.models import OutboundEmail
-from anima.events.runner import job_function, tenant_transaction
+from anima.jobs.runner import job_function, tenant_transaction
 
 
 @job_function

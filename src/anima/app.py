@@ -13,21 +13,25 @@ from typing import Any
 from litestar import Litestar
 from litestar.config.cors import CORSConfig
 from litestar.datastructures import State
-from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
 
 from anima.domains import import_domain_modules
 from anima.billing import controllers as billing_controllers
+from anima.ai.cache import AnalysisCache
+from anima.ai.gemini import GeminiAnalyst
 from anima.config import Settings, load_settings
 from anima.db.engine import Database, open_database
 from anima.http import health
 from anima.http.context import RequestContextMiddleware
-from anima.http.deps import Services, provide_claims, provide_db_session, provide_tenant
-from anima.http.problems import EXCEPTION_HANDLERS
+from anima.http.access import check_org_routes
+from anima.http.exception_handlers import EXCEPTION_HANDLERS
 from anima.identity import controllers as identity_controllers
-from anima.identity.rate_limit import RateLimiter, RateLimits
+from anima.identity.rate_limit import RateLimits
+from anima.jobs import controllers as jobs_controllers
+from anima.providers import application_dependencies
+from anima.runtime import RUNTIME_KEY, Runtime, build_runtime
 from anima.logs import configure_logging, get_logger
 from anima.tenancy import controllers as tenancy_controllers
 
@@ -47,6 +51,8 @@ def create_app(
     *,
     database: Database | None = None,
     rate_limits: RateLimits | None = None,
+    analyst: GeminiAnalyst | None = None,
+    analysis_cache: AnalysisCache | None = None,
 ) -> Litestar:
     """Build the application.
 
@@ -55,20 +61,20 @@ def create_app(
         database: engines to use (tests pass theirs); opened at startup and disposed at shutdown
             when omitted.
         rate_limits: override the default rate limits.
+        analyst, analysis_cache: override the Gemini analyst and the analysis cache (tests).
 
     Returns:
-        Litestar: the ASGI application. ``app.state.anima`` holds the :class:`Services` once started.
+        Litestar: the ASGI application. ``app.state.anima`` holds the :class:`~anima.runtime.Runtime`
+        once started.
+
+    Raises:
+        RuntimeError: an organization route is not authorized by its declared roles.
     """
     settings = settings or load_settings()
     configure_logging(production=settings.is_production, level=settings.log_level)
 
-    def services_for(db: Database) -> Services:
-        return Services(
-            settings=settings,
-            db=db,
-            sessionmaker=db.sessionmaker(),
-            rate_limiter=RateLimiter(db.app, rate_limits or RateLimits()),
-        )
+    def runtime_for(db: Database) -> Runtime:
+        return build_runtime(settings, db, rate_limits=rate_limits, analyst=analyst, analysis_cache=analysis_cache)
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncGenerator[None, None]:
@@ -76,7 +82,7 @@ def create_app(
             yield
             return
         db = await open_database(settings)
-        app.state["anima"] = services_for(db)
+        app.state[RUNTIME_KEY] = runtime_for(db)
         log.info("anima started", env=settings.env, database=db.database)
         try:
             yield
@@ -94,26 +100,25 @@ def create_app(
         ),
         security=[{"BearerToken": []}],
     )
-    return Litestar(
+    app = Litestar(
         route_handlers=[
             *health.ROUTE_HANDLERS,
             *identity_controllers.ROUTE_HANDLERS,
             *tenancy_controllers.ROUTE_HANDLERS,
             *billing_controllers.ROUTE_HANDLERS,
+            *jobs_controllers.ROUTE_HANDLERS,
             *domain_route_handlers(),
         ],
-        dependencies={
-            "db_session": Provide(provide_db_session),
-            "claims": Provide(provide_claims),
-            "tenant": Provide(provide_tenant),
-        },
+        dependencies=application_dependencies(),
         middleware=[lambda app: RequestContextMiddleware(app, settings.trusted_proxies, settings.secret_key)],
         logging_config=None,
         exception_handlers=EXCEPTION_HANDLERS,
         openapi_config=openapi,
         cors_config=CORSConfig(allow_origins=[], allow_credentials=False),
         lifespan=[lifespan],
-        state=State({"anima": services_for(database)} if database is not None else {}),
+        state=State({RUNTIME_KEY: runtime_for(database)} if database is not None else {}),
         request_max_body_size=MAX_REQUEST_BODY,
         debug=False,
     )
+    check_org_routes(app.routes)
+    return app

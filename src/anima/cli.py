@@ -147,7 +147,7 @@ def demo(port: int | None, tenants_dir: str, no_serve: bool) -> None:
             click.echo("\n".join(lines) + "\n")
             if no_serve:
                 return
-            from anima.events.worker import run_worker
+            from anima.jobs.worker import run_worker
 
             app = create_app(settings, database=db)
             config = uvicorn.Config(app, host=settings.host, port=port, log_config=None, access_log=False, lifespan="on")
@@ -188,10 +188,11 @@ def tenants_create(slug: str, name: str | None, tier: str, owner_email: str | No
         except TenantExists:
             raise click.ClickException(f"tenant {slug!r} already exists") from None
         if owner_email:
-            from anima.identity.members import MemberAccess, invite
+            from anima.identity.members import invite
+            from anima.tenancy.scope import ScopedTenant
 
             async with db.sessionmaker()() as session:
-                await invite(session, MemberAccess(ref.id, ref.slug, name or slug, "active", "OWNER"), email=owner_email,
+                await invite(session, ScopedTenant(ref.id, ref.slug, name or slug, "active", tier), email=owner_email,
                              role="OWNER", invited_by=None, public_url=settings.public_url,  # type: ignore[arg-type]
                              log_link=not settings.is_production)
                 await session.commit()
@@ -229,7 +230,7 @@ def tenants_list(as_json: bool) -> None:
 @click.argument("slug")
 def tenants_show(slug: str) -> None:
     """Show one tenant, its usage counts and its recent lifecycle events (JSON)."""
-    from anima.tenancy.usage import tenant_usage
+    from anima.tenancy.counts import tenant_usage
 
     async def run(settings: Settings, db: Database) -> dict[str, Any] | None:
         async with db.sessionmaker()() as session:
@@ -481,7 +482,7 @@ def keys_rotate_master(new_master_key_env: str, slugs: tuple[str, ...]) -> None:
 @main.command()
 def worker() -> None:
     """Run a job worker and the outbox relay (SAQ on Redis when REDIS_URL is set, else on PostgreSQL)."""
-    from anima.events.worker import run_worker
+    from anima.jobs.worker import run_worker
 
     async def run(settings: Settings, db: Database) -> None:
         await migrate_platform(db)

@@ -7,12 +7,13 @@ Platform models are listed here (they are few and fixed). Domain models are disc
 from __future__ import annotations
 
 from anima.crypto import models as crypto_models  # noqa: F401  (data_keys)
-from anima.events import models as event_models  # noqa: F401  (outbox_events, job_failures)
+from anima.events import models as event_models  # noqa: F401  (outbox_events)
+from anima.jobs import models as job_models  # noqa: F401  (job_failures)
 from anima.db.base import PlatformBase, TenantBase
 from anima.domains import import_domain_modules
 from anima.billing import models as billing_models  # noqa: F401
 from anima.identity import models as identity_models  # noqa: F401
-from anima.mail import outbox  # noqa: F401
+from anima.mail import messages as mail_models  # noqa: F401  (email_outbox)
 from anima.tenancy import models as tenancy_models  # noqa: F401
 
 

@@ -14,12 +14,11 @@ import pytest
 import sqlalchemy as sa
 
 from anima.config import Settings, load_settings
-from anima.crypto.keyring import Keyring
 from anima.db.engine import Database
-from anima.events.queue import make_queue
-from anima.events.relay import Relay
-from anima.events.runner import WorkerServices
-from anima.events.worker import build_worker
+from anima.jobs.queue import make_queue
+from anima.jobs.relay import Relay
+from anima.runtime import Runtime, build_runtime
+from anima.jobs.worker import build_worker
 from tests.conftest import test_environ
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
@@ -64,11 +63,11 @@ async def clean_redis(name: str) -> None:
 
 
 @asynccontextmanager
-async def services_for(settings: Settings, db: Database) -> AsyncIterator[WorkerServices]:
-    """Worker services on a fresh queue; the queue (and on Redis its keys) is removed afterwards."""
+async def services_for(settings: Settings, db: Database) -> AsyncIterator[Runtime]:
+    """A worker runtime on a fresh queue; the queue (and on Redis its keys) is removed afterwards."""
     queue = await make_queue(settings, db)
     try:
-        yield WorkerServices(settings, db, db.sessionmaker(), Keyring(settings.master_key, db.admin), queue)
+        yield build_runtime(settings, db, queue=queue)
     finally:
         await queue.disconnect()
         if settings.redis_url:
@@ -76,7 +75,7 @@ async def services_for(settings: Settings, db: Database) -> AsyncIterator[Worker
 
 
 @asynccontextmanager
-async def running_worker(svc: WorkerServices) -> AsyncIterator[Any]:
+async def running_worker(svc: Runtime) -> AsyncIterator[Any]:
     """An in-process SAQ worker on ``svc`` (no relay: tests relay explicitly)."""
     worker = build_worker(svc, handle_signals=False)
     task = asyncio.create_task(worker.start())

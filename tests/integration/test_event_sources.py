@@ -14,8 +14,8 @@ import datetime
 import json
 from contextlib import asynccontextmanager
 
-from anima.events.queue import job_options
-from anima.events.relay import Relay, event_job_key
+from anima.jobs.queue import job_options
+from anima.jobs.relay import Relay, event_job_key
 from tests.conftest import add_member, bearer, signup
 from tests.integration.events_support import eventually, in_tenant, queue_settings, running_worker, services_for, tenant_id_of
 

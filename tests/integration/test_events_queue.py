@@ -18,8 +18,8 @@ import uuid
 import pytest
 from saq.job import Status
 
-from anima.events.queue import job_options
-from anima.events.relay import Relay, event_job_key
+from anima.jobs.queue import job_options
+from anima.jobs.relay import Relay, event_job_key
 from tests.conftest import ROOT, add_member, bearer, signup
 from tests.conftest import test_environ as environ_for_tests
 from tests.integration.events_support import (

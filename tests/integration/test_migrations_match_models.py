@@ -19,7 +19,6 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy.engine import Connection
 
-import anima
 from anima.db.base import PlatformBase, TenantBase
 from anima.db.engine import Database, quote_ident
 from anima.tenancy.migrations import current_tenant_revision_sync, head_revision, upgrade_tenant_sync

@@ -20,13 +20,12 @@ from litestar import Litestar
 
 from anima.app import create_app
 from anima.config import load_settings
-from anima.crypto.deps import keyring_from
 from anima.identity.rate_limit import RateLimits
-from anima.insights import jobs
-from anima.insights.cache import MemoryCache, RedisCache
-from anima.insights.gemini import GeminiAnalyst
-from anima.insights.observatory import LOCAL_MODEL, NOT_CONFIGURED_NOTE
-from anima.insights.runtime import STATE_KEY, InsightsRuntime
+from anima.ai import jobs
+from anima.ai.cache import MemoryCache, RedisCache
+from anima.ai.gemini import GeminiAnalyst
+from anima.ai.observatory import LOCAL_MODEL, NOT_CONFIGURED_NOTE
+from anima.runtime import RUNTIME_KEY
 from tests.conftest import add_member, bearer, signup
 from tests.conftest import test_environ as environ_for_tests
 from tests.gemini_stub import DEFAULT_ANALYSIS, GeminiStub
@@ -45,12 +44,11 @@ def stub() -> AsyncIterator[GeminiStub]:
 @pytest.fixture(scope="module")
 def gemini_app(db, stub) -> Litestar:
     settings = load_settings(environ_for_tests(GEMINI_API_KEY="test-gemini-key", GEMINI_API_BASE=stub.base_url, GEMINI_MODEL=MODEL))
-    app = create_app(settings, database=db, rate_limits=RateLimits().scaled(1000))
-    services = app.state["anima"]
     # the real analyst against the stub, with short back-off so the retry tests stay fast
     analyst = GeminiAnalyst(api_key="test-gemini-key", model=MODEL, base_url=stub.base_url, retry_initial_delay=0.01)
-    app.state[STATE_KEY] = InsightsRuntime(settings, services.sessionmaker, keyring_from(app.state), MemoryCache(), analyst)
-    return app
+    return create_app(
+        settings, database=db, rate_limits=RateLimits().scaled(1000), analyst=analyst, analysis_cache=MemoryCache()
+    )
 
 
 @pytest.fixture(scope="module")
@@ -122,8 +120,8 @@ async def test_gemini_result_is_structured_encrypted_and_cached(gclient, gemini_
     assert await scan(db, schema, "explicit wish to die") == set()
 
     # the cache holds ciphertext only
-    runtime = gemini_app.state[STATE_KEY]
-    assert runtime.cache._data and all(b"wish to die" not in v for _, v in runtime.cache._data.values())
+    runtime = gemini_app.state[RUNTIME_KEY]
+    assert runtime.analysis_cache._data and all(b"wish to die" not in v for _, v in runtime.analysis_cache._data.values())
 
     # same input within the hour: no second call, the same entry
     again = await gclient.post(purl(org, pid, "/analyses"), headers=org.headers)

@@ -12,10 +12,9 @@ import datetime
 from contextlib import asynccontextmanager
 
 import pytest
-import sqlalchemy as sa
 
-from anima.events.queue import job_options
-from anima.events.relay import Relay
+from anima.jobs.queue import job_options
+from anima.jobs.relay import Relay
 from tests.conftest import add_member, bearer, signup
 from tests.integration.events_support import eventually, in_tenant, queue_settings, running_worker, services_for, tenant_id_of
 

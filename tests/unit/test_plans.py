@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from anima.billing.events import MalformedEvent, StateReport, derive, parse_event
+from anima.billing.subscription_state import MalformedEvent, StateReport, derive, parse_event
 from anima.billing.plans import CATALOG, LIMIT_LABELS, lifting_tier, plan_for
 from anima.billing.tiers import highest
 from anima.billing.usage import limit_rows

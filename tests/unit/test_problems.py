@@ -1,4 +1,4 @@
-"""RFC 9457 problem details (src/anima/http/problems.py) on a tiny Litestar app of its own."""
+"""RFC 9457 problem details (anima.problems rendered by anima.http.exception_handlers) on a tiny Litestar app of its own."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ from litestar.params import Parameter
 from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
 from litestar.testing import TestClient
 
-from anima.http.problems import (
-    EXCEPTION_HANDLERS,
+from anima.http.exception_handlers import EXCEPTION_HANDLERS
+from anima.problems import (
     MEDIA_TYPE,
     TYPE_BASE,
     Conflict,

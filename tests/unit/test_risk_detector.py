@@ -1,4 +1,4 @@
-"""The local risk detector (anima.insights.risk): hand-written cases in en, es, ca and it — high,
+"""The local risk detector (anima.ai.risk): hand-written cases in en, es, ca and it — high,
 medium, low, negation, evidence spans at the right substrings — and properties: no text up to the
 limit makes it fail, and every span lies within the text and quotes it exactly."""
 
@@ -8,7 +8,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from anima.insights.risk import MAX_TEXT_BYTES, TextTooLong, detect_language, detect_risk
+from anima.ai.risk import MAX_TEXT_BYTES, TextTooLong, detect_language, detect_risk
 
 # (text, language given or None, expected level, expected flags, substrings the evidence must quote)
 CASES: dict[str, list[tuple[str, str | None, str, set[str], list[str]]]] = {

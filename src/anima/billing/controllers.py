@@ -16,12 +16,10 @@ from typing import Any
 
 import sqlalchemy as sa
 from litestar import Controller, Request, get, post
-from litestar.datastructures import State
-from litestar.di import Provide
 from litestar.status_codes import HTTP_200_OK
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from anima.billing.events import MalformedEvent
+from anima.billing.subscription_state import MalformedEvent
 from anima.billing.overview import billing_overview, tier_history
 from anima.billing.plans import CATALOG
 from anima.billing.schemas import (
@@ -38,15 +36,10 @@ from anima.billing.stripe_client import InvalidWebhook, gateway_for, verify_webh
 from anima.billing.subscribe import open_portal, start_checkout
 from anima.billing.tiers import set_comp_tier
 from anima.billing.webhooks import process_event
-from anima.http.deps import services_from
-from anima.http.problems import NotFound
-from anima.identity.members import require_member
-from anima.identity.models import Role, User
-from anima.identity.tokens import AccessClaims
-from anima.tenancy.controllers import operator_guard, provide_operator
-
-OWNER_ONLY = frozenset({Role.OWNER.value})
-
+from anima.http.access import OWNERS, MemberContext, operator_guard
+from anima.problems import NotFound
+from anima.identity.models import User
+from anima.runtime import Runtime
 
 class BillingController(Controller):
     """Billing of one organization, for its owners."""
@@ -54,31 +47,27 @@ class BillingController(Controller):
     path = "/api/v1/orgs/{org_slug:str}/billing"
     tags = ["billing"]
 
-    @get("/usage", summary="Every plan limit with used and allowed (owners)")
-    async def usage(self, state: State, db_session: AsyncSession, org_slug: str, claims: AccessClaims) -> UsageOut:
-        access = await require_member(db_session, slug=org_slug, user_id=claims.user_id, session_id=claims.session_id, roles=OWNER_ONLY)
-        settings = services_from(state).settings
-        return await billing_overview(db_session, access.tenant_id, payments_configured=settings.payments_configured)
+    @get("/usage", opt=OWNERS, summary="Every plan limit with used and allowed (owners)")
+    async def usage(self, runtime: Runtime, member: MemberContext) -> UsageOut:
+        return await billing_overview(member.session, member.tenant.id, payments_configured=runtime.settings.payments_configured)
 
-    @post("/checkout", status_code=HTTP_200_OK, summary="Start a Stripe Checkout for PRO or CENTER (owners)")
+    @post("/checkout", opt=OWNERS, status_code=HTTP_200_OK, summary="Start a Stripe Checkout for PRO or CENTER (owners)")
     async def checkout(
-        self, state: State, db_session: AsyncSession, org_slug: str, claims: AccessClaims, data: CheckoutRequest
+        self, runtime: Runtime, member: MemberContext, data: CheckoutRequest
     ) -> RedirectOut:
-        access = await require_member(db_session, slug=org_slug, user_id=claims.user_id, session_id=claims.session_id, roles=OWNER_ONLY)
-        settings = services_from(state).settings
+        settings = runtime.settings
         gateway = gateway_for(settings)
-        email = await db_session.scalar(sa.select(User.email).where(User.id == claims.user_id))
+        email = await member.session.scalar(sa.select(User.email).where(User.id == member.user_id))
         redirect = await start_checkout(
-            db_session, gateway, settings, tenant_id=access.tenant_id, slug=access.slug, name=access.name,
+            member.session, gateway, settings, tenant_id=member.tenant.id, slug=member.tenant.slug, name=member.tenant.name,
             owner_email=email, tier=data.tier,
         )
         return RedirectOut(redirect.id, redirect.url)
 
-    @post("/portal", status_code=HTTP_200_OK, summary="Open the Stripe Customer Portal (owners)")
-    async def portal(self, state: State, db_session: AsyncSession, org_slug: str, claims: AccessClaims) -> RedirectOut:
-        access = await require_member(db_session, slug=org_slug, user_id=claims.user_id, session_id=claims.session_id, roles=OWNER_ONLY)
-        settings = services_from(state).settings
-        redirect = await open_portal(db_session, gateway_for(settings), settings, tenant_id=access.tenant_id, slug=access.slug)
+    @post("/portal", opt=OWNERS, status_code=HTTP_200_OK, summary="Open the Stripe Customer Portal (owners)")
+    async def portal(self, runtime: Runtime, member: MemberContext) -> RedirectOut:
+        settings = runtime.settings
+        redirect = await open_portal(member.session, gateway_for(settings), settings, tenant_id=member.tenant.id, slug=member.tenant.slug)
         return RedirectOut(redirect.id, redirect.url)
 
 
@@ -90,8 +79,8 @@ class StripeWebhookController(Controller):
     security = [{}]
 
     @post("/", status_code=HTTP_200_OK, summary="Stripe webhook (signed by Stripe; no bearer token)")
-    async def receive(self, request: Request[Any, Any, Any], state: State, db_session: AsyncSession) -> WebhookAck:
-        settings = services_from(state).settings
+    async def receive(self, request: Request[Any, Any, Any], runtime: Runtime, db_session: AsyncSession) -> WebhookAck:
+        settings = runtime.settings
         payload = await request.body()
         event = verify_webhook(payload, request.headers.get("stripe-signature"), settings)
         try:
@@ -116,7 +105,6 @@ class OperatorBillingController(Controller):
     path = "/api/v1/operator"
     tags = ["operator"]
     guards = [operator_guard]
-    dependencies = {"operator": Provide(provide_operator)}
 
     @get("/plans", summary="The plan catalog: limits and features of every tier")
     async def plans(self, operator: str) -> list[PlanOut]:
@@ -126,11 +114,11 @@ class OperatorBillingController(Controller):
         ]
 
     @get("/tenants/{slug:str}/billing", summary="A tenant's tier, usage counts, subscriptions and tier history")
-    async def tenant_billing(self, state: State, db_session: AsyncSession, operator: str, slug: str) -> OperatorBillingOut:
+    async def tenant_billing(self, runtime: Runtime, db_session: AsyncSession, operator: str, slug: str) -> OperatorBillingOut:
         tenant_id = await _tenant_id(db_session, slug)
         history = await tier_history(db_session, tenant_id)
         usage = await billing_overview(
-            db_session, tenant_id, payments_configured=services_from(state).settings.payments_configured
+            db_session, tenant_id, payments_configured=runtime.settings.payments_configured
         )
         return OperatorBillingOut(slug=slug, usage=usage, history=history)
 

@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from anima.billing.plans import LIMIT_LABELS, lifting_tier, plan_for
-from anima.http.problems import LimitReached
+from anima.problems import LimitReached
 
 
 async def ensure_within_limit(

@@ -47,7 +47,7 @@ class Subscription(Timestamps, PlatformBase):
     """The current state of one Stripe subscription, derived from its events.
 
     ``state_terminal``/``state_at``/``state_rank`` form the ordering key of the state applied (see
-    :func:`anima.billing.events.state_key`); ``grace_until`` is set while the subscription does not
+    :func:`anima.billing.subscription_state.state_key`); ``grace_until`` is set while the subscription does not
     entitle its tier (past_due, unpaid, canceled …) and tells until when the tier is kept.
     """
 

@@ -4,7 +4,7 @@ Shown to the tenant's owners (the usage widget) and to operators. Counts only: n
 read, and tenant-side counts run under the tenant's own role.
 
 Platform statements run first; then the transaction is switched into the tenant (by name, as
-:mod:`anima.tenancy.usage` does, so a suspended tenant is counted too) for the tenant counts. The
+:mod:`anima.tenancy.counts` does, so a suspended tenant is counted too) for the tenant counts. The
 caller must not run platform statements on the same transaction afterwards.
 """
 

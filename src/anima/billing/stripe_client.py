@@ -22,7 +22,7 @@ from typing import Any, Protocol
 import stripe
 
 from anima.config import Settings
-from anima.http.problems import Problem
+from anima.problems import Problem
 
 #: seconds a webhook's signed timestamp may differ from now (Stripe's default)
 WEBHOOK_TOLERANCE = 300

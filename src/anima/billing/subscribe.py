@@ -15,7 +15,7 @@ from anima.billing.models import BillingAccount, Subscription
 from anima.billing.stripe_client import PaymentGateway, RedirectSession
 from anima.billing.tiers import lock_billing
 from anima.config import Settings
-from anima.http.problems import Conflict
+from anima.problems import Conflict
 from anima.logs import get_logger
 
 log = get_logger(__name__)

@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from anima.billing.plans import CATALOG, LIMIT_LABELS, lifting_tier, plan_for
 from anima.db.base import utcnow
-from anima.domains.services.models import Service
+from anima.domains.catalog.models import Service
 from anima.identity.models import Invitation, Membership
 
 

@@ -6,7 +6,7 @@
 2. The tenant is found from what Anima created: the Stripe customer (``billing_accounts``), the
    subscription (``subscriptions``), then ``metadata.tenant_id``/``client_reference_id``.
 3. Under the tenant's billing lock, the subscription's state is re-derived from *all* its recorded
-   events (:func:`anima.billing.events.derive`) and the tenant's tier recomputed
+   events (:func:`anima.billing.subscription_state.derive`) and the tenant's tier recomputed
    (:func:`anima.billing.tiers.apply_tier`). Because the derivation depends on the set of events
    and not their arrival order, duplicates and reordering leave the same tier.
 """
@@ -22,7 +22,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from anima.billing.events import HANDLED_TYPES, Report, StateReport, derive, parse_event
+from anima.billing.subscription_state import HANDLED_TYPES, Report, StateReport, derive, parse_event
 from anima.billing.models import BillingAccount, BillingEvent, Subscription
 from anima.billing.tiers import apply_tier, lock_billing
 from anima.config import Settings
@@ -142,7 +142,7 @@ async def process_event(session: AsyncSession, event: dict[str, Any], settings: 
     """Apply one verified event (see the module docstring); the caller commits.
 
     Raises:
-        anima.billing.events.MalformedEvent: the payload is not a Stripe event of a handled shape.
+        anima.billing.subscription_state.MalformedEvent: the payload is not a Stripe event of a handled shape.
     """
     report = parse_event(event)
     if report.type not in HANDLED_TYPES:

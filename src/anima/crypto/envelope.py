@@ -24,7 +24,7 @@ import struct
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from anima.http.problems import Problem
+from anima.problems import Problem
 
 FORMAT_V1 = 0x01
 HEADER = struct.Struct(">BI")  # format byte, key version

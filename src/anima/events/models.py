@@ -1,11 +1,8 @@
-"""The event outbox (tenant schema) and the platform's record of jobs that failed for good.
+"""The event outbox (tenant schema).
 
 ``outbox_events`` rows are written in the transaction of the change that causes them
 (:func:`anima.events.outbox.emit`); ``relayed_at`` is set once the relay has put the event on the
 queue. A partial index keeps the relay's look-up of unrelayed events cheap however long the log.
-
-``platform.job_failures`` holds one row per job that exhausted its retries: function, tenant,
-attempts and the exception's type, never its message (it could quote data). Operators read it.
 """
 
 from __future__ import annotations
@@ -15,10 +12,10 @@ import uuid
 from typing import Any
 
 from advanced_alchemy.types import GUID, DateTimeUTC, JsonB
-from sqlalchemy import Index, Integer, String, func, text
+from sqlalchemy import Index, String, func, text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from anima.db.base import PlatformBase, TenantBase, UUIDKey, utcnow
+from anima.db.base import TenantBase, UUIDKey, utcnow
 
 
 class OutboxEvent(UUIDKey, TenantBase):
@@ -37,18 +34,3 @@ class OutboxEvent(UUIDKey, TenantBase):
         DateTimeUTC(timezone=True), default=utcnow, server_default=func.now()
     )
     relayed_at: Mapped[datetime.datetime | None] = mapped_column(DateTimeUTC(timezone=True), nullable=True)
-
-
-class JobFailure(UUIDKey, PlatformBase):
-    """A job that failed its last attempt: what ran, for which tenant, how often, and the error type."""
-
-    __tablename__ = "job_failures"
-
-    job_key: Mapped[str] = mapped_column(String(200), index=True)
-    function: Mapped[str] = mapped_column(String(100))
-    tenant_id: Mapped[int | None] = mapped_column(Integer, nullable=True, index=True)
-    attempts: Mapped[int] = mapped_column(Integer)
-    error_type: Mapped[str] = mapped_column(String(200))
-    failed_at: Mapped[datetime.datetime] = mapped_column(
-        DateTimeUTC(timezone=True), default=utcnow, server_default=func.now()
-    )

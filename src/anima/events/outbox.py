@@ -6,7 +6,7 @@ Call it with the tenant-scoped session of the change, before the commit::
 
 The row commits or rolls back with the change (no event without its change, no change without its
 event). A ``NOTIFY anima_outbox`` carrying the schema name is sent in the same transaction;
-PostgreSQL delivers it only at commit, and the relay (:mod:`anima.events.relay`) listening on the
+PostgreSQL delivers it only at commit, and the relay (:mod:`anima.jobs.relay`) listening on the
 channel then moves the event to the queue at once. Missed notifications (relay down) are caught
 by the relay's periodic sweep, so no event is lost.
 """

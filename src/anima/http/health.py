@@ -6,9 +6,8 @@ from typing import Any
 
 import sqlalchemy as sa
 from litestar import Response, get
-from litestar.datastructures import State
 
-from anima.http.deps import services_from
+from anima.runtime import Runtime
 from anima.tenancy.migrations import head_revision
 
 
@@ -18,8 +17,8 @@ async def health() -> dict[str, str]:
 
 
 @get("/ready", tags=["operations"], summary="Readiness: database reachable and migrated")
-async def ready(state: State) -> Response[dict[str, Any]]:
-    services = services_from(state)
+async def ready(runtime: Runtime) -> Response[dict[str, Any]]:
+    services = runtime
     checks: dict[str, Any] = {}
     try:
         async with services.db.app.connect() as conn:

@@ -6,16 +6,14 @@ import uuid
 from typing import Any
 
 from litestar import Controller, Request, delete, get, patch, post
-from litestar.datastructures import State
-from litestar.di import Provide
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_204_NO_CONTENT
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from anima.http.deps import client_address, services_from
-from anima.http.pagination import OffsetPagination, Page, provide_page
+from anima.http.access import EVERY_MEMBER, OWNERS, MemberContext, client_address
+from anima.runtime import Runtime
+from anima.http.pagination import OffsetPagination, Page
 from anima.identity import members as members_service
 from anima.identity import sessions as sessions_service
-from anima.identity.models import Role
 from anima.identity.schemas import (
     AcceptInvitationRequest,
     AcceptInvitationResponse,
@@ -41,8 +39,8 @@ class AuthController(Controller):
     tags = ["identity"]
 
     @post("/signup", status_code=HTTP_201_CREATED, summary="Create an organization, its owner and its tenant")
-    async def signup(self, request: Request[Any, Any, Any], state: State, db_session: AsyncSession, data: SignupRequest) -> SignupResponse:
-        services = services_from(state)
+    async def signup(self, request: Request[Any, Any, Any], runtime: Runtime, db_session: AsyncSession, data: SignupRequest) -> SignupResponse:
+        services = runtime
         address = client_address(request)
         await services.rate_limiter.hit("signup", "address", address)
         return await signup(
@@ -56,8 +54,8 @@ class AuthController(Controller):
         )
 
     @post("/auth/login", status_code=HTTP_200_OK, summary="Log in with email and password")
-    async def login(self, request: Request[Any, Any, Any], state: State, db_session: AsyncSession, data: LoginRequest) -> TokenPair:
-        services = services_from(state)
+    async def login(self, request: Request[Any, Any, Any], runtime: Runtime, db_session: AsyncSession, data: LoginRequest) -> TokenPair:
+        services = runtime
         address = client_address(request)
         await services.rate_limiter.hit("login", "address", address)
         await services.rate_limiter.hit("login", "account", sessions_service.normalize_email(data.email))
@@ -71,8 +69,8 @@ class AuthController(Controller):
         )
 
     @post("/auth/refresh", status_code=HTTP_200_OK, summary="Rotate the refresh token")
-    async def refresh(self, request: Request[Any, Any, Any], state: State, db_session: AsyncSession, data: RefreshRequest) -> TokenPair:
-        services = services_from(state)
+    async def refresh(self, request: Request[Any, Any, Any], runtime: Runtime, db_session: AsyncSession, data: RefreshRequest) -> TokenPair:
+        services = runtime
         await services.rate_limiter.hit("refresh", "address", client_address(request))
         await services.rate_limiter.hit("refresh", "session", data.refresh_token[:16])
         return await sessions_service.refresh(db_session, token=data.refresh_token, secret=services.settings.secret_key)
@@ -87,9 +85,9 @@ class AuthController(Controller):
 
     @post("/invitations/accept", status_code=HTTP_200_OK, summary="Accept an invitation (creates the account if new)")
     async def accept(
-        self, request: Request[Any, Any, Any], state: State, db_session: AsyncSession, data: AcceptInvitationRequest
+        self, request: Request[Any, Any, Any], runtime: Runtime, db_session: AsyncSession, data: AcceptInvitationRequest
     ) -> AcceptInvitationResponse:
-        limiter = services_from(state).rate_limiter
+        limiter = runtime.rate_limiter
         await limiter.hit("accept", "address", client_address(request))
         await limiter.hit("accept", "invitation", data.token[:16])
         return await members_service.accept_invitation(
@@ -97,68 +95,47 @@ class AuthController(Controller):
         )
 
 
-OWNER_ONLY = frozenset({Role.OWNER.value})
-ANY_MEMBER = None
-
-
 class MembersController(Controller):
     """Members and invitations of one organization (owners manage; every member may list)."""
 
     path = "/api/v1/orgs/{org_slug:str}"
     tags = ["members"]
-    dependencies = {"page": Provide(provide_page, sync_to_thread=False)}
 
-    async def _access(self, db_session: AsyncSession, org_slug: str, claims: AccessClaims, roles: frozenset[str] | None):
-        return await members_service.require_member(
-            db_session, slug=org_slug, user_id=claims.user_id, session_id=claims.session_id, roles=roles
-        )
-
-    @get("/members", summary="List members")
-    async def list_members(self, db_session: AsyncSession, org_slug: str, claims: AccessClaims, page: Page) -> OffsetPagination[MemberOut]:
-        access = await self._access(db_session, org_slug, claims, ANY_MEMBER)
-        items, total = await members_service.list_members(db_session, access, limit=page.limit, offset=page.offset)
+    @get("/members", opt=EVERY_MEMBER, summary="List members")
+    async def list_members(self, member: MemberContext, page: Page) -> OffsetPagination[MemberOut]:
+        items, total = await members_service.list_members(member.session, member.tenant, limit=page.limit, offset=page.offset)
         return OffsetPagination(items=items, limit=page.limit, offset=page.offset, total=total)
 
-    @post("/invitations", status_code=HTTP_201_CREATED, summary="Invite someone by email with a role (owners)")
-    async def invite(
-        self, state: State, db_session: AsyncSession, org_slug: str, claims: AccessClaims, data: InvitationRequest
-    ) -> InvitationOut:
-        access = await self._access(db_session, org_slug, claims, OWNER_ONLY)
-        services = services_from(state)
-        await services.rate_limiter.hit("invite", "tenant", str(access.tenant_id))
-        await services.rate_limiter.hit("invite", "user", str(claims.user_id))
+    @post("/invitations", opt=OWNERS, status_code=HTTP_201_CREATED, summary="Invite someone by email with a role (owners)")
+    async def invite(self, runtime: Runtime, member: MemberContext, data: InvitationRequest) -> InvitationOut:
+        await runtime.rate_limiter.hit("invite", "tenant", str(member.tenant.id))
+        await runtime.rate_limiter.hit("invite", "user", str(member.user_id))
         return await members_service.invite(
-            db_session,
-            access,
+            member.session,
+            member.tenant,
             email=data.email,
             role=data.role,
-            invited_by=claims.user_id,
-            public_url=services.settings.public_url,
-            log_link=not services.settings.is_production,
+            invited_by=member.user_id,
+            public_url=runtime.settings.public_url,
+            log_link=not runtime.settings.is_production,
         )
 
-    @get("/invitations", summary="List invitations (owners)")
-    async def list_invitations(self, db_session: AsyncSession, org_slug: str, claims: AccessClaims, page: Page) -> OffsetPagination[InvitationOut]:
-        access = await self._access(db_session, org_slug, claims, OWNER_ONLY)
-        items, total = await members_service.list_invitations(db_session, access, limit=page.limit, offset=page.offset)
+    @get("/invitations", opt=OWNERS, summary="List invitations (owners)")
+    async def list_invitations(self, member: MemberContext, page: Page) -> OffsetPagination[InvitationOut]:
+        items, total = await members_service.list_invitations(member.session, member.tenant, limit=page.limit, offset=page.offset)
         return OffsetPagination(items=items, limit=page.limit, offset=page.offset, total=total)
 
-    @delete("/invitations/{invitation_id:uuid}", status_code=HTTP_204_NO_CONTENT, summary="Revoke an invitation (owners)")
-    async def revoke_invitation(self, db_session: AsyncSession, org_slug: str, claims: AccessClaims, invitation_id: uuid.UUID) -> None:
-        access = await self._access(db_session, org_slug, claims, OWNER_ONLY)
-        await members_service.revoke_invitation(db_session, access, invitation_id)
+    @delete("/invitations/{invitation_id:uuid}", opt=OWNERS, status_code=HTTP_204_NO_CONTENT, summary="Revoke an invitation (owners)")
+    async def revoke_invitation(self, member: MemberContext, invitation_id: uuid.UUID) -> None:
+        await members_service.revoke_invitation(member.session, member.tenant, invitation_id)
 
-    @patch("/members/{user_id:uuid}", summary="Change a member's role (owners; never the last owner)")
-    async def change_role(
-        self, db_session: AsyncSession, org_slug: str, claims: AccessClaims, user_id: uuid.UUID, data: RoleChange
-    ) -> MemberOut:
-        access = await self._access(db_session, org_slug, claims, OWNER_ONLY)
-        return await members_service.change_role(db_session, access, user_id, data.role)
+    @patch("/members/{user_id:uuid}", opt=OWNERS, summary="Change a member's role (owners; never the last owner)")
+    async def change_role(self, member: MemberContext, user_id: uuid.UUID, data: RoleChange) -> MemberOut:
+        return await members_service.change_role(member.session, member.tenant, user_id, data.role)
 
-    @delete("/members/{user_id:uuid}", status_code=HTTP_204_NO_CONTENT, summary="Remove a member (owners; never the last owner)")
-    async def remove(self, db_session: AsyncSession, org_slug: str, claims: AccessClaims, user_id: uuid.UUID) -> None:
-        access = await self._access(db_session, org_slug, claims, OWNER_ONLY)
-        await members_service.remove_member(db_session, access, user_id)
+    @delete("/members/{user_id:uuid}", opt=OWNERS, status_code=HTTP_204_NO_CONTENT, summary="Remove a member (owners; never the last owner)")
+    async def remove(self, member: MemberContext, user_id: uuid.UUID) -> None:
+        await members_service.remove_member(member.session, member.tenant, user_id)
 
 
 ROUTE_HANDLERS = [AuthController, MembersController]

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import datetime
 import uuid
-from dataclasses import dataclass
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -18,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from anima.billing.limits import ensure_seat_available
 from anima.db.base import utcnow
 from anima.domains.staff.models import StaffMember
-from anima.http.problems import Conflict, Forbidden, NotFound, TenantUnavailable, Unauthorized
+from anima.problems import Conflict, NotFound, TenantUnavailable, Unauthorized
 from anima.identity.models import Invitation, Membership, Role, User
 from anima.identity.passwords import hash_password, verify_password
 from anima.identity.schemas import AcceptInvitationResponse, InvitationOut, MemberOut
@@ -26,55 +25,12 @@ from anima.identity.sessions import normalize_email
 from anima.identity.signup import validate_password
 from anima.identity.tokens import hash_token, new_opaque_token
 from anima.logs import get_logger
-from anima.mail.outbox import queue_email
-from anima.tenancy.scope import enter_tenant
+from anima.mail.messages import queue_email
+from anima.tenancy.scope import ScopedTenant, enter_tenant
 
 log = get_logger(__name__)
 
 INVITATION_TTL = datetime.timedelta(days=7)
-
-
-@dataclass(frozen=True)
-class MemberAccess:
-    """A caller's membership in a tenant, resolved on the platform (not yet entered)."""
-
-    tenant_id: int
-    slug: str
-    name: str
-    state: str
-    role: str
-
-
-async def require_member(
-    session: AsyncSession,
-    *,
-    slug: str,
-    user_id: uuid.UUID,
-    session_id: uuid.UUID,
-    roles: frozenset[str] | None,
-) -> MemberAccess:
-    """The caller's membership of ``slug`` through a live session; 404 for non-members, 403 for other roles."""
-    row = (
-        await session.execute(
-            sa.text(
-                "SELECT t.id, t.slug, t.name, t.state, m.role FROM platform.tenants t "
-                "JOIN platform.memberships m ON m.tenant_id = t.id AND m.user_id = :u "
-                "JOIN platform.auth_sessions s ON s.id = :sid AND s.user_id = :u "
-                "AND s.revoked_at IS NULL AND s.expires_at > now() WHERE t.slug = :slug"
-            ),
-            {"u": user_id, "sid": session_id, "slug": slug},
-        )
-    ).first()
-    if row is None:
-        raise NotFound(f"organization {slug!r} not found")
-    if row.state != "active":
-        raise TenantUnavailable(f"this organization is {row.state}", extra={"state": row.state})
-    if roles is not None and row.role not in roles:
-        raise Forbidden(
-            f"your role {row.role} may not do this; allowed: {', '.join(sorted(roles))}",
-            extra={"role": row.role, "allowed_roles": sorted(roles)},
-        )
-    return MemberAccess(row.id, row.slug, row.name, row.state, row.role)
 
 
 async def _enter(session: AsyncSession, tenant_id: int) -> None:
@@ -82,9 +38,9 @@ async def _enter(session: AsyncSession, tenant_id: int) -> None:
         raise TenantUnavailable("this organization is not active")
 
 
-async def list_members(session: AsyncSession, access: MemberAccess, *, limit: int, offset: int) -> tuple[list[MemberOut], int]:
+async def list_members(session: AsyncSession, org: ScopedTenant, *, limit: int, offset: int) -> tuple[list[MemberOut], int]:
     """Active and former members from the tenant's staff table, owners first, then by name."""
-    await _enter(session, access.tenant_id)
+    await _enter(session, org.id)
     total = (await session.execute(sa.select(sa.func.count()).select_from(StaffMember))).scalar_one()
     rows = (
         await session.execute(
@@ -99,7 +55,7 @@ async def list_members(session: AsyncSession, access: MemberAccess, *, limit: in
 
 async def invite(
     session: AsyncSession,
-    access: MemberAccess,
+    org: ScopedTenant,
     *,
     email: str,
     role: str,
@@ -113,7 +69,7 @@ async def invite(
         await session.execute(
             sa.select(Membership.id)
             .join(User, User.id == Membership.user_id)
-            .where(Membership.tenant_id == access.tenant_id, User.email == email)
+            .where(Membership.tenant_id == org.id, User.email == email)
         )
     ).first()
     if member is not None:
@@ -121,7 +77,7 @@ async def invite(
     pending = (
         await session.execute(
             sa.select(Invitation.id).where(
-                Invitation.tenant_id == access.tenant_id,
+                Invitation.tenant_id == org.id,
                 Invitation.email == email,
                 Invitation.accepted_at.is_(None),
                 Invitation.revoked_at.is_(None),
@@ -132,10 +88,10 @@ async def invite(
     if pending is not None:
         raise Conflict("an invitation to this email is pending", errors=[{"field": "email", "rule": "unique", "message": "already invited"}])
     # a pending invitation holds a seat: members + pending + this one must fit the plan (LimitReached)
-    await ensure_seat_available(session, access.tenant_id, include_pending=True)
+    await ensure_seat_available(session, org.id, include_pending=True)
     token, digest = new_opaque_token()
     invitation = Invitation(
-        tenant_id=access.tenant_id,
+        tenant_id=org.id,
         email=email,
         role=role,
         token_hash=digest,
@@ -148,21 +104,21 @@ async def invite(
     await queue_email(
         session,
         recipient=email,
-        subject=f"You are invited to join {access.name} on Anima",
+        subject=f"You are invited to join {org.name} on Anima",
         body=(
-            f"You have been invited to join {access.name} as {role.lower()}.\n\n"
+            f"You have been invited to join {org.name} as {role.lower()}.\n\n"
             f"Accept the invitation (valid for 7 days): {link}\n"
             f"Or POST the token to /api/v1/invitations/accept: {token}\n"
         ),
         kind="invitation",
-        tenant_id=access.tenant_id,
+        tenant_id=org.id,
         development_link=link if log_link else None,
     )
     return InvitationOut(invitation.id, email, role, invitation.expires_at, None, None)
 
 
-async def list_invitations(session: AsyncSession, access: MemberAccess, *, limit: int, offset: int) -> tuple[list[InvitationOut], int]:
-    where = Invitation.tenant_id == access.tenant_id
+async def list_invitations(session: AsyncSession, org: ScopedTenant, *, limit: int, offset: int) -> tuple[list[InvitationOut], int]:
+    where = Invitation.tenant_id == org.id
     total = (await session.execute(sa.select(sa.func.count()).select_from(Invitation).where(where))).scalar_one()
     rows = (
         await session.execute(sa.select(Invitation).where(where).order_by(Invitation.created_at.desc()).limit(limit).offset(offset))
@@ -170,10 +126,10 @@ async def list_invitations(session: AsyncSession, access: MemberAccess, *, limit
     return [InvitationOut(i.id, i.email, i.role, i.expires_at, i.accepted_at, i.revoked_at) for i in rows], total
 
 
-async def revoke_invitation(session: AsyncSession, access: MemberAccess, invitation_id: uuid.UUID) -> None:
+async def revoke_invitation(session: AsyncSession, org: ScopedTenant, invitation_id: uuid.UUID) -> None:
     updated = await session.execute(
         sa.update(Invitation)
-        .where(Invitation.id == invitation_id, Invitation.tenant_id == access.tenant_id, Invitation.accepted_at.is_(None))
+        .where(Invitation.id == invitation_id, Invitation.tenant_id == org.id, Invitation.accepted_at.is_(None))
         .values(revoked_at=utcnow())
     )
     if not updated.rowcount:
@@ -278,14 +234,14 @@ async def _locked_membership(
     return membership
 
 
-async def change_role(session: AsyncSession, access: MemberAccess, user_id: uuid.UUID, role: str) -> MemberOut:
+async def change_role(session: AsyncSession, org: ScopedTenant, user_id: uuid.UUID, role: str) -> MemberOut:
     """Give a member another role; demoting the last owner is a 409."""
     membership = await _locked_membership(
-        session, access.tenant_id, user_id, leaves_ownership=role != Role.OWNER.value, field="role", action="demote"
+        session, org.id, user_id, leaves_ownership=role != Role.OWNER.value, field="role", action="demote"
     )
     membership.role = role
     await session.flush()
-    await _enter(session, access.tenant_id)
+    await _enter(session, org.id)
     staff = await session.get(StaffMember, user_id)
     if staff is not None:
         staff.role = role
@@ -293,14 +249,14 @@ async def change_role(session: AsyncSession, access: MemberAccess, user_id: uuid
     return MemberOut(user_id, staff.email if staff else "", staff.display_name if staff else "", role, True)
 
 
-async def remove_member(session: AsyncSession, access: MemberAccess, user_id: uuid.UUID) -> None:
+async def remove_member(session: AsyncSession, org: ScopedTenant, user_id: uuid.UUID) -> None:
     """Remove a member (their staff row stays, inactive, for history); never the last owner."""
     membership = await _locked_membership(
-        session, access.tenant_id, user_id, leaves_ownership=True, field="user_id", action="remove"
+        session, org.id, user_id, leaves_ownership=True, field="user_id", action="remove"
     )
     await session.delete(membership)
     await session.flush()
-    await _enter(session, access.tenant_id)
+    await _enter(session, org.id)
     staff = await session.get(StaffMember, user_id)
     if staff is not None:
         staff.active = False

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from anima.http.problems import TooManyRequests
+from anima.problems import TooManyRequests
 
 
 @dataclass(frozen=True)
@@ -60,7 +60,7 @@ _PURGE = sa.text("DELETE FROM platform.rate_limit_counters WHERE window_start < 
 
 
 class RateLimiter:
-    """Counts hits per key and raises :class:`~anima.http.problems.TooManyRequests` past the limit."""
+    """Counts hits per key and raises :class:`~anima.problems.TooManyRequests` past the limit."""
 
     def __init__(self, engine: AsyncEngine, limits: RateLimits) -> None:
         self.engine = engine

@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from anima.db.base import utcnow
-from anima.http.problems import Unauthorized
+from anima.problems import Unauthorized
 from anima.identity.models import AuthSession, RefreshToken, User
 from anima.identity.passwords import hash_password, needs_rehash, verify_password
 from anima.identity.schemas import MeResponse, MembershipOut, TokenPair

@@ -23,7 +23,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from anima.db.engine import Database
-from anima.http.problems import Conflict, InvalidInput
+from anima.problems import Conflict, InvalidInput
 from anima.identity.models import Membership, Role, User
 from anima.identity.passwords import WeakPassword, check_policy, hash_password
 from anima.identity.schemas import MembershipOut, SignupRequest, SignupResponse

@@ -10,38 +10,21 @@ from typing import Annotated, Any, Literal
 
 import sqlalchemy as sa
 from litestar import Controller, get, post
-from litestar.connection import ASGIConnection
-from litestar.datastructures import State
-from litestar.di import Provide
-from litestar.handlers.base import BaseRouteHandler
 from litestar.params import Parameter
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from anima.http.deps import services_from, verified_claims
-from anima.http.pagination import OffsetPagination, Page, provide_page
-from anima.http.problems import Conflict, Forbidden, InvalidInput, NotFound
-from anima.identity.sessions import live_user
-from anima.identity.tokens import AccessClaims
+from anima.http.access import operator_guard
+from anima.http.pagination import OffsetPagination, Page
+from anima.problems import Conflict, InvalidInput, NotFound
+from anima.identity.members import invite
+from anima.runtime import Runtime
 from anima.tenancy import provisioning
+from anima.tenancy.scope import ScopedTenant
 from anima.tenancy.models import TenantState
 from anima.tenancy.naming import InvalidSlug
 from anima.tenancy.schemas import StateChange, TenantCreate, TenantOut, TenantUsage
-from anima.tenancy.usage import tenant_usage
-
-
-def operator_guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
-    """Litestar guard: the bearer token must be valid and carry the operator flag."""
-    if not verified_claims(connection).is_operator:
-        raise Forbidden("only platform operators may do this")
-
-
-async def provide_operator(db_session: AsyncSession, claims: AccessClaims) -> str:
-    """The operator's email, after checking the live session and the operator flag in the database."""
-    user = await live_user(db_session, user_id=claims.user_id, session_id=claims.session_id)
-    if not user.is_operator:
-        raise Forbidden("only platform operators may do this")
-    return user.email
+from anima.tenancy.counts import tenant_usage
 
 
 _SELECT = (
@@ -70,7 +53,6 @@ class OperatorController(Controller):
     path = "/api/v1/operator/tenants"
     tags = ["operator"]
     guards = [operator_guard]
-    dependencies = {"page": Provide(provide_page, sync_to_thread=False), "operator": Provide(provide_operator)}
 
     @get("/", summary="List tenants with state, tier and usage counts")
     async def list_tenants(
@@ -105,8 +87,8 @@ class OperatorController(Controller):
         return await _read_tenant(db_session, slug)
 
     @post("/", status_code=HTTP_201_CREATED, summary="Provision a tenant and invite its owner")
-    async def create(self, state: State, db_session: AsyncSession, operator: str, data: TenantCreate) -> TenantOut:
-        services = services_from(state)
+    async def create(self, runtime: Runtime, db_session: AsyncSession, operator: str, data: TenantCreate) -> TenantOut:
+        services = runtime
         try:
             ref = await provisioning.provision_tenant(
                 services.db, slug=data.slug, name=data.name, tier=data.tier, owner_email=data.owner_email, actor=operator
@@ -115,11 +97,9 @@ class OperatorController(Controller):
             raise InvalidInput.field("slug", "slug", f"slug {exc.rule}") from None
         except provisioning.TenantExists:
             raise Conflict(f"the slug {data.slug!r} is taken", errors=[{"field": "slug", "rule": "unique", "message": "already taken"}]) from None
-        from anima.identity.members import MemberAccess, invite
-
         await invite(
             db_session,
-            MemberAccess(ref.id, ref.slug, data.name, "active", "OWNER"),
+            ScopedTenant(ref.id, ref.slug, data.name, "active", data.tier),
             email=data.owner_email,
             role="OWNER",
             invited_by=None,  # type: ignore[arg-type]
@@ -129,16 +109,16 @@ class OperatorController(Controller):
         return await _read_tenant(db_session, ref.slug)
 
     @post("/{slug:str}/suspend", status_code=HTTP_200_OK, summary="Suspend a tenant (its data is kept)")
-    async def suspend(self, state: State, db_session: AsyncSession, operator: str, slug: str, data: StateChange) -> TenantOut:
-        return await self._set_state(state, db_session, operator, slug, TenantState.SUSPENDED, data.reason)
+    async def suspend(self, runtime: Runtime, db_session: AsyncSession, operator: str, slug: str, data: StateChange) -> TenantOut:
+        return await self._set_state(runtime, db_session, operator, slug, TenantState.SUSPENDED, data.reason)
 
     @post("/{slug:str}/resume", status_code=HTTP_200_OK, summary="Resume a suspended tenant")
-    async def resume(self, state: State, db_session: AsyncSession, operator: str, slug: str, data: StateChange) -> TenantOut:
-        return await self._set_state(state, db_session, operator, slug, TenantState.ACTIVE, data.reason)
+    async def resume(self, runtime: Runtime, db_session: AsyncSession, operator: str, slug: str, data: StateChange) -> TenantOut:
+        return await self._set_state(runtime, db_session, operator, slug, TenantState.ACTIVE, data.reason)
 
-    async def _set_state(self, state: State, db_session: AsyncSession, operator: str, slug: str, target: TenantState, reason: str) -> TenantOut:
+    async def _set_state(self, runtime: Runtime, db_session: AsyncSession, operator: str, slug: str, target: TenantState, reason: str) -> TenantOut:
         try:
-            await provisioning.set_state(services_from(state).db, slug, target, actor=operator, reason=reason)
+            await provisioning.set_state(runtime.db, slug, target, actor=operator, reason=reason)
         except provisioning.TenantNotFound:
             raise NotFound("tenant not found") from None
         except ValueError as exc:

@@ -26,7 +26,8 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from anima.db.engine import Database
-from anima.identity.members import MemberAccess, invite
+from anima.identity.members import invite
+from anima.tenancy.scope import ScopedTenant
 from anima.identity.models import Membership, Role, User
 from anima.identity.passwords import hash_password
 from anima.identity.schemas import EMAIL_PATTERN
@@ -126,7 +127,7 @@ async def _ensure_owner(db: Database, manifest: Manifest, ref: TenantRef, *, dem
         if user is None:
             await invite(
                 session,
-                MemberAccess(ref.id, ref.slug, manifest.name, "active", Role.OWNER.value),
+                ScopedTenant(ref.id, ref.slug, manifest.name, "active", manifest.tier),
                 email=manifest.owner_email,
                 role=Role.OWNER.value,
                 invited_by=None,  # type: ignore[arg-type]

@@ -27,9 +27,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 _MEMBER_SCOPE = sa.text(
     """
     SELECT t.id, t.slug, t.name, t.state, t.tier, m.role,
-           CASE WHEN t.state = 'active'
+           CASE WHEN t.state = 'active' AND :enter
                 THEN set_config('search_path', quote_ident(t.schema_name), true) END AS search_path,
-           CASE WHEN t.state = 'active' THEN set_config('role', t.db_role, true) END AS db_role
+           CASE WHEN t.state = 'active' AND :enter THEN set_config('role', t.db_role, true) END AS db_role
     FROM platform.tenants t
     JOIN platform.memberships m ON m.tenant_id = t.id AND m.user_id = :user_id
     JOIN platform.auth_sessions s ON s.id = :session_id AND s.user_id = :user_id
@@ -81,9 +81,12 @@ class ScopedTenant:
 
 
 async def enter_as_member(
-    session: AsyncSession, *, slug: str, user_id: uuid.UUID, session_id: uuid.UUID
+    session: AsyncSession, *, slug: str, user_id: uuid.UUID, session_id: uuid.UUID, enter: bool = True
 ) -> ScopedTenant | None:
-    """Resolve ``slug`` for a member and scope ``session``'s transaction to it in one statement.
+    """Resolve ``slug`` for a member and, with ``enter``, scope ``session``'s transaction to it — in one statement.
+
+    With ``enter=False`` the same statement only authorizes: the transaction stays on the platform
+    (for routes that work on members, invitations or billing, which live in ``platform``).
 
     Returns:
         The tenant, with ``member_role``; None when there is no such tenant, the user is not a
@@ -91,7 +94,9 @@ async def enter_as_member(
         transaction is **not** scoped and the caller must refuse the request.
     """
     row = (
-        await session.execute(_MEMBER_SCOPE, {"slug": slug, "user_id": user_id, "session_id": session_id})
+        await session.execute(
+            _MEMBER_SCOPE, {"slug": slug, "user_id": user_id, "session_id": session_id, "enter": enter}
+        )
     ).first()
     if row is None:
         return None

@@ -7,13 +7,12 @@ import uuid
 from typing import Any
 
 from litestar import Controller, Request, get
-from litestar.di import Provide
 
 from anima.domains.audit.models import AuditEvent
 from anima.domains.audit.schemas import AuditEventOut, AuditExport
 from anima.domains.audit.services import actor_for, patient_trail, record
-from anima.http.deps import OWNERS, TenantContext
-from anima.http.pagination import OffsetPagination, Page, provide_page
+from anima.http.access import OWNERS, TenantContext
+from anima.http.pagination import OffsetPagination, Page
 
 
 def to_out(e: AuditEvent) -> AuditEventOut:
@@ -26,7 +25,6 @@ def to_out(e: AuditEvent) -> AuditEventOut:
 class AuditController(Controller):
     path = "/api/v1/orgs/{org_slug:str}/patients/{patient_id:uuid}/audit"
     tags = ["audit"]
-    dependencies = {"page": Provide(provide_page, sync_to_thread=False)}
 
     @get("/", opt=OWNERS, summary="A patient's audit trail, oldest first (owners)")
     async def list_events(self, tenant: TenantContext, page: Page, patient_id: uuid.UUID) -> OffsetPagination[AuditEventOut]:

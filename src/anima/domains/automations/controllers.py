@@ -1,25 +1,27 @@
-"""HTTP routes of playbooks (owners), the event log (owners), staff alerts (each member's own)
-and failed jobs (platform operators)."""
+"""HTTP routes of playbooks (owners), the event log (owners) and staff alerts (each member's own)."""
 
 from __future__ import annotations
 
 import uuid
 from typing import Annotated, Literal
 
-import sqlalchemy as sa
 from litestar import Controller, get, patch, post
-from litestar.di import Provide
 from litestar.params import Parameter
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from anima.domains.automations import services as rules
-from anima.domains.automations.schemas import AlertOut, EventOut, JobFailureOut, RuleOut, RuleToggle, RunOut, TemplateOut
-from anima.events.models import JobFailure
+from anima.domains.automations.schemas import (
+    AlertOut,
+    EventOut,
+    RuleOut,
+    RuleToggle,
+    RunOut,
+    TemplateOut,
+)
 from anima.events.types import EventType
-from anima.http.deps import EVERY_MEMBER, OWNERS, TenantContext
-from anima.http.pagination import OffsetPagination, Page, provide_page
-from anima.tenancy.controllers import operator_guard, provide_operator
+from anima.http.access import EVERY_MEMBER, OWNERS, TenantContext
+from anima.http.pagination import OffsetPagination, Page
 
 TemplateKey = Annotated[str, Parameter(pattern=r"^[a-z0-9-]{1,60}$")]
 
@@ -27,7 +29,6 @@ TemplateKey = Annotated[str, Parameter(pattern=r"^[a-z0-9-]{1,60}$")]
 class PlaybooksController(Controller):
     path = "/api/v1/orgs/{org_slug:str}/playbooks"
     tags = ["playbooks"]
-    dependencies = {"page": Provide(provide_page, sync_to_thread=False)}
 
     @get("/marketplace", opt=OWNERS, summary="System playbooks, with whether your plan has them and whether installed")
     async def marketplace(self, tenant: TenantContext, db_session: AsyncSession) -> list[TemplateOut]:
@@ -62,7 +63,6 @@ class PlaybooksController(Controller):
 class EventsController(Controller):
     path = "/api/v1/orgs/{org_slug:str}/events"
     tags = ["events"]
-    dependencies = {"page": Provide(provide_page, sync_to_thread=False)}
 
     @get("/", opt=OWNERS, summary="The organization's event log, newest first (owners)")
     async def list_events(self, tenant: TenantContext, page: Page, type: EventType | None = None) -> OffsetPagination[EventOut]:
@@ -73,7 +73,6 @@ class EventsController(Controller):
 class AlertsController(Controller):
     path = "/api/v1/orgs/{org_slug:str}/alerts"
     tags = ["alerts"]
-    dependencies = {"page": Provide(provide_page, sync_to_thread=False)}
 
     @get("/", opt=EVERY_MEMBER, summary="Your own alerts, newest first")
     async def list_alerts(self, tenant: TenantContext, page: Page, unread: bool | None = None) -> OffsetPagination[AlertOut]:
@@ -85,23 +84,4 @@ class AlertsController(Controller):
         return await rules.mark_read(tenant.session, tenant.user_id, alert_id)
 
 
-class JobFailuresController(Controller):
-    path = "/api/v1/operator/job-failures"
-    tags = ["operator"]
-    guards = [operator_guard]
-    dependencies = {"page": Provide(provide_page, sync_to_thread=False), "operator": Provide(provide_operator)}
-
-    @get("/", summary="Jobs that failed their last attempt (function, tenant, attempts, error type)")
-    async def list_failures(
-        self, db_session: AsyncSession, operator: str, page: Page, tenant_id: Annotated[int | None, Parameter(ge=1)] = None
-    ) -> OffsetPagination[JobFailureOut]:
-        where = [JobFailure.tenant_id == tenant_id] if tenant_id else []
-        total = (await db_session.execute(sa.select(sa.func.count()).select_from(JobFailure).where(*where))).scalar_one()
-        rows = (await db_session.execute(
-            sa.select(JobFailure).where(*where).order_by(JobFailure.failed_at.desc()).limit(page.limit).offset(page.offset)
-        )).scalars()
-        items = [JobFailureOut(f.id, f.job_key, f.function, f.tenant_id, f.attempts, f.error_type, f.failed_at) for f in rows]
-        return OffsetPagination(items=items, limit=page.limit, offset=page.offset, total=total)
-
-
-ROUTE_HANDLERS = [PlaybooksController, EventsController, AlertsController, JobFailuresController]
+ROUTE_HANDLERS = [PlaybooksController, EventsController, AlertsController]

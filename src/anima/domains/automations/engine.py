@@ -35,7 +35,7 @@ from anima.domains.patients.models import Patient, patient_therapists
 from anima.domains.staff.models import StaffMember
 from anima.events.models import OutboxEvent
 from anima.events.outbox import emit
-from anima.events.runner import TenantJob
+from anima.jobs.runner import TenantJob
 from anima.events.types import EventType
 from anima.logs import get_logger
 
@@ -86,7 +86,7 @@ async def gather_facts(job: TenantJob, event: OutboxEvent) -> dict[str, Any]:
     facts["org.name"] = job.tenant.name
     from anima.domains.bookings.models import Booking
     from anima.domains.payments.models import PaymentRequest
-    from anima.domains.services.models import Service
+    from anima.domains.catalog.models import Service
 
     booking = await _get(s, Booking, payload.get("booking_id"))
     if booking is not None:

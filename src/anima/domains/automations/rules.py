@@ -13,7 +13,7 @@ from typing import Annotated, Any, Literal
 import msgspec
 
 from anima.events.types import EVENT_TYPES
-from anima.http.problems import InvalidInput
+from anima.problems import InvalidInput
 
 Op = Literal["eq", "ne", "in", "gte", "lte", "exists"]
 FactName = Annotated[str, msgspec.Meta(pattern=r"^(event|plan|patient|payment|booking|service)\.[a-z_]{1,40}$")]

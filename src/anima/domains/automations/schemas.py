@@ -84,13 +84,3 @@ class AlertOut(msgspec.Struct):
     patient_id: uuid.UUID | None
     created_at: datetime.datetime
     read_at: datetime.datetime | None
-
-
-class JobFailureOut(msgspec.Struct):
-    id: uuid.UUID
-    job_key: str
-    function: str
-    tenant_id: int | None
-    attempts: int
-    error_type: str
-    failed_at: datetime.datetime

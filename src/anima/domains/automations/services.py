@@ -26,7 +26,7 @@ from anima.domains.automations.models import (
 from anima.domains.automations.rules import validate_rule
 from anima.domains.automations.schemas import AlertOut, EffectOut, EventOut, RuleOut, RunOut, TemplateOut
 from anima.events.models import OutboxEvent
-from anima.http.problems import Conflict, Forbidden, NotFound
+from anima.problems import Conflict, Forbidden, NotFound
 
 
 async def templates(platform: AsyncSession) -> list[AutomationTemplate]:

@@ -6,20 +6,17 @@ import uuid
 from typing import Literal
 
 from litestar import Controller, get, post
-from litestar.di import Provide
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 
 from anima.domains.bookings import services as rules
 from anima.domains.bookings.schemas import BookingCreate, BookingOut
-from anima.http.deps import EVERY_MEMBER, FRONT_DESK, TenantContext
-from anima.http.pagination import OffsetPagination, Page, provide_page
-
+from anima.http.access import EVERY_MEMBER, FRONT_DESK, TenantContext
+from anima.http.pagination import OffsetPagination, Page
 
 
 class BookingsController(Controller):
     path = "/api/v1/orgs/{org_slug:str}/bookings"
     tags = ["bookings"]
-    dependencies = {"page": Provide(provide_page, sync_to_thread=False)}
 
     @post("/", opt=FRONT_DESK, status_code=HTTP_201_CREATED, summary="Book a patient on a service (CONFIRMED)")
     async def create(self, tenant: TenantContext, data: BookingCreate) -> BookingOut:

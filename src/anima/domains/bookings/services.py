@@ -18,10 +18,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from anima.domains.bookings.models import Booking
 from anima.domains.bookings.schemas import BookingCreate, BookingOut
 from anima.domains.patients.models import Patient
-from anima.domains.services.models import Scheduling, Service, service_therapists
+from anima.domains.catalog.models import Scheduling, Service, service_therapists
 from anima.events.outbox import emit
 from anima.events.types import EventType
-from anima.http.problems import Conflict, InvalidInput, NotFound
+from anima.problems import Conflict, InvalidInput, NotFound
 from anima.identity.models import Role
 
 PAST_LIMIT = datetime.timedelta(days=366)

@@ -1,1 +1,1 @@
-"""HTTP face of the AI observatory (the logic lives in :mod:`anima.insights`)."""
+"""HTTP face of the AI observatory (the logic lives in :mod:`anima.ai`)."""

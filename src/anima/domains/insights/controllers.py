@@ -1,7 +1,7 @@
 """Routes of the AI observatory: owners and therapists who may see the patient (assistants get 403).
 
 * ``POST /api/v1/orgs/{slug}/patients/{patient_id}/analyses`` — analyse the recent journal now
-  (in the request for now; the worker job :func:`anima.insights.jobs.analyze_patient_job` does
+  (in the request for now; the worker job :func:`anima.ai.jobs.analyze_patient_job` does
   the same off-request). 201 with a new entry; 200 when an identical analysis from the last hour,
   readable by the caller, is returned instead (``cached: true``).
 * ``GET .../analyses`` — the patient's analyses the caller may read, newest first.
@@ -10,41 +10,33 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any
 
-from litestar import Controller, Request, Response, get, post
-from litestar.datastructures import State
-from litestar.di import Provide
+from litestar import Controller, Response, get, post
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 
+from anima.ai import observatory
+from anima.runtime import Runtime
 from anima.crypto.cipher import FieldCipher
-from anima.crypto.deps import provide_cipher
-from anima.domains.audit.services import actor_for
+from anima.domains.audit.services import Actor
 from anima.domains.insights.schemas import AnalysisOut, analysis_out
-from anima.domains.patients.services import viewer_for
-from anima.http.deps import CLINICIANS, TenantContext
-from anima.http.pagination import OffsetPagination, Page, provide_page
-from anima.insights import observatory
-from anima.insights.runtime import runtime_from_state
-
+from anima.domains.patients.visibility import Viewer
+from anima.http.access import CLINICIANS, TenantContext
+from anima.http.pagination import OffsetPagination, Page
 
 
 class AnalysesController(Controller):
     path = "/api/v1/orgs/{org_slug:str}/patients/{patient_id:uuid}/analyses"
     tags = ["insights"]
-    dependencies = {"page": Provide(provide_page, sync_to_thread=False), "cipher": Provide(provide_cipher)}
 
     @post(
         "/", opt=CLINICIANS, status_code=HTTP_201_CREATED,
         summary="Analyse the patient's recent journal (Gemini, or the local risk detector when not configured)",
     )
     async def analyse(
-        self, tenant: TenantContext, cipher: FieldCipher, state: State, request: Request[Any, Any, Any], patient_id: uuid.UUID
+        self, tenant: TenantContext, cipher: FieldCipher, runtime: Runtime, viewer: Viewer, actor: Actor, patient_id: uuid.UUID
     ) -> Response[AnalysisOut]:
-        viewer = await viewer_for(tenant.session, tenant.user_id, tenant.role.value)
-        actor = actor_for(request, tenant.user_id, tenant.role.value)
         result = await observatory.analyze_patient(
-            tenant.session, cipher, runtime_from_state(state), viewer=viewer, actor=actor, patient_id=patient_id
+            tenant.session, cipher, runtime, viewer=viewer, actor=actor, patient_id=patient_id
         )
         return Response(
             analysis_out(result.entry, cached=result.cached), status_code=HTTP_201_CREATED if result.created else HTTP_200_OK
@@ -52,10 +44,8 @@ class AnalysesController(Controller):
 
     @get("/", opt=CLINICIANS, summary="The patient's AI analyses you may read, newest first")
     async def list_analyses(
-        self, tenant: TenantContext, cipher: FieldCipher, request: Request[Any, Any, Any], page: Page, patient_id: uuid.UUID
+        self, tenant: TenantContext, cipher: FieldCipher, viewer: Viewer, actor: Actor, page: Page, patient_id: uuid.UUID
     ) -> OffsetPagination[AnalysisOut]:
-        viewer = await viewer_for(tenant.session, tenant.user_id, tenant.role.value)
-        actor = actor_for(request, tenant.user_id, tenant.role.value)
         entries, total = await observatory.list_analyses(
             tenant.session, cipher, viewer, actor, patient_id, limit=page.limit, offset=page.offset
         )

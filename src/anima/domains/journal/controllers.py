@@ -3,38 +3,34 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any, Literal
+from typing import Literal
 
-from litestar import Controller, Request, get, patch, post
-from litestar.di import Provide
+from litestar import Controller, get, patch, post
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 
 from anima.crypto.cipher import FieldCipher
-from anima.crypto.deps import provide_cipher
+from anima.domains.audit.services import Actor
 from anima.domains.journal import services as rules
 from anima.domains.journal.schemas import AmendmentCreate, EntryCreate, EntryOut, EntryUpdate
-from anima.domains.patients.services import viewer_and_actor
-from anima.http.deps import CLINICIANS, TenantContext
-from anima.http.pagination import OffsetPagination, Page, provide_page
-
+from anima.domains.patients.visibility import Viewer
+from anima.http.access import CLINICIANS, TenantContext
+from anima.http.pagination import OffsetPagination, Page
 
 
 class JournalController(Controller):
     path = "/api/v1/orgs/{org_slug:str}/patients/{patient_id:uuid}/journal"
     tags = ["journal"]
-    dependencies = {"page": Provide(provide_page, sync_to_thread=False), "cipher": Provide(provide_cipher)}
 
     @get("/", opt=CLINICIANS, summary="The patient's timeline, newest first, as you may read it")
     async def list_entries(
         self,
         tenant: TenantContext,
         cipher: FieldCipher,
-        request: Request[Any, Any, Any],
+        viewer: Viewer, actor: Actor,
         page: Page,
         patient_id: uuid.UUID,
         kind: Literal["note", "form_submission", "audio_reference", "ai_analysis"] | None = None,
     ) -> OffsetPagination[EntryOut]:
-        viewer, actor = await viewer_and_actor(tenant, request)
         items, total = await rules.list_entries(
             tenant.session, cipher, viewer, actor, patient_id, limit=page.limit, offset=page.offset, kind=kind
         )
@@ -42,39 +38,34 @@ class JournalController(Controller):
 
     @post("/", opt=CLINICIANS, status_code=HTTP_201_CREATED, summary="Add an entry (notes are sanitized HTML, at most 100 KB)")
     async def create(
-        self, tenant: TenantContext, cipher: FieldCipher, request: Request[Any, Any, Any], patient_id: uuid.UUID, data: EntryCreate
+        self, tenant: TenantContext, cipher: FieldCipher, viewer: Viewer, actor: Actor, patient_id: uuid.UUID, data: EntryCreate
     ) -> EntryOut:
-        viewer, actor = await viewer_and_actor(tenant, request)
         return await rules.create_entry(tenant.session, cipher, viewer, actor, patient_id, data)
 
     @get("/{entry_id:uuid}", opt=CLINICIANS, summary="Read an entry with its amendments")
     async def read(
-        self, tenant: TenantContext, cipher: FieldCipher, request: Request[Any, Any, Any], patient_id: uuid.UUID, entry_id: uuid.UUID
+        self, tenant: TenantContext, cipher: FieldCipher, viewer: Viewer, actor: Actor, patient_id: uuid.UUID, entry_id: uuid.UUID
     ) -> EntryOut:
-        viewer, actor = await viewer_and_actor(tenant, request)
         return await rules.read_entry(tenant.session, cipher, viewer, actor, patient_id, entry_id)
 
     @patch("/{entry_id:uuid}", opt=CLINICIANS, summary="Change an unsigned entry (its author)")
     async def update(
-        self, tenant: TenantContext, cipher: FieldCipher, request: Request[Any, Any, Any], patient_id: uuid.UUID,
+        self, tenant: TenantContext, cipher: FieldCipher, viewer: Viewer, actor: Actor, patient_id: uuid.UUID,
         entry_id: uuid.UUID, data: EntryUpdate,
     ) -> EntryOut:
-        viewer, actor = await viewer_and_actor(tenant, request)
         return await rules.update_entry(tenant.session, cipher, viewer, actor, patient_id, entry_id, data)
 
     @post("/{entry_id:uuid}/sign", opt=CLINICIANS, status_code=HTTP_200_OK, summary="Sign and lock an entry (its author)")
     async def sign(
-        self, tenant: TenantContext, cipher: FieldCipher, request: Request[Any, Any, Any], patient_id: uuid.UUID, entry_id: uuid.UUID
+        self, tenant: TenantContext, cipher: FieldCipher, viewer: Viewer, actor: Actor, patient_id: uuid.UUID, entry_id: uuid.UUID
     ) -> EntryOut:
-        viewer, actor = await viewer_and_actor(tenant, request)
         return await rules.sign_entry(tenant.session, cipher, viewer, actor, patient_id, entry_id)
 
     @post("/{entry_id:uuid}/amendments", opt=CLINICIANS, status_code=HTTP_201_CREATED, summary="Amend a signed entry (its author)")
     async def amend(
-        self, tenant: TenantContext, cipher: FieldCipher, request: Request[Any, Any, Any], patient_id: uuid.UUID,
+        self, tenant: TenantContext, cipher: FieldCipher, viewer: Viewer, actor: Actor, patient_id: uuid.UUID,
         entry_id: uuid.UUID, data: AmendmentCreate,
     ) -> EntryOut:
-        viewer, actor = await viewer_and_actor(tenant, request)
         return await rules.amend_entry(tenant.session, cipher, viewer, actor, patient_id, entry_id, data)
 
 

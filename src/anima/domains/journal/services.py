@@ -4,7 +4,7 @@ Visibility (DESIGN.md, "Roles"), applied in SQL so lists and single reads agree:
 
 * OWNER reads every entry of every patient;
 * THERAPIST reads their own entries and every ``shared`` one, of the patients they may see
-  (:func:`anima.domains.patients.services.visible`); others' private entries are "not found";
+  (:func:`anima.domains.patients.visibility.visible`); others' private entries are "not found";
 * ASSISTANT reads no journal content (refused at the route and again here).
 
 Only an entry's author changes it. A signed entry is locked (409 on edit): changes after signing
@@ -38,10 +38,11 @@ from anima.domains.journal.schemas import (
     EntryOut,
     EntryUpdate,
 )
-from anima.domains.patients.services import Viewer, get_patient
+from anima.domains.patients.services import get_patient
+from anima.domains.patients.visibility import Viewer
 from anima.events.outbox import emit
 from anima.events.types import EventType
-from anima.http.problems import Conflict, Forbidden, InvalidInput, NotFound, Problem
+from anima.problems import Conflict, Forbidden, InvalidInput, NotFound, Problem
 from anima.identity.models import Role
 
 ENTRIES, AMENDMENTS = "journal_entries", "journal_amendments"

@@ -10,16 +10,14 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any
 
-from litestar import Controller, Request, delete, get, post, put
-from litestar.di import Provide
+from litestar import Controller, delete, get, post, put
 from litestar.params import Parameter
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_204_NO_CONTENT
 
 from anima.crypto.cipher import FieldCipher
-from anima.crypto.deps import provide_cipher
+from anima.domains.audit.services import Actor
 from anima.domains.patients import record as patient_record
 from anima.domains.patients import services as rules
-from anima.domains.patients.services import viewer_and_actor
 from anima.domains.patients.schemas import (
     PatientCreate,
     PatientOut,
@@ -31,20 +29,19 @@ from anima.domains.patients.schemas import (
     StageRename,
     TherapistIds,
 )
-from anima.http.deps import EVERY_MEMBER, OWNERS, TenantContext
-from anima.http.pagination import OffsetPagination, Page, provide_page
-
+from anima.domains.patients.visibility import Viewer, get_policy
+from anima.http.access import EVERY_MEMBER, OWNERS, TenantContext
+from anima.http.pagination import OffsetPagination, Page
 
 
 class PatientsController(Controller):
     path = "/api/v1/orgs/{org_slug:str}/patients"
     tags = ["patients"]
-    dependencies = {"page": Provide(provide_page, sync_to_thread=False), "cipher": Provide(provide_cipher)}
 
     @get("/", opt=EVERY_MEMBER, summary="List patients (search by name; exact email or phone)")
     async def list_patients(
         self,
-        tenant: TenantContext,
+        tenant: TenantContext, viewer: Viewer,
         cipher: FieldCipher,
         page: Page,
         q: Annotated[str | None, Parameter(max_length=100, description="name contains")] = None,
@@ -54,7 +51,6 @@ class PatientsController(Controller):
         tag: Annotated[str | None, Parameter(max_length=40)] = None,
         archived: Annotated[bool | None, Parameter(description="true: archived only; omitted: active only")] = False,
     ) -> OffsetPagination[PatientSummary]:
-        viewer = await rules.viewer_for(tenant.session, tenant.user_id, tenant.role.value)
         rows, total = await rules.list_patients(
             tenant.session, cipher, viewer, limit=page.limit, offset=page.offset, search=q, email=email,
             phone=phone, stage=stage, tag=tag, archived=archived,
@@ -63,38 +59,33 @@ class PatientsController(Controller):
         return OffsetPagination(items=items, limit=page.limit, offset=page.offset, total=total)
 
     @post("/", opt=EVERY_MEMBER, status_code=HTTP_201_CREATED, summary="Create a patient (counts against the tier's limit)")
-    async def create(self, tenant: TenantContext, cipher: FieldCipher, request: Request[Any, Any, Any], data: PatientCreate) -> PatientOut:
-        viewer, actor = await viewer_and_actor(tenant, request)
+    async def create(self, tenant: TenantContext, cipher: FieldCipher, viewer: Viewer, actor: Actor, data: PatientCreate) -> PatientOut:
         patient = await rules.create_patient(
             tenant.session, cipher, viewer, actor, data, tenant_id=tenant.tenant.id, tier=tenant.tenant.tier
         )
         return await rules.to_out(tenant.session, cipher, viewer, actor, patient, audit_action=None)
 
     @get("/{patient_id:uuid}", opt=EVERY_MEMBER, summary="Read a patient (clinical part for owners and therapists)")
-    async def read(self, tenant: TenantContext, cipher: FieldCipher, request: Request[Any, Any, Any], patient_id: uuid.UUID) -> PatientOut:
-        viewer, actor = await viewer_and_actor(tenant, request)
+    async def read(self, tenant: TenantContext, cipher: FieldCipher, viewer: Viewer, actor: Actor, patient_id: uuid.UUID) -> PatientOut:
         patient = await rules.get_patient(tenant.session, viewer, patient_id)
         return await rules.to_out(tenant.session, cipher, viewer, actor, patient, audit_action="patient.read")
 
     @put("/{patient_id:uuid}", opt=EVERY_MEMBER, summary="Change a patient (clinical part: owners and therapists)")
     async def update(
-        self, tenant: TenantContext, cipher: FieldCipher, request: Request[Any, Any, Any], patient_id: uuid.UUID, data: PatientUpdate
+        self, tenant: TenantContext, cipher: FieldCipher, viewer: Viewer, actor: Actor, patient_id: uuid.UUID, data: PatientUpdate
     ) -> PatientOut:
-        viewer, actor = await viewer_and_actor(tenant, request)
         patient = await rules.update_patient(tenant.session, cipher, viewer, actor, patient_id, data)
         return await rules.to_out(tenant.session, cipher, viewer, actor, patient, audit_action=None)
 
     @post("/{patient_id:uuid}/archive", opt=OWNERS, status_code=HTTP_200_OK, summary="Archive a patient (owners)")
-    async def archive(self, tenant: TenantContext, cipher: FieldCipher, request: Request[Any, Any, Any], patient_id: uuid.UUID) -> PatientSummary:
-        viewer, actor = await viewer_and_actor(tenant, request)
+    async def archive(self, tenant: TenantContext, cipher: FieldCipher, viewer: Viewer, actor: Actor, patient_id: uuid.UUID) -> PatientSummary:
         patient = await rules.set_archived(
             tenant.session, viewer, actor, patient_id, True, tenant_id=tenant.tenant.id, tier=tenant.tenant.tier
         )
         return await rules.to_summary(cipher, patient)
 
     @post("/{patient_id:uuid}/restore", opt=OWNERS, status_code=HTTP_200_OK, summary="Restore an archived patient (owners; counts against the limit)")
-    async def restore(self, tenant: TenantContext, cipher: FieldCipher, request: Request[Any, Any, Any], patient_id: uuid.UUID) -> PatientSummary:
-        viewer, actor = await viewer_and_actor(tenant, request)
+    async def restore(self, tenant: TenantContext, cipher: FieldCipher, viewer: Viewer, actor: Actor, patient_id: uuid.UUID) -> PatientSummary:
         patient = await rules.set_archived(
             tenant.session, viewer, actor, patient_id, False, tenant_id=tenant.tenant.id, tier=tenant.tenant.tier
         )
@@ -102,20 +93,17 @@ class PatientsController(Controller):
 
     @put("/{patient_id:uuid}/therapists", opt=OWNERS, summary="Set the therapists assigned to a patient (owners)")
     async def assign(
-        self, tenant: TenantContext, cipher: FieldCipher, request: Request[Any, Any, Any], patient_id: uuid.UUID, data: TherapistIds
+        self, tenant: TenantContext, cipher: FieldCipher, viewer: Viewer, actor: Actor, patient_id: uuid.UUID, data: TherapistIds
     ) -> PatientOut:
-        viewer, actor = await viewer_and_actor(tenant, request)
         patient = await rules.assign_therapists(tenant.session, viewer, actor, patient_id, data.therapist_ids)
         return await rules.to_out(tenant.session, cipher, viewer, actor, patient, audit_action=None)
 
     @get("/{patient_id:uuid}/export", opt=OWNERS, summary="Export the whole record, decrypted (owners)")
-    async def export(self, tenant: TenantContext, cipher: FieldCipher, request: Request[Any, Any, Any], patient_id: uuid.UUID) -> dict[str, Any]:
-        viewer, actor = await viewer_and_actor(tenant, request)
+    async def export(self, tenant: TenantContext, cipher: FieldCipher, viewer: Viewer, actor: Actor, patient_id: uuid.UUID) -> dict[str, Any]:
         return await patient_record.export_patient(tenant.session, cipher, viewer, actor, patient_id)
 
     @delete("/{patient_id:uuid}", opt=OWNERS, status_code=HTTP_204_NO_CONTENT, summary="Erase a patient for good (owners)")
-    async def erase(self, tenant: TenantContext, request: Request[Any, Any, Any], patient_id: uuid.UUID) -> None:
-        viewer, actor = await viewer_and_actor(tenant, request)
+    async def erase(self, tenant: TenantContext, viewer: Viewer, actor: Actor, patient_id: uuid.UUID) -> None:
         await patient_record.erase_patient(tenant.session, viewer, actor, patient_id)
 
 
@@ -139,11 +127,11 @@ class PolicyController(Controller):
 
     @get("/", opt=EVERY_MEMBER, summary="Whether therapists see only their assigned patients")
     async def read(self, tenant: TenantContext) -> PolicyOut:
-        return PolicyOut((await rules.get_policy(tenant.session)).restrict_therapists_to_assigned)
+        return PolicyOut((await get_policy(tenant.session)).restrict_therapists_to_assigned)
 
     @put("/", opt=OWNERS, summary="Restrict therapists to assigned patients, or not (owners)")
     async def update(self, tenant: TenantContext, data: PolicyUpdate) -> PolicyOut:
-        policy = await rules.get_policy(tenant.session)
+        policy = await get_policy(tenant.session)
         policy.restrict_therapists_to_assigned = data.restrict_therapists_to_assigned
         await tenant.session.flush()
         return PolicyOut(policy.restrict_therapists_to_assigned)

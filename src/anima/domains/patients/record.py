@@ -21,8 +21,9 @@ from anima.crypto.cipher import FieldCipher
 from anima.domains.audit.services import Actor, patient_trail, record
 from anima.domains.journal.models import JournalAmendment, JournalEntry
 from anima.domains.journal.services import to_out as entry_out
-from anima.domains.patients.services import Viewer, get_patient, to_out
-from anima.http.problems import Forbidden
+from anima.domains.patients.services import get_patient, to_out
+from anima.domains.patients.visibility import Viewer
+from anima.problems import Forbidden
 
 
 async def export_patient(

@@ -1,7 +1,7 @@
 """Rules of patients: validation, who sees which patient, encryption of contact and clinical fields.
 
-The session is scoped to the tenant (anima.http.deps.provide_tenant). Visibility
-(DESIGN.md, "Roles"): owners and assistants see every patient; therapists too, unless the
+The session is scoped to the tenant (the ``tenant`` provider). Visibility
+(:mod:`anima.domains.patients.visibility`): owners and assistants see every patient; therapists too, unless the
 organization's :class:`~anima.domains.patients.models.ClinicalPolicy` restricts them to the
 patients assigned to them — then any other patient is "not found" to them. Clinical content
 (the encrypted profile part) is read and written by owners and therapists only. Every write, and
@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import datetime
 import uuid
-from dataclasses import dataclass
 from typing import Any
 
 import msgspec
@@ -24,7 +23,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from anima.billing.limits import ensure_within_limit
 from anima.crypto.cipher import FieldCipher
 from anima.domains.audit.services import Actor, record
-from anima.domains.patients.models import DEFAULT_STAGES, ClinicalPolicy, JourneyStage, Patient, patient_therapists
+from anima.domains.patients.models import DEFAULT_STAGES, JourneyStage, Patient, patient_therapists
+from anima.domains.patients.visibility import Viewer, visible
 from anima.domains.patients.schemas import (
     CLINICAL_KEYS,
     PROFILE_MAX_BYTES,
@@ -39,56 +39,12 @@ from anima.domains.settings.services import get_settings
 from anima.domains.staff.models import StaffMember
 from anima.events.outbox import emit
 from anima.events.types import EventType
-from anima.http.problems import Forbidden, InvalidInput, NotFound
+from anima.problems import Forbidden, InvalidInput, NotFound
 from anima.identity.models import Role
 
 TABLE = "patients"
 ASSIGNABLE_ROLES = (Role.THERAPIST.value, Role.OWNER.value)
 OLDEST_BIRTH_DATE = datetime.date(1900, 1, 1)
-
-
-@dataclass(frozen=True)
-class Viewer:
-    """The caller as the visibility rules see them."""
-
-    user_id: uuid.UUID
-    role: str
-    restricted: bool = False
-
-    @property
-    def clinical(self) -> bool:
-        """Whether this role may read or write clinical content at all."""
-        return self.role in (Role.OWNER.value, Role.THERAPIST.value)
-
-    @property
-    def is_owner(self) -> bool:
-        return self.role == Role.OWNER.value
-
-
-async def get_policy(session: AsyncSession) -> ClinicalPolicy:
-    row = await session.get(ClinicalPolicy, 1)
-    if row is None:
-        await session.execute(pg_insert(ClinicalPolicy).values(id=1).on_conflict_do_nothing())
-        row = await session.get(ClinicalPolicy, 1)
-    assert row is not None
-    return row
-
-
-async def viewer_for(session: AsyncSession, user_id: uuid.UUID, role: str) -> Viewer:
-    """The caller's :class:`Viewer`; reads the policy only for therapists."""
-    restricted = False
-    if role == Role.THERAPIST.value:
-        restricted = (await get_policy(session)).restrict_therapists_to_assigned
-    return Viewer(user_id, str(role), restricted)
-
-
-def visible(viewer: Viewer) -> list[sa.ColumnElement[bool]]:
-    """WHERE conditions limiting patients to those ``viewer`` may see."""
-    if viewer.restricted:
-        return [
-            Patient.id.in_(sa.select(patient_therapists.c.patient_id).where(patient_therapists.c.staff_id == viewer.user_id))
-        ]
-    return []
 
 
 async def stages(session: AsyncSession) -> list[JourneyStage]:
@@ -418,11 +374,3 @@ async def assign_therapists(
         await session.execute(sa.insert(patient_therapists), [{"patient_id": patient.id, "staff_id": s} for s in ids])
     await record(session, actor, "patient.assigned", patient_id=patient.id, therapist_ids=[str(i) for i in ids])
     return patient
-
-
-async def viewer_and_actor(tenant: Any, request: Any) -> tuple[Viewer, Any]:
-    """For a request in ``tenant`` (a TenantContext): who reads (visibility rules) and who acts (the audit actor)."""
-    from anima.domains.audit.services import actor_for
-
-    viewer = await viewer_for(tenant.session, tenant.user_id, tenant.role.value)
-    return viewer, actor_for(request, tenant.user_id, tenant.role.value)

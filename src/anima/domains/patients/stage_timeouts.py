@@ -5,7 +5,7 @@ every active, unblocked patient whose ``stage_entered_at`` lies more than ``time
 the past. Each stage entry is reported once: the same statement that picks the patients stamps
 ``stage_timeout_emitted_at``, and only a stage change clears it again (the listener in
 :mod:`anima.domains.patients.models`). The stamp and the events commit together in the caller's
-transaction — the per-tenant automation tick (:func:`anima.events.handlers.tenant_tick`).
+transaction — the per-tenant automation tick (:func:`anima.jobs.handlers.tenant_tick`).
 
 Concurrent ticks cannot both report a patient: rows are taken ``FOR UPDATE SKIP LOCKED`` and the
 UPDATE re-checks ``stage_timeout_emitted_at IS NULL``. The payload is ids and numbers only:

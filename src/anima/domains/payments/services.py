@@ -1,7 +1,7 @@
 """Rules of payment requests: PENDING -> SUCCEEDED | FAILED, each change with its event.
 
 Owners and assistants create and settle them (guarded at the route); therapists read those of
-the patients they may see (anima.domains.patients.services.visible) when the clinical policy
+the patients they may see (anima.domains.patients.visibility.visible) when the clinical policy
 restricts them, all otherwise. Each change emits PAYMENT_REQUESTED, PAYMENT_SUCCEEDED or
 PAYMENT_FAILED in its transaction.
 """
@@ -16,12 +16,13 @@ from babel.numbers import list_currencies
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from anima.domains.patients.models import Patient
-from anima.domains.patients.services import Viewer, get_patient, visible
+from anima.domains.patients.services import get_patient
+from anima.domains.patients.visibility import Viewer, visible
 from anima.domains.payments.models import PaymentRequest
 from anima.domains.payments.schemas import PaymentCreate, PaymentOut
 from anima.events.outbox import emit
 from anima.events.types import EventType
-from anima.http.problems import Conflict, InvalidInput, NotFound
+from anima.problems import Conflict, InvalidInput, NotFound
 
 _CURRENCIES = frozenset(list_currencies())
 

@@ -6,7 +6,7 @@ from litestar import Controller, get, patch
 
 from anima.domains.settings import services as settings_rules
 from anima.domains.settings.schemas import SettingsOut, SettingsUpdate
-from anima.http.deps import EVERY_MEMBER, OWNERS, TenantContext
+from anima.http.access import EVERY_MEMBER, OWNERS, TenantContext
 
 
 class SettingsController(Controller):

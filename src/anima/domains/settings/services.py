@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from anima.domains.settings.models import PracticeSettings
 from anima.domains.settings.schemas import SettingsOut, SettingsUpdate
-from anima.http.problems import InvalidInput
+from anima.problems import InvalidInput
 
 
 @lru_cache(maxsize=1)

@@ -16,10 +16,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from anima.billing.limits import ensure_within_limit
 from anima.billing.usage import active_services_count
-from anima.domains.services.models import Service, service_therapists
-from anima.domains.services.schemas import ServiceCreate, ServiceOut, ServiceUpdate, TherapistOut
+from anima.domains.catalog.models import Service, service_therapists
+from anima.domains.catalog.schemas import ServiceCreate, ServiceOut, ServiceUpdate, TherapistOut
 from anima.domains.staff.models import StaffMember
-from anima.http.problems import InvalidInput, NotFound
+from anima.problems import InvalidInput, NotFound
 from anima.identity.models import Role
 
 #: roles that may be assigned to deliver a service

@@ -7,12 +7,12 @@
    read is audited and a therapist's analysis never draws on another therapist's private notes):
    the newest :data:`RECENT_ENTRIES` notes and form submissions with their amendments.
 2. Build the model input oldest first — dates, kinds and text only; the patient's names, emails and
-   phone numbers replaced by placeholders (:func:`anima.insights.text.pseudonymize`); at most
+   phone numbers replaced by placeholders (:func:`anima.ai.text.pseudonymize`); at most
    :data:`MAX_INPUT_CHARS` characters (the newest entries win).
-3. Look up the one-hour cache (:mod:`anima.insights.cache`) under (tenant id, sha256 of the exact
+3. Look up the one-hour cache (:mod:`anima.ai.cache`) under (tenant id, sha256 of the exact
    input: prompt version, source, model and text). A hit makes no model call.
-4. Otherwise ask Gemini (structured output, :mod:`anima.insights.gemini`), or — when
-   ``GEMINI_API_KEY`` is unset — the local risk detector (:mod:`anima.insights.risk`). If Gemini
+4. Otherwise ask Gemini (structured output, :mod:`anima.ai.gemini`), or — when
+   ``GEMINI_API_KEY`` is unset — the local risk detector (:mod:`anima.ai.risk`). If Gemini
    fails after its retries the local detector answers and the result says why (not cached).
 5. Store the result as an ``ai_analysis`` journal entry (encrypted like every entry, private to the
    requester and owners, because it may summarize the requester's private notes), with ``source``
@@ -31,7 +31,6 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from anima.crypto.cipher import FieldCipher
@@ -39,15 +38,14 @@ from anima.crypto.envelope import DecryptionError
 from anima.domains.audit.services import Actor
 from anima.domains.journal import services as journal
 from anima.domains.journal.schemas import EntryCreate, EntryOut
-from anima.domains.patients.services import Viewer, get_patient, viewer_for
-from anima.domains.staff.models import StaffMember
-from anima.http.problems import Conflict, NotFound
-from anima.insights.gemini import GeminiUnavailable
-from anima.insights.risk import LEVELS, MAX_TEXT_BYTES, RiskAssessment, detect_language, detect_risk
-from anima.insights.runtime import InsightsRuntime
-from anima.insights.text import entry_text, pseudonymize
+from anima.domains.patients.services import get_patient
+from anima.domains.patients.visibility import Viewer
+from anima.problems import Conflict, NotFound
+from anima.ai.gemini import GeminiUnavailable
+from anima.ai.risk import LEVELS, MAX_TEXT_BYTES, RiskAssessment, detect_language, detect_risk
+from anima.ai.text import entry_text, pseudonymize
 from anima.logs import get_logger
-from anima.tenancy.scope import enter_tenant
+from anima.runtime import Runtime
 
 log = get_logger(__name__)
 
@@ -189,8 +187,8 @@ def _bounded(result: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-async def _from_cache(cipher: FieldCipher, runtime: InsightsRuntime, tenant_id: int, digest: str) -> dict[str, Any] | None:
-    sealed = await runtime.cache.get(tenant_id, digest)
+async def _from_cache(cipher: FieldCipher, runtime: Runtime, tenant_id: int, digest: str) -> dict[str, Any] | None:
+    sealed = await runtime.analysis_cache.get(tenant_id, digest)
     if sealed is None:
         return None
     try:
@@ -202,7 +200,7 @@ async def _from_cache(cipher: FieldCipher, runtime: InsightsRuntime, tenant_id: 
 async def analyze_patient(
     session: AsyncSession,
     cipher: FieldCipher,
-    runtime: InsightsRuntime,
+    runtime: Runtime,
     *,
     viewer: Viewer,
     actor: Actor,
@@ -269,7 +267,7 @@ async def analyze_patient(
     entry = await _store(session, cipher, viewer, actor, patient.id, data)
     if cacheable:
         sealed = await cipher.encrypt_json(CACHE_TABLE, CACHE_COLUMN, digest, {"data": data, "entry_id": str(entry.id)})
-        await runtime.cache.put(tenant_id, digest, sealed)
+        await runtime.analysis_cache.put(tenant_id, digest, sealed)
     log.info(
         "observatory analysis", source=data["source"], cached=False, created=True, entries=len(excerpts),
         risk_level=data["risk_level"], ms=round((time.perf_counter() - started) * 1000),
@@ -291,43 +289,3 @@ async def list_analyses(
 ) -> tuple[list[EntryOut], int]:
     """The patient's AI-analysis entries the viewer may read, newest first."""
     return await journal.list_entries(session, cipher, viewer, actor, patient_id, limit=limit, offset=offset, kind="ai_analysis")
-
-
-# -- for jobs --------------------------------------------------------------------------------------
-
-
-async def run_patient_analysis(
-    runtime: InsightsRuntime,
-    *,
-    tenant_id: int,
-    patient_id: uuid.UUID | str,
-    requested_by: uuid.UUID | str,
-    request_id: str | None = None,
-) -> AnalysisResult:
-    """Run :func:`analyze_patient` in a transaction of its own, entered like a request does.
-
-    The requester must still be an active member of the tenant with a clinical role; their role
-    is read from the tenant's ``staff`` mirror. Commits on success.
-
-    Raises:
-        NotFound: the tenant is not active, or the requester is no longer an active member, or the
-            patient is not theirs to see. Forbidden, Conflict: as :func:`analyze_patient`.
-    """
-    patient_uuid = uuid.UUID(str(patient_id))
-    requester = uuid.UUID(str(requested_by))
-    async with runtime.sessionmaker() as session:
-        async with session.begin():
-            scoped = await enter_tenant(session, tenant_id)
-            if scoped is None:
-                raise NotFound(f"tenant {tenant_id} is not active")
-            role = (
-                await session.execute(
-                    sa.select(StaffMember.role).where(StaffMember.id == requester, StaffMember.active.is_(True))
-                )
-            ).scalar_one_or_none()
-            if role is None:
-                raise NotFound("the requester is not an active member of this organization")
-            viewer = await viewer_for(session, requester, role)
-            actor = Actor(requester, role, request_id, None)
-            cipher = FieldCipher(runtime.keyring, session, scoped.id)
-            return await analyze_patient(session, cipher, runtime, viewer=viewer, actor=actor, patient_id=patient_uuid)

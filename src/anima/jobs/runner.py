@@ -1,8 +1,8 @@
 """What every job runs inside: the worker's services, a tenant transaction, heartbeats, failures.
 
-* :class:`WorkerServices` lives in the SAQ context as ``ctx["anima"]`` (settings, engines, session
-  factory, keyring, queue), made once per worker process.
-* :func:`tenant_transaction` opens a session on the app engine and enters the tenant with
+* The worker's :class:`~anima.runtime.Runtime` lives in the SAQ context as ``ctx["anima"]``
+  (:func:`anima.runtime.runtime_of`), made once per worker process.
+* :func:`tenant_transaction` — **the one way a job enters a tenant** — opens a session on the app engine and enters the tenant with
   :func:`anima.tenancy.scope.enter_tenant` — the one-statement, transaction-local scope a request
   uses — and commits at the end (rolls back on error). A job never runs outside its tenant.
 * :func:`job_function` wraps a job: binds ``job``/``tenant`` to the log context, touches the job
@@ -21,15 +21,12 @@ from dataclasses import dataclass
 from typing import Any
 
 import structlog
-from saq import Queue
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from anima.config import Settings
 from anima.crypto.cipher import FieldCipher
-from anima.crypto.keyring import Keyring
-from anima.db.engine import Database
-from anima.events.models import JobFailure
+from anima.jobs.models import JobFailure
 from anima.logs import get_logger
+from anima.runtime import Runtime, runtime_of
 from anima.tenancy.scope import ScopedTenant, enter_tenant
 
 log = get_logger(__name__)
@@ -37,22 +34,6 @@ log = get_logger(__name__)
 
 class TenantInactive(Exception):
     """The job's tenant is not active (suspended, being deleted or gone)."""
-
-
-@dataclass
-class WorkerServices:
-    """Process-wide objects of a worker (``ctx["anima"]``)."""
-
-    settings: Settings
-    db: Database
-    sessionmaker: async_sessionmaker
-    keyring: Keyring
-    queue: Queue
-
-
-def services(ctx: dict[str, Any]) -> WorkerServices:
-    """The worker's :class:`WorkerServices` from a SAQ job context."""
-    return ctx["anima"]
 
 
 @dataclass
@@ -65,13 +46,16 @@ class TenantJob:
 
 
 @asynccontextmanager
-async def tenant_transaction(ctx: dict[str, Any], tenant_id: int) -> AsyncIterator[TenantJob]:
+async def tenant_transaction(holder: Runtime | dict[str, Any], tenant_id: int) -> AsyncIterator[TenantJob]:
     """Enter ``tenant_id`` like a request does; commit on success, roll back on error.
+
+    The one way a job (or any code outside a request) works inside a tenant. ``holder`` is the
+    process's :class:`~anima.runtime.Runtime` or a SAQ job context holding it.
 
     Raises:
         TenantInactive: the tenant is not active (nothing is done in it).
     """
-    svc = services(ctx)
+    svc = holder if isinstance(holder, Runtime) else runtime_of(holder)
     async with svc.sessionmaker() as session:
         async with session.begin():
             scoped = await enter_tenant(session, tenant_id)
@@ -92,7 +76,7 @@ async def _heartbeat(job: Any, every: float) -> None:
 
 async def record_failure(ctx: dict[str, Any], job: Any, exc: BaseException, tenant_id: int | None) -> None:
     """Add a ``platform.job_failures`` row (function, tenant, attempts, exception type)."""
-    svc = services(ctx)
+    svc = runtime_of(ctx)
     async with svc.sessionmaker() as session:
         session.add(
             JobFailure(

@@ -1,4 +1,4 @@
-"""The job functions of the event pipeline (registered by :mod:`anima.events.worker`).
+"""The job functions of the event pipeline (registered by :mod:`anima.jobs.worker`).
 
 * ``handle_event(tenant_id, event_id)`` — one per outbox event (keyed by the event): runs the
   tenant's playbooks for it and hands work to other jobs (:data:`FOLLOW_UPS`: a new journal note
@@ -21,8 +21,9 @@ from typing import Any
 import sqlalchemy as sa
 
 from anima.events.models import OutboxEvent
-from anima.events.queue import job_options
-from anima.events.runner import job_function, services, tenant_transaction
+from anima.jobs.queue import job_options
+from anima.jobs.runner import job_function, tenant_transaction
+from anima.runtime import runtime_of
 from anima.events.types import EventType
 from anima.logs import get_logger
 
@@ -57,7 +58,7 @@ async def _follow_up(ctx: dict[str, Any], tenant_id: int, event: OutboxEvent) ->
     if worker is not None and function not in worker.functions:
         log.warning("no job function registered for follow-up", function=function, event_type=event.type)
         return None
-    svc = services(ctx)
+    svc = runtime_of(ctx)
     kwargs = {name: (event.payload or {}).get(key) for name, key in mapping.items()}
     await svc.queue.enqueue(
         function, key=f"{function}:{tenant_id}:{event.id}", tenant_id=tenant_id, **kwargs,
@@ -86,7 +87,7 @@ async def handle_event(ctx: dict[str, Any], *, tenant_id: int, event_id: str) ->
 @job_function
 async def automation_tick(ctx: dict[str, Any]) -> int:
     """Enqueue one ``tenant_tick`` per active tenant (keyed by tenant and second, so once per tick)."""
-    svc = services(ctx)
+    svc = runtime_of(ctx)
     async with svc.sessionmaker() as session:
         ids = list((await session.execute(sa.text("SELECT id FROM platform.tenants WHERE state = 'active' ORDER BY id"))).scalars())
     stamp = int(time.time())

@@ -1,8 +1,8 @@
 """Worker settings and the worker process: SAQ worker + outbox relay in one event loop.
 
 :func:`build_worker` registers the job functions (the event pipeline of
-:mod:`anima.events.handlers`; the AI insights jobs ``analyze_journal_entry`` and
-``analyze_patient`` of ``anima.insights.jobs`` when present; extra functions named by
+:mod:`anima.jobs.handlers`; the AI jobs ``analyze_journal_entry`` and ``analyze_patient`` of
+:mod:`anima.ai.jobs`; extra functions named by
 ``ANIMA_WORKER_EXTRA_FUNCTIONS``), the cron tick (``ANIMA_AUTOMATION_TICK``), the concurrency
 (``ANIMA_WORKER_CONCURRENCY``) and the sweep interval (``ANIMA_WORKER_SWEEP``: how soon a job of a
 dead worker — no heartbeat for ``ANIMA_JOB_HEARTBEAT`` seconds — is retried).
@@ -19,33 +19,16 @@ from typing import Any
 
 from saq import CronJob, Worker
 
+from anima.ai import jobs as ai_jobs
 from anima.config import Settings
-from anima.crypto.keyring import Keyring
 from anima.db.engine import Database
-from anima.events import handlers
-from anima.events.queue import job_options, make_queue
-from anima.events.relay import Relay
-from anima.events.runner import WorkerServices
+from anima.jobs import handlers
+from anima.jobs.queue import job_options, make_queue
+from anima.jobs.relay import Relay
+from anima.runtime import RUNTIME_KEY, Runtime, build_runtime
 from anima.logs import get_logger
 
 log = get_logger(__name__)
-
-INSIGHTS_MODULES = ("anima.insights.jobs", "anima.domains.insights.jobs")
-INSIGHTS_FUNCTIONS = ("analyze_journal_entry", "analyze_patient")
-
-
-def insights_functions() -> list[Callable[..., Any]]:
-    """The AI insights job functions, when their module is installed."""
-    for name in INSIGHTS_MODULES:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name is not None and name.startswith(exc.name):
-                continue
-            raise
-        return [getattr(module, f) for f in INSIGHTS_FUNCTIONS if hasattr(module, f)]
-    return []
-
 
 def extra_functions(spec: str | None) -> list[Callable[..., Any]]:
     """Functions named by ``module:attribute`` (a list of job functions)."""
@@ -59,11 +42,12 @@ def worker_functions(settings: Settings) -> list[Callable[..., Any]]:
     """Every job function this deployment's workers run."""
     return [
         handlers.handle_event, handlers.automation_tick, handlers.tenant_tick,
-        *insights_functions(), *extra_functions(settings.worker_extra_functions),
+        ai_jobs.analyze_journal_entry, ai_jobs.analyze_patient,
+        *extra_functions(settings.worker_extra_functions),
     ]
 
 
-def build_worker(svc: WorkerServices, *, handle_signals: bool = True) -> Worker:
+def build_worker(svc: Runtime, *, handle_signals: bool = True) -> Worker:
     """A SAQ worker on ``svc.queue`` with Anima's functions, cron tick and timers."""
     settings = svc.settings
     tick = job_options(settings, timeout=120, retries=3)
@@ -76,7 +60,7 @@ def build_worker(svc: WorkerServices, *, handle_signals: bool = True) -> Worker:
         timers={"sweep": settings.worker_sweep, "schedule": 1, "abort": 1, "worker_info": 10},
         shutdown_grace_period_s=5,
     )
-    worker.context["anima"] = svc
+    worker.context[RUNTIME_KEY] = svc
     if not handle_signals:
         worker.SIGNALS = []  # the host (uvicorn in `anima demo`) owns the signals
     return worker
@@ -85,7 +69,7 @@ def build_worker(svc: WorkerServices, *, handle_signals: bool = True) -> Worker:
 async def run_worker(settings: Settings, db: Database, stop: asyncio.Event | None = None, *, handle_signals: bool = True) -> None:
     """Run a worker and a relay until ``stop`` is set (or SIGINT/SIGTERM when ``handle_signals``)."""
     queue = await make_queue(settings, db, max_connections=settings.worker_concurrency + 5)
-    svc = WorkerServices(settings, db, db.sessionmaker(), Keyring(settings.master_key, db.admin), queue)
+    svc = build_runtime(settings, db, queue=queue)
     worker = build_worker(svc, handle_signals=handle_signals)
     stop = stop or asyncio.Event()
     relay = Relay(svc)

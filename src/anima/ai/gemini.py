@@ -1,7 +1,7 @@
 """The AI observatory's model: Gemini through the official google-genai SDK, structured output.
 
 :class:`GeminiAnalyst` sends one prompt (a pseudonymized journal excerpt, see
-:mod:`anima.insights.observatory`) to ``models/{GEMINI_MODEL}:generateContent`` with
+:mod:`anima.ai.observatory`) to ``models/{GEMINI_MODEL}:generateContent`` with
 ``response_mime_type="application/json"`` and ``response_schema`` :class:`ObservatoryAnalysis`, so
 the answer is a JSON document of that schema, validated by pydantic — never free text to parse.
 
@@ -25,7 +25,7 @@ from google.genai import errors as genai_errors
 from google.genai import types
 
 from anima.config import Settings
-from anima.insights.lexicons import FLAGS
+from anima.ai.lexicons import FLAGS
 from anima.logs import get_logger
 
 log = get_logger(__name__)

@@ -1,7 +1,7 @@
 """The risk detector's lexicons: data, one block per language (en, es, ca, it).
 
 Each entry is ``(pattern, flag, severity)``. Patterns are written naturally (accents, capitals and
-apostrophes allowed); :mod:`anima.insights.risk` normalizes them exactly like the analysed text
+apostrophes allowed); :mod:`anima.ai.risk` normalizes them exactly like the analysed text
 (NFKC, casefold, accents removed, split into word tokens at spaces, hyphens and apostrophes).
 Pattern syntax, token by token:
 
@@ -10,7 +10,7 @@ Pattern syntax, token by token:
 * ``…``     — a gap of up to :data:`GAP_TOKENS` tokens (``want … die`` matches "want to just die").
 
 Severity is ``high`` or ``medium``: any un-negated ``high`` match makes the text HIGH risk, any
-``medium`` one MEDIUM (see :func:`anima.insights.risk.detect_risk`).
+``medium`` one MEDIUM (see :func:`anima.ai.risk.detect_risk`).
 
 Negation cues (``NEGATIONS``) negate a match they precede within a few tokens of the same clause;
 ``POST_NEGATIONS`` negate a match they follow closely ("suicidal ideation: none"); ``SCOPE_BREAKERS``

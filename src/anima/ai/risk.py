@@ -14,7 +14,7 @@ How it works:
 2. **Tokens and clauses.** Words are split at anything that is not a letter or digit (so
    ``matar-me`` → ``matar`` ``me``, ``l'ho`` → ``l`` ``ho``; English ``n't`` becomes ``not``).
    ``. , ; ! ? ( ) newline`` and the words "but/pero/però/ma" end a clause.
-3. **Lexicons** (:mod:`anima.insights.lexicons`, data) of every supported language are matched,
+3. **Lexicons** (:mod:`anima.ai.lexicons`, data) of every supported language are matched,
    whatever the language: bilingual notes (Catalan and Spanish in one paragraph) are common and
    missing a risk because of a wrong language guess is the worse failure.
 4. **Negation.** A match is *negated* when a negation cue (not, no, never, nunca, mai, non,
@@ -45,7 +45,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Literal
 
-from anima.insights import lexicons as lx
+from anima.ai import lexicons as lx
 
 MAX_TEXT_BYTES = 100 * 1024
 NEGATION_WINDOW = 4

@@ -1,9 +1,8 @@
-"""RFC 9457 problem details for every error the API returns.
+"""Rendering errors as RFC 9457 problem details: the application's exception handlers.
 
-Every error body is ``application/problem+json`` with ``type``, ``title``, ``status``, ``detail``
-and, for invalid input, ``errors``: a list of ``{"field": ..., "rule": ..., "message": ...}`` so a
-client can point at the field and the rule it broke. Domain code raises :class:`Problem`
-subclasses; Litestar's own validation errors and HTTP exceptions are converted here too.
+Every error body is ``application/problem+json`` (see :mod:`anima.problems` for the members).
+Domain :class:`~anima.problems.Problem` s, Litestar's own validation errors and HTTP exceptions,
+and unexpected errors (logged by type and place only, answered as a bare 500) are converted here.
 """
 
 from __future__ import annotations
@@ -17,79 +16,9 @@ from litestar.exceptions import HTTPException, NotAuthorizedException, Permissio
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 
 from anima.logs import get_logger
+from anima.problems import MEDIA_TYPE, TYPE_BASE, Problem
 
 log = get_logger(__name__)
-
-MEDIA_TYPE = "application/problem+json"
-TYPE_BASE = "https://anima.example/problems/"
-
-
-class Problem(Exception):
-    """An error with an HTTP status, a short stable ``kind`` (the type URI's last part) and details.
-
-    Args:
-        detail: human-readable explanation of this occurrence.
-        errors: per-field errors ``{"field", "rule", "message"}``.
-        extra: more members of the problem object (for example a limit and its usage).
-    """
-
-    status: int = 400
-    kind: str = "bad-request"
-    title: str = "Bad request"
-
-    def __init__(
-        self,
-        detail: str | None = None,
-        *,
-        errors: list[dict[str, str]] | None = None,
-        extra: dict[str, Any] | None = None,
-        headers: dict[str, str] | None = None,
-    ) -> None:
-        self.detail = detail or self.title
-        self.errors = errors or []
-        self.extra = extra or {}
-        self.headers = headers or {}
-        super().__init__(self.detail)
-
-
-class InvalidInput(Problem):
-    status, kind, title = 422, "invalid-input", "Invalid input"
-
-    @classmethod
-    def field(cls, field: str, rule: str, message: str) -> InvalidInput:
-        return cls(f"{field}: {message}", errors=[{"field": field, "rule": rule, "message": message}])
-
-
-class Unauthorized(Problem):
-    status, kind, title = 401, "unauthorized", "Authentication required"
-
-    def __init__(self, detail: str | None = None, **kw: Any) -> None:
-        kw.setdefault("headers", {"WWW-Authenticate": 'Bearer realm="anima"'})
-        super().__init__(detail, **kw)
-
-
-class Forbidden(Problem):
-    status, kind, title = 403, "forbidden", "Not allowed"
-
-
-class NotFound(Problem):
-    status, kind, title = 404, "not-found", "Not found"
-
-
-class Conflict(Problem):
-    status, kind, title = 409, "conflict", "Conflict"
-
-
-class TenantUnavailable(Problem):
-    status, kind, title = 403, "organization-suspended", "Organization suspended"
-
-
-class TooManyRequests(Problem):
-    status, kind, title = 429, "rate-limited", "Too many requests"
-
-
-class LimitReached(Problem):
-    status, kind, title = 403, "plan-limit-reached", "Plan limit reached"
 
 
 def problem_response(

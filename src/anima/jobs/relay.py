@@ -21,10 +21,10 @@ import sqlalchemy as sa
 
 from anima.events.models import OutboxEvent
 from anima.events.outbox import CHANNEL
-from anima.events.queue import job_options
-from anima.events.runner import WorkerServices
+from anima.jobs.queue import job_options
+from anima.runtime import Runtime
 from anima.logs import get_logger
-from anima.tenancy.scope import enter_tenant
+from anima.jobs.runner import TenantInactive, tenant_transaction
 
 log = get_logger(__name__)
 
@@ -37,7 +37,7 @@ def event_job_key(tenant_id: int, event_id: Any) -> str:
 class Relay:
     """Outbox -> queue for every tenant (see the module docstring)."""
 
-    def __init__(self, svc: WorkerServices, *, batch: int = 500) -> None:
+    def __init__(self, svc: Runtime, *, batch: int = 500) -> None:
         self.svc = svc
         self.batch = batch
         self._schemas: dict[str, int] = {}
@@ -47,31 +47,37 @@ class Relay:
         total = 0
         options = job_options(self.svc.settings)
         while True:
-            async with self.svc.sessionmaker() as session, session.begin():
-                if await enter_tenant(session, tenant_id) is None:
-                    return total
-                rows = (await session.execute(
-                    sa.select(OutboxEvent.id, OutboxEvent.occurred_at)
-                    .where(OutboxEvent.relayed_at.is_(None))
-                    .order_by(OutboxEvent.occurred_at)
-                    .limit(self.batch)
-                    .with_for_update(skip_locked=True)
-                )).all()
-                if not rows:
-                    return total
-                await asyncio.gather(*(
-                    self.svc.queue.enqueue(
-                        "handle_event", key=event_job_key(tenant_id, r.id), scheduled=int(r.occurred_at.timestamp()),
-                        tenant_id=tenant_id, event_id=str(r.id), **options,
-                    )
-                    for r in rows
-                ))
-                await session.execute(
-                    sa.update(OutboxEvent).where(OutboxEvent.id.in_([r.id for r in rows])).values(relayed_at=sa.func.now())
-                )
-            total += len(rows)
-            if len(rows) < self.batch:
+            try:
+                async with tenant_transaction(self.svc, tenant_id) as tj:
+                    enqueued = await self._relay_batch(tj.session, tenant_id, options)
+            except TenantInactive:
                 return total
+            total += enqueued
+            if enqueued < self.batch:
+                return total
+
+    async def _relay_batch(self, session: Any, tenant_id: int, options: dict[str, Any]) -> int:
+        """Enqueue one batch of the entered tenant's unrelayed events and mark them relayed."""
+        rows = (await session.execute(
+            sa.select(OutboxEvent.id, OutboxEvent.occurred_at)
+            .where(OutboxEvent.relayed_at.is_(None))
+            .order_by(OutboxEvent.occurred_at)
+            .limit(self.batch)
+            .with_for_update(skip_locked=True)
+        )).all()
+        if not rows:
+            return 0
+        await asyncio.gather(*(
+            self.svc.queue.enqueue(
+                "handle_event", key=event_job_key(tenant_id, r.id), scheduled=int(r.occurred_at.timestamp()),
+                tenant_id=tenant_id, event_id=str(r.id), **options,
+            )
+            for r in rows
+        ))
+        await session.execute(
+            sa.update(OutboxEvent).where(OutboxEvent.id.in_([r.id for r in rows])).values(relayed_at=sa.func.now())
+        )
+        return len(rows)
 
     async def relay_all(self) -> int:
         """Relay every active tenant's pending events; returns how many."""

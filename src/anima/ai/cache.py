@@ -2,7 +2,7 @@
 
 Key: ``(tenant id, sha256 hex of the exact model input)`` — the tenant is part of every key, so
 two tenants never share an entry even for identical input. Values are **ciphertext** sealed with
-the tenant's data key by the caller (:mod:`anima.insights.observatory`): an analysis is clinical
+the tenant's data key by the caller (:mod:`anima.ai.observatory`): an analysis is clinical
 content and never sits in Redis or memory as plaintext, and crypto-shredding a tenant makes its
 cached analyses unreadable too.
 

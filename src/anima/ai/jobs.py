@@ -1,10 +1,9 @@
 """Job functions for the SAQ worker (plain async functions: SAQ's ``ctx`` plus keyword arguments).
 
-Registered by :mod:`anima.events.worker` under their names, wrapped by
-:func:`anima.events.runner.job_function` (heartbeats, failure records). Each job carries its
-tenant and enters it like a request does (``enter_tenant``). The runtime comes from
-``ctx["insights"]`` or is built from the worker's ``ctx["anima"]``
-(:func:`anima.insights.runtime.runtime_from_ctx`).
+Registered by :mod:`anima.jobs.worker` under their names, wrapped by
+:func:`anima.jobs.runner.job_function` (heartbeats, failure records). Each job carries its
+tenant and enters it through :func:`anima.jobs.runner.tenant_transaction`, like a request does;
+the process's :class:`~anima.runtime.Runtime` is ``ctx["anima"]``.
 
 * :func:`analyze_journal_entry` ``(tenant_id, entry_id)`` — enqueued for ``JOURNAL_ENTRY_CREATED`` (notes) and
   ``FORM_SUBMISSION_COMPLETED`` (form submissions), once per entry:
@@ -22,6 +21,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from anima.crypto.cipher import FieldCipher
@@ -30,15 +30,18 @@ from anima.domains.journal import services as journal
 from anima.domains.journal.models import JournalEntry
 from anima.domains.patients.models import Patient
 from anima.events.outbox import emit
-from anima.events.runner import job_function
+from anima.jobs.runner import job_function
 from anima.events.types import EventType
-from anima.insights.observatory import run_patient_analysis
-from anima.insights.risk import MAX_TEXT_BYTES, detect_risk
-from anima.insights.runtime import runtime_from_ctx
-from anima.insights.text import entry_text
-from anima.http.problems import Problem
+from anima.ai import observatory
+from anima.ai.observatory import AnalysisResult
+from anima.ai.risk import MAX_TEXT_BYTES, detect_risk
+from anima.jobs.runner import TenantInactive, tenant_transaction
+from anima.runtime import Runtime, runtime_of
+from anima.ai.text import entry_text
+from anima.problems import NotFound, Problem
 from anima.logs import get_logger
-from anima.tenancy.scope import enter_tenant
+from anima.domains.patients.visibility import viewer_for
+from anima.domains.staff.models import StaffMember
 
 log = get_logger(__name__)
 
@@ -97,16 +100,13 @@ async def screen_entry(session: AsyncSession, cipher: FieldCipher, entry_id: uui
 @job_function
 async def analyze_journal_entry(ctx: dict[str, Any], *, tenant_id: int, entry_id: str | uuid.UUID) -> dict[str, Any]:
     """SAQ job: screen journal entry ``entry_id`` of tenant ``tenant_id`` (see :func:`screen_entry`)."""
-    runtime = runtime_from_ctx(ctx)
     job = ctx.get("job")
     job_id = getattr(job, "key", None)
-    async with runtime.sessionmaker() as session:
-        async with session.begin():
-            scoped = await enter_tenant(session, int(tenant_id))
-            if scoped is None:
-                return {"status": "skipped", "reason": "tenant-not-active", "entry_id": str(entry_id)}
-            cipher = FieldCipher(runtime.keyring, session, scoped.id)
-            return await screen_entry(session, cipher, uuid.UUID(str(entry_id)), job_id=job_id)
+    try:
+        async with tenant_transaction(ctx, int(tenant_id)) as tj:
+            return await screen_entry(tj.session, tj.cipher, uuid.UUID(str(entry_id)), job_id=job_id)
+    except TenantInactive:
+        return {"status": "skipped", "reason": "tenant-not-active", "entry_id": str(entry_id)}
 
 
 async def analyze_patient_job(
@@ -116,7 +116,7 @@ async def analyze_patient_job(
 
     A requester who left the organization, or a patient they may no longer see, ends the job with
     ``status: "refused"`` (retrying would not help)."""
-    runtime = runtime_from_ctx(ctx)
+    runtime = runtime_of(ctx)
     job = ctx.get("job")
     try:
         result = await run_patient_analysis(
@@ -133,10 +133,46 @@ async def analyze_patient_job(
     }
 
 
+async def run_patient_analysis(
+    runtime: Runtime,
+    *,
+    tenant_id: int,
+    patient_id: uuid.UUID | str,
+    requested_by: uuid.UUID | str,
+    request_id: str | None = None,
+) -> AnalysisResult:
+    """Run :func:`analyze_patient` in a transaction of its own, entered like a request does.
+
+    The requester must still be an active member of the tenant with a clinical role; their role
+    is read from the tenant's ``staff`` mirror. Commits on success.
+
+    Raises:
+        NotFound: the tenant is not active, or the requester is no longer an active member, or the
+            patient is not theirs to see. Forbidden, Conflict: as :func:`analyze_patient`.
+    """
+    patient_uuid = uuid.UUID(str(patient_id))
+    requester = uuid.UUID(str(requested_by))
+    try:
+        async with tenant_transaction(runtime, tenant_id) as tj:
+            session = tj.session
+            role = (
+                await session.execute(
+                    sa.select(StaffMember.role).where(StaffMember.id == requester, StaffMember.active.is_(True))
+                )
+            ).scalar_one_or_none()
+            if role is None:
+                raise NotFound("the requester is not an active member of this organization")
+            viewer = await viewer_for(session, requester, role)
+            actor = Actor(requester, role, request_id, None)
+            return await observatory.analyze_patient(session, tj.cipher, runtime, viewer=viewer, actor=actor, patient_id=patient_uuid)
+    except TenantInactive:
+        raise NotFound(f"tenant {tenant_id} is not active") from None
+
+
 @job_function
 async def analyze_patient(
     ctx: dict[str, Any], *, tenant_id: int, patient_id: str | uuid.UUID, requested_by: str | uuid.UUID
 ) -> dict[str, Any]:
-    """SAQ job ``analyze_patient`` (the name :mod:`anima.events.handlers` enqueues for
+    """SAQ job ``analyze_patient`` (the name :mod:`anima.jobs.handlers` enqueues for
     ``AI_ANALYSIS_REQUESTED``): :func:`analyze_patient_job`."""
     return await analyze_patient_job(ctx, tenant_id=tenant_id, patient_id=patient_id, requested_by=requested_by)

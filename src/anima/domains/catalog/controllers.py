@@ -6,16 +6,14 @@ import uuid
 from typing import Annotated, Literal
 
 from litestar import Controller, delete, get, patch, post, put
-from litestar.di import Provide
 from litestar.params import Parameter
 from litestar.status_codes import HTTP_201_CREATED, HTTP_204_NO_CONTENT
 
-from anima.domains.services import services as service_rules
-from anima.domains.services.schemas import ServiceCreate, ServiceOut, ServiceUpdate, TherapistAssignment
-from anima.http.deps import EVERY_MEMBER, OWNERS, TenantContext
-from anima.http.pagination import OffsetPagination, Page, provide_page
+from anima.domains.catalog import services as service_rules
+from anima.domains.catalog.schemas import ServiceCreate, ServiceOut, ServiceUpdate, TherapistAssignment
+from anima.http.access import EVERY_MEMBER, OWNERS, TenantContext
+from anima.http.pagination import OffsetPagination, Page
 from anima.identity.models import Role
-
 
 
 def _visible_to(tenant: TenantContext) -> uuid.UUID | None:
@@ -25,7 +23,6 @@ def _visible_to(tenant: TenantContext) -> uuid.UUID | None:
 class ServicesController(Controller):
     path = "/api/v1/orgs/{org_slug:str}/services"
     tags = ["services"]
-    dependencies = {"page": Provide(provide_page, sync_to_thread=False)}
 
     @get("/", opt=EVERY_MEMBER, summary="List services (therapists: only those assigned to them)")
     async def list_services(

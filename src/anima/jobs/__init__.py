@@ -1,0 +1,1 @@
+"""The job runtime: queue, outbox relay, event handlers, worker, per-job tenant transactions."""
