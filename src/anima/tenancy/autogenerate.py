@@ -52,4 +52,21 @@ async def write_revision(db: Database, settings: Settings, side: str, message: s
         server = db.admin.execution_options(isolation_level="AUTOCOMMIT")
         async with server.connect() as conn:
             await conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{scratch_name}"'))
-    return paths[0] if paths else ""
+    return ordered_name(paths[0]) if paths else ""
+
+
+def ordered_name(path: str) -> str:
+    """Rename a new revision file to ``NNNN_<slug>.py`` (the next number), so files sort in apply order.
+
+    Alembic names files after the random revision id; the number prefix makes the directory list
+    in the order the revisions apply (a test checks it). Returns the new path.
+    """
+    import pathlib
+    import re
+
+    file = pathlib.Path(path)
+    taken = [int(m.group(1)) for f in file.parent.glob("*.py") if (m := re.match(r"^(\d{4})_", f.name))]
+    slug = file.stem.split("_", 1)[1] if "_" in file.stem else file.stem
+    target = file.with_name(f"{max(taken, default=0) + 1:04d}_{slug}.py")
+    file.rename(target)
+    return str(target)

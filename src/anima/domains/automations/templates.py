@@ -1,5 +1,5 @@
 """The system playbooks shipped with Anima, as data (seeded into ``platform.automation_templates``
-by the platform migration ``78dee4122ccf``; this module is the source of that copy and of tests).
+by the platform migration ``0003_job_failures_automation_templates``; this module is the source of that copy and of tests).
 
 The rule language (validated by :mod:`anima.domains.automations.rules`):
 
