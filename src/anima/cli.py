@@ -22,7 +22,6 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import click
-import sqlalchemy as sa
 
 from anima.config import Settings, SettingsError, load_settings
 from anima.db.engine import Database, open_database
@@ -201,21 +200,21 @@ def tenants_create(slug: str, name: str | None, tier: str, owner_email: str | No
     _run(run)
 
 
-_LIST_SQL = (
-    "SELECT id, slug, name, tier, state, schema_name, revision, last_migration_error, created_at "
-    "FROM platform.tenants ORDER BY id"
-)
-
-
 @tenants.command("list")
 @click.option("--json", "as_json", is_flag=True, help="one JSON array, for scripts")
 def tenants_list(as_json: bool) -> None:
     """List tenants with state, tier and revision."""
 
     async def run(settings: Settings, db: Database) -> list[dict[str, Any]]:
+        from anima.tenancy import registry
+
         async with db.admin.connect() as conn:
-            rows = (await conn.execute(sa.text(_LIST_SQL))).mappings().all()
-        return [{**r, "created_at": r["created_at"].isoformat()} for r in rows]
+            rows, _ = await registry.listing(conn)
+        hidden = ("db_role",)
+        return [
+            {**{k: v for k, v in r._mapping.items() if k not in hidden}, "created_at": r.created_at.isoformat()}
+            for r in rows
+        ]
 
     rows = _run(run)
     if as_json:
@@ -230,24 +229,15 @@ def tenants_list(as_json: bool) -> None:
 @click.argument("slug")
 def tenants_show(slug: str) -> None:
     """Show one tenant, its usage counts and its recent lifecycle events (JSON)."""
+    from anima.tenancy import registry
     from anima.tenancy.counts import tenant_usage
 
     async def run(settings: Settings, db: Database) -> dict[str, Any] | None:
         async with db.sessionmaker()() as session:
-            row = (
-                await session.execute(
-                    sa.text("SELECT id, slug, name, tier, state, schema_name, db_role, revision, last_migration_error, "
-                            "created_at FROM platform.tenants WHERE slug = :s"), {"s": slug}
-                )
-            ).first()
+            row = await registry.by_slug(session, slug)
             if row is None:
                 return None
-            events = (
-                await session.execute(
-                    sa.text("SELECT action, actor, reason, created_at FROM platform.tenant_events WHERE tenant_id = :t "
-                            "ORDER BY created_at DESC LIMIT 20"), {"t": row.id}
-                )
-            ).mappings().all()
+            events = [dict(e._mapping) for e in await registry.recent_events(session, row.id)]
             usage = (await tenant_usage(session, [row]))[row.id]
             await session.rollback()
         out = dict(row._mapping)

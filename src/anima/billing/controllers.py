@@ -40,6 +40,7 @@ from anima.http.access import OWNERS, MemberContext, operator_guard
 from anima.problems import NotFound
 from anima.identity.models import User
 from anima.runtime import Runtime
+from anima.tenancy import registry
 
 class BillingController(Controller):
     """Billing of one organization, for its owners."""
@@ -93,7 +94,7 @@ class StripeWebhookController(Controller):
 
 
 async def _tenant_id(db_session: AsyncSession, slug: str) -> int:
-    found = await db_session.scalar(sa.text("SELECT id FROM platform.tenants WHERE slug = :s"), {"s": slug})
+    found = await registry.id_of(db_session, slug)
     if found is None:
         raise NotFound("tenant not found")
     return found

@@ -18,14 +18,25 @@ from anima.billing.tiers import apply_tier, lock_billing
 from anima.db.base import utcnow
 from anima.db.engine import Database
 from anima.logs import get_logger
+from anima.billing.models import Subscription
+from anima.tenancy.models import Tenant, Tier
 
 log = get_logger(__name__)
 
-_DUE = sa.text(
-    "SELECT DISTINCT s.tenant_id FROM platform.subscriptions s JOIN platform.tenants t ON t.id = s.tenant_id "
-    "WHERE s.grace_until IS NOT NULL AND s.grace_until <= :now AND s.status NOT IN ('active', 'trialing') "
-    "AND t.tier <> 'BUILDER' ORDER BY s.tenant_id"
-)
+def _due(now: datetime.datetime) -> sa.Select[tuple[int]]:
+    """Tenants on a paid tier whose subscription's grace period ended at ``now``."""
+    return (
+        sa.select(Subscription.tenant_id)
+        .distinct()
+        .join(Tenant, Tenant.id == Subscription.tenant_id)
+        .where(
+            Subscription.grace_until.is_not(None),
+            Subscription.grace_until <= now,
+            Subscription.status.not_in(("active", "trialing")),
+            Tenant.tier != Tier.BUILDER.value,
+        )
+        .order_by(Subscription.tenant_id)
+    )
 
 
 @dataclass(frozen=True)
@@ -46,7 +57,7 @@ async def apply_expired_grace(db: Database, *, now: datetime.datetime | None = N
     now = now or utcnow()
     maker = db.sessionmaker()
     async with maker() as session:
-        due = list((await session.execute(_DUE, {"now": now})).scalars())
+        due = list((await session.execute(_due(now))).scalars())
     changes: list[GraceChange] = []
     for tenant_id in due:
         async with maker() as session, session.begin():

@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from anima.billing.plans import LIMIT_LABELS, lifting_tier, plan_for
 from anima.problems import LimitReached
+from anima.tenancy import registry
 
 
 async def ensure_within_limit(
@@ -72,7 +73,7 @@ async def ensure_seat_available(session: AsyncSession, tenant_id: int, *, includ
     from anima.billing.usage import seat_count
 
     await session.execute(sa.select(sa.func.pg_advisory_xact_lock(tenant_id, sa.func.hashtext("limit:staff_seats"))))
-    tier = (await session.execute(sa.text("SELECT tier FROM platform.tenants WHERE id = :t"), {"t": tenant_id})).scalar_one()
+    tier = await registry.tier_of(session, tenant_id)
     return await ensure_within_limit(
         session, tenant_id=tenant_id, tier=tier, limit="staff_seats", count=seat_count(tenant_id, include_pending=include_pending)
     )

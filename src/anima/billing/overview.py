@@ -22,6 +22,7 @@ from anima.billing.usage import limit_rows, platform_counts, tenant_counts
 from anima.db.base import utcnow
 from anima.db.engine import quote_ident
 from anima.tenancy.scope import SCOPE_BY_NAMES
+from anima.tenancy import registry
 
 
 def change_out(change: TierChange) -> TierChangeOut:
@@ -53,11 +54,9 @@ def _notice(
 async def billing_overview(session: AsyncSession, tenant_id: int, *, payments_configured: bool) -> UsageOut:
     """Assemble the overview of ``tenant_id`` on an unscoped transaction (see the module docstring)."""
     now = utcnow()
-    tenant = (
-        await session.execute(
-            sa.text("SELECT id, tier, state, schema_name, db_role FROM platform.tenants WHERE id = :t"), {"t": tenant_id}
-        )
-    ).one()
+    tenant = await registry.by_id(session, tenant_id)
+    if tenant is None:
+        raise LookupError(f"tenant {tenant_id} is not registered")
     account = await session.get(BillingAccount, tenant_id)
     subs = list(
         (

@@ -28,6 +28,7 @@ from anima.billing.tiers import apply_tier, lock_billing
 from anima.config import Settings
 from anima.db.base import utcnow
 from anima.logs import get_logger
+from anima.tenancy import registry
 
 log = get_logger(__name__)
 
@@ -65,8 +66,7 @@ async def _resolve_tenant(session: AsyncSession, report: Report) -> int | None:
         if found is not None:
             return found
     if report.tenant_hint is not None:
-        exists = await session.scalar(sa.text("SELECT id FROM platform.tenants WHERE id = :t"), {"t": report.tenant_hint})
-        if exists is not None:
+        if await registry.exists(session, report.tenant_hint):
             return report.tenant_hint
     return None
 

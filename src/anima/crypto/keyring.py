@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 from anima.crypto.envelope import master_fingerprint, new_data_key, unwrap_key, wrap_key
 from anima.db.engine import quote_ident
 from anima.logs import get_logger
+from anima.tenancy import registry
 
 log = get_logger(__name__)
 
@@ -71,7 +72,7 @@ class LRU:
 async def create_initial_keys(admin: AsyncEngine, master_key: bytes, tenant_id: int) -> None:
     """Create data key v1 and the blind-index key of ``tenant_id`` if missing (admin engine, idempotent)."""
     async with admin.begin() as conn:
-        schema = await conn.scalar(sa.text("SELECT schema_name FROM platform.tenants WHERE id = :id"), {"id": tenant_id})
+        schema = await registry.schema_of(conn, tenant_id)
         if schema is None:
             raise KeyMissing(f"tenant {tenant_id} does not exist")
         await conn.execute(sa.text("SELECT set_config('search_path', :s, true)"), {"s": quote_ident(schema)})

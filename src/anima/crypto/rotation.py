@@ -29,6 +29,7 @@ from anima.crypto.keyring import DATA, Keyring, create_initial_keys
 from anima.crypto.types import encrypted_columns
 from anima.db.engine import quote_ident
 from anima.logs import get_logger
+from anima.tenancy import registry
 
 log = get_logger(__name__)
 
@@ -51,13 +52,8 @@ async def _scope(conn: AsyncConnection, schema: str) -> None:
 
 async def tenants_with_schemas(admin: AsyncEngine, slugs: tuple[str, ...] = ()) -> list[tuple[int, str, str]]:
     """``(id, slug, schema)`` of every tenant whose schema exists (active or suspended), by id."""
-    query = "SELECT id, slug, schema_name FROM platform.tenants WHERE state IN ('active','suspended')"
-    params: dict[str, object] = {}
-    if slugs:
-        query += " AND slug = ANY(:slugs)"
-        params["slugs"] = list(slugs)
     async with admin.connect() as conn:
-        rows = (await conn.execute(sa.text(query + " ORDER BY id"), params)).all()
+        rows, _ = await registry.listing(conn, registry.filtered(states=registry.LIVE_STATES, slugs=slugs))
     return [(r.id, r.slug, r.schema_name) for r in rows]
 
 

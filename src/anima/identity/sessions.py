@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from anima.db.base import utcnow
 from anima.problems import Unauthorized
-from anima.identity.models import AuthSession, RefreshToken, User
+from anima.identity.models import AuthSession, Membership, RefreshToken, User
 from anima.identity.passwords import hash_password, needs_rehash, verify_password
 from anima.identity.schemas import MeResponse, MembershipOut, TokenPair
 from anima.identity.tokens import (
@@ -27,6 +27,7 @@ from anima.identity.tokens import (
     new_opaque_token,
 )
 from anima.logs import get_logger
+from anima.tenancy.models import Tenant
 
 log = get_logger(__name__)
 
@@ -168,11 +169,10 @@ async def live_user(session: AsyncSession, *, user_id: uuid.UUID, session_id: uu
 async def memberships_of(session: AsyncSession, user_id: uuid.UUID) -> list[MembershipOut]:
     rows = (
         await session.execute(
-            sa.text(
-                "SELECT t.slug, t.name, m.role, t.tier, t.state FROM platform.memberships m "
-                "JOIN platform.tenants t ON t.id = m.tenant_id WHERE m.user_id = :u ORDER BY t.slug"
-            ),
-            {"u": user_id},
+            sa.select(Tenant.slug, Tenant.name, Membership.role, Tenant.tier, Tenant.state)
+            .join(Tenant, Tenant.id == Membership.tenant_id)
+            .where(Membership.user_id == user_id)
+            .order_by(Tenant.slug)
         )
     ).all()
     return [MembershipOut(r.slug, r.name, r.role, r.tier, r.state) for r in rows]

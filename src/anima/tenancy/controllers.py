@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-import sqlalchemy as sa
 from litestar import Controller, get, post
 from litestar.params import Parameter
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
@@ -19,18 +18,12 @@ from anima.http.pagination import OffsetPagination, Page
 from anima.problems import Conflict, InvalidInput, NotFound
 from anima.identity.members import invite
 from anima.runtime import Runtime
-from anima.tenancy import provisioning
+from anima.tenancy import provisioning, registry
 from anima.tenancy.scope import ScopedTenant
 from anima.tenancy.models import TenantState
 from anima.tenancy.naming import InvalidSlug
 from anima.tenancy.schemas import StateChange, TenantCreate, TenantOut, TenantUsage
 from anima.tenancy.counts import tenant_usage
-
-
-_SELECT = (
-    "SELECT id, slug, name, tier, state, schema_name, db_role, revision, last_migration_error, created_at "
-    "FROM platform.tenants"
-)
 
 
 def _out(row: Any, usage: dict[str, int] | None) -> TenantOut:
@@ -42,7 +35,7 @@ def _out(row: Any, usage: dict[str, int] | None) -> TenantOut:
 
 
 async def _read_tenant(db_session: AsyncSession, slug: str) -> TenantOut:
-    row = (await db_session.execute(sa.text(_SELECT + " WHERE slug = :s"), {"s": slug})).first()
+    row = await registry.by_slug(db_session, slug)
     if row is None:
         raise NotFound("tenant not found")
     usage = await tenant_usage(db_session, [row])
@@ -66,19 +59,8 @@ class OperatorController(Controller):
         tier: Literal["BUILDER", "PRO", "CENTER"] | None = None,
         q: Annotated[str | None, Parameter(max_length=100, description="slug or name contains")] = None,
     ) -> OffsetPagination[TenantOut]:
-        where, params = ["true"], {"limit": page.limit, "offset": page.offset}
-        if lifecycle:
-            where.append("state = :state")
-            params["state"] = lifecycle
-        if tier:
-            where.append("tier = :tier")
-            params["tier"] = tier
-        if q:
-            where.append("(slug ILIKE :q OR name ILIKE :q)")
-            params["q"] = "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-        clause = " WHERE " + " AND ".join(where)
-        total = (await db_session.execute(sa.text("SELECT count(*) FROM platform.tenants" + clause), params)).scalar_one()
-        rows = (await db_session.execute(sa.text(_SELECT + clause + " ORDER BY id LIMIT :limit OFFSET :offset"), params)).all()
+        where = registry.filtered(states=[lifecycle] if lifecycle else None, tier=tier, search=q)
+        rows, total = await registry.listing(db_session, where, limit=page.limit, offset=page.offset)
         usage = await tenant_usage(db_session, rows)
         return OffsetPagination(items=[_out(r, usage[r.id]) for r in rows], limit=page.limit, offset=page.offset, total=total)
 

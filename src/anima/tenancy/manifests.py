@@ -27,6 +27,7 @@ import sqlalchemy as sa
 
 from anima.db.engine import Database
 from anima.identity.members import invite
+from anima.tenancy import registry
 from anima.tenancy.scope import ScopedTenant
 from anima.identity.models import Membership, Role, User
 from anima.identity.passwords import hash_password
@@ -155,11 +156,7 @@ async def apply_manifests(
     report = ApplyReport()
     for manifest in manifests:
         async with db.admin.connect() as conn:
-            row = (
-                await conn.execute(
-                    sa.text("SELECT id, name, tier, state FROM platform.tenants WHERE slug = :s"), {"s": manifest.slug}
-                )
-            ).first()
+            row = await registry.by_slug(conn, manifest.slug)
         if row is None or row.state == "provisioning":
             ref = await provision_tenant(
                 db, slug=manifest.slug, name=manifest.name, tier=manifest.tier, owner_email=manifest.owner_email, actor=actor
@@ -174,14 +171,7 @@ async def apply_manifests(
             changes["tier"] = manifest.tier
         if changes:
             async with db.admin.begin() as conn:
-                await conn.execute(
-                    sa.text(
-                        "UPDATE platform.tenants SET "
-                        + ", ".join(f"{k} = :{k}" for k in changes)
-                        + ", updated_at = now() WHERE id = :id"
-                    ),
-                    {**changes, "id": row.id},
-                )
+                await registry.update(conn, row.id, **changes, updated_at=sa.func.now())
                 await record_event(conn, row.id, "manifest-applied", actor, None, changes=changes, file=manifest.path.name)
             report.updated.append(manifest.slug)
         else:

@@ -34,6 +34,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from anima.db.base import TenantBase
 from anima.db.engine import quote_ident
 from anima.logs import get_logger
+from anima.tenancy import registry
 
 log = get_logger(__name__)
 
@@ -162,17 +163,11 @@ async def _migrate_one(
     try:
         async with admin.begin() as conn:
             after = await conn.run_sync(upgrade_tenant_sync, schema, target, migrations_dir)
-            await conn.execute(
-                sa.text("UPDATE platform.tenants SET revision = :r, last_migration_error = NULL WHERE id = :id"),
-                {"r": after, "id": row.id},
-            )
+            await registry.update(conn, row.id, revision=after, last_migration_error=None)
     except Exception as exc:  # noqa: BLE001 - any failure is reported, the others go on
         message = f"{type(exc).__name__}: {exc}".splitlines()[0][:500]
         async with admin.begin() as conn:
-            await conn.execute(
-                sa.text("UPDATE platform.tenants SET last_migration_error = :e WHERE id = :id"),
-                {"e": message, "id": row.id},
-            )
+            await registry.update(conn, row.id, last_migration_error=message)
         log.error("tenant migration failed", tenant_id=row.id, slug=row.slug, error=message)
         return TenantMigrationResult(
             row.id, row.slug, "failed", row.revision, row.revision, message, time.perf_counter() - started
@@ -264,16 +259,10 @@ async def migrate_tenants(
     started = time.perf_counter()
     head = head_revision("tenant", migrations_dir)
     goal = head if target == "head" else target
-    query = (
-        "SELECT id, slug, schema_name, revision FROM platform.tenants "
-        "WHERE state IN ('active','suspended') AND schema_name IS NOT NULL"
-    )
-    params: dict[str, Any] = {}
-    if slugs:
-        query += " AND slug = ANY(:slugs)"
-        params["slugs"] = slugs
     async with admin.connect() as conn:
-        rows = (await conn.execute(sa.text(query + " ORDER BY id"), params)).all()
+        rows, _ = await registry.listing(
+            conn, registry.filtered(states=registry.LIVE_STATES, slugs=slugs, with_schema=True)
+        )
 
     report = MigrationReport(head=head)
     todo = []
