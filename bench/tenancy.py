@@ -1,4 +1,4 @@
-"""Tenancy benchmark (issue #2): routed reads, provisioning, migrations and connection memory.
+"""Tenancy benchmark: routed reads, provisioning, migrations and connection memory.
 
 Run::
 

@@ -230,7 +230,7 @@ def tenants_list(as_json: bool) -> None:
 def tenants_show(slug: str) -> None:
     """Show one tenant, its usage counts and its recent lifecycle events (JSON)."""
     from anima.tenancy import registry
-    from anima.tenancy.counts import tenant_usage
+    from anima.tenancy.counts import tenant_counts
 
     async def run(settings: Settings, db: Database) -> dict[str, Any] | None:
         async with db.sessionmaker()() as session:
@@ -238,7 +238,7 @@ def tenants_show(slug: str) -> None:
             if row is None:
                 return None
             events = [dict(e._mapping) for e in await registry.recent_events(session, row.id)]
-            usage = (await tenant_usage(session, [row]))[row.id]
+            usage = (await tenant_counts(session, [row]))[row.id]
             await session.rollback()
         out = dict(row._mapping)
         out["created_at"] = out["created_at"].isoformat()

@@ -1,4 +1,4 @@
-"""Two event sources of issue #5: FORM_SUBMISSION_COMPLETED and JOURNEY_STAGE_TIMEOUT.
+"""Two event sources: FORM_SUBMISSION_COMPLETED and JOURNEY_STAGE_TIMEOUT.
 
 * A ``form_submission`` journal entry created through HTTP leaves one FORM_SUBMISSION_COMPLETED
   outbox row (entry and patient ids, never answers) in the entry's transaction; a refused request

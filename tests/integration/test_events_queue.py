@@ -1,4 +1,4 @@
-"""Events and the queue (issue #5 parts 1, 2, 6), on PostgreSQL always and on Redis where it runs.
+"""Events and the queue , on PostgreSQL always and on Redis where it runs.
 
 * a change and its event commit together (a refused change leaves no event);
 * the relay enqueues an event keyed by it: relaying twice enqueues once;

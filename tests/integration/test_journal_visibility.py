@@ -2,7 +2,7 @@
 
 Random staff of each role (an owner, two therapists, an assistant), a random policy
 ("restrict therapists to assigned patients"), random assignments and random entries (author,
-visibility, kind). Expected, from DESIGN.md "Roles":
+visibility, kind). Expected, from the README's roles table:
 
 * OWNER: every entry;
 * THERAPIST: own entries and shared ones — of patients they may see (assigned, when restricted);

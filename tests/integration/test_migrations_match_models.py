@@ -1,4 +1,4 @@
-"""The migrations build exactly what the models declare (DESIGN.md "Tenancy", "Migrations").
+"""The migrations build exactly what the models declare (README: "Tenancy").
 
 A new tenant is built from ``TenantBase.metadata`` and stamped at head; an existing tenant gets
 there by replaying the tenant migrations. Both must give the same schema, or tenants provisioned

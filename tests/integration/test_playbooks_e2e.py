@@ -1,4 +1,4 @@
-"""Automation playbooks end to end through HTTP, the outbox relay and a worker (issue #5 part 3).
+"""Automation playbooks end to end through HTTP, the outbox relay and a worker .
 
 Escudo de Seguridad from a real journal note (risk detector job -> RISK_DETECTED_IN_NOTE), with
 its tier rule (CENTER blocks and alerts; PRO alerts only); Cobrador Automático and Fidelización

@@ -1,4 +1,4 @@
-"""The two-metadata contract of DESIGN.md "Tenancy" (src/anima/db/base.py, src/anima/models.py).
+"""The two-metadata contract of the README's "Tenancy" (src/anima/db/base.py, src/anima/models.py).
 
 * every platform table lives in schema ``platform``; every tenant table has no schema;
 * no table name is on both sides; no foreign key leads from ``platform`` into a tenant table

@@ -15,7 +15,7 @@ ALLOWED = set("abcdefghijklmnopqrstuvwxyz0123456789-")
 
 
 def obeys_rules(slug: str) -> bool:
-    """The rules of DESIGN.md/naming.py, restated independently of the implementation's regex."""
+    """The rules of naming.py, restated independently of the implementation's regex."""
     return (
         3 <= len(slug) <= 40
         and set(slug) <= ALLOWED

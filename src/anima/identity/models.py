@@ -23,7 +23,7 @@ from anima.db.base import PlatformBase, Timestamps, UUIDKey, utcnow
 
 
 class Role(enum.StrEnum):
-    """A member's role in an organization (DESIGN.md, "Roles")."""
+    """A member's role in an organization (see the README's roles table)."""
 
     OWNER = "OWNER"
     THERAPIST = "THERAPIST"

@@ -5,7 +5,7 @@
   or a completed form submission -> the risk analysis job; ``AI_ANALYSIS_REQUESTED`` -> the
   observatory job), keyed so they run once.
 * ``automation_tick()`` — cron (``ANIMA_AUTOMATION_TICK``): fans out one ``tenant_tick`` per
-  active tenant (DESIGN.md: a scheduled job concerning all tenants fans out per tenant).
+  active tenant (a scheduled job concerning all tenants fans out per tenant).
 * ``tenant_tick(tenant_id)`` — fires the tenant's due delayed playbook actions, then emits
   ``JOURNEY_STAGE_TIMEOUT`` for patients overdue in their stage
   (:mod:`anima.domains.patients.stage_timeouts`), each in a transaction of its own.

@@ -5,8 +5,7 @@ their own, ``saq``, in Anima's database: the connections of the queue's pool car
 ``search_path=saq``, so SAQ's unqualified table names land there and never among tenant or
 platform tables. The embedded default therefore runs everything on one database.
 
-:func:`job_options` gives every job what SAQ's defaults leave out (DESIGN.md "Events and jobs",
-issue #5 "Reliability"): retries with exponential backoff, a timeout, a heartbeat so that a job of
+:func:`job_options` gives every job what SAQ's defaults leave out: retries with exponential backoff, a timeout, a heartbeat so that a job of
 a worker that died is swept and retried, and a TTL keeping finished jobs (and so their keys)
 around for a week, so that re-enqueueing the same key is a no-op.
 """

@@ -23,7 +23,7 @@ from anima.tenancy.scope import ScopedTenant
 from anima.tenancy.models import TenantState
 from anima.tenancy.naming import InvalidSlug
 from anima.tenancy.schemas import StateChange, TenantCreate, TenantOut, TenantUsage
-from anima.tenancy.counts import tenant_usage
+from anima.tenancy.counts import tenant_counts
 
 
 def _out(row: Any, usage: dict[str, int] | None) -> TenantOut:
@@ -38,7 +38,7 @@ async def _read_tenant(db_session: AsyncSession, slug: str) -> TenantOut:
     row = await registry.by_slug(db_session, slug)
     if row is None:
         raise NotFound("tenant not found")
-    usage = await tenant_usage(db_session, [row])
+    usage = await tenant_counts(db_session, [row])
     return _out(row, usage[row.id])
 
 
@@ -61,7 +61,7 @@ class OperatorController(Controller):
     ) -> OffsetPagination[TenantOut]:
         where = registry.filtered(states=[lifecycle] if lifecycle else None, tier=tier, search=q)
         rows, total = await registry.listing(db_session, where, limit=page.limit, offset=page.offset)
-        usage = await tenant_usage(db_session, rows)
+        usage = await tenant_counts(db_session, rows)
         return OffsetPagination(items=[_out(r, usage[r.id]) for r in rows], limit=page.limit, offset=page.offset, total=total)
 
     @get("/{slug:str}", summary="One tenant")

@@ -21,7 +21,7 @@ _COUNTS = sa.text(
 )
 
 
-async def tenant_usage(session: AsyncSession, tenants: Sequence[Any]) -> dict[int, dict[str, int]]:
+async def tenant_counts(session: AsyncSession, tenants: Sequence[Any]) -> dict[int, dict[str, int]]:
     """Counts per tenant id for rows with ``id, schema_name, db_role, state``; members from the platform.
 
     Must be called on an unscoped transaction; it leaves the transaction scoped to the last tenant,

@@ -1,6 +1,6 @@
 """Running the two Alembic environments: the platform schema once, every tenant schema in parallel.
 
-Tenant migrations follow DESIGN.md, "Tenancy":
+Tenant migrations:
 
 * each tenant migrates in **one transaction** on the admin engine, with ``search_path`` set
   transaction-locally to its schema, and records its revision in ``<schema>.alembic_version``;

@@ -1,6 +1,6 @@
 """Provisioning, lifecycle and deletion of tenants.
 
-Provisioning is a sequence of idempotent steps (DESIGN.md, "Tenancy"):
+Provisioning is a sequence of idempotent steps:
 
 1. ``registry`` – the ``platform.tenants`` row (state ``provisioning``), schema and role names
    derived from its id;

@@ -1,6 +1,6 @@
 """Bookings: a patient on a service at a time, CONFIRMED -> COMPLETED | CANCELLED.
 
-Minimal by design (issue #5 needs BOOKING_CONFIRMED and BOOKING_COMPLETED): no availability
+Minimal by design (the playbooks need BOOKING_CONFIRMED and BOOKING_COMPLETED): no availability
 search, slots or capacity yet. A "retreat" is a booking of a service whose scheduling is
 FIXED_DATE.
 """

@@ -1,6 +1,6 @@
 """Rules of the clinical journal: who reads which entry, sanitizing, signing and amendments.
 
-Visibility (DESIGN.md, "Roles"), applied in SQL so lists and single reads agree:
+Visibility (the README's roles table), applied in SQL so lists and single reads agree:
 
 * OWNER reads every entry of every patient;
 * THERAPIST reads their own entries and every ``shared`` one, of the patients they may see

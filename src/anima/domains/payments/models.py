@@ -1,6 +1,6 @@
 """Payment requests: what a patient owes the organization, and whether it was paid.
 
-Minimal by design (issue #5 needs "a payment still pending"): an amount in minor units of an ISO
+Minimal by design (the playbooks need "a payment still pending"): an amount in minor units of an ISO
 4217 currency, a status PENDING -> SUCCEEDED | FAILED, set through HTTP by owners and assistants.
 Card processing for patients (Stripe Connect) is not part of it.
 """
