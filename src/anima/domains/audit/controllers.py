@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import datetime
 import uuid
-from typing import Any
 
-from litestar import Controller, Request, get
+from litestar import Controller, get
 
 from anima.domains.audit.models import AuditEvent
 from anima.domains.audit.schemas import AuditEventOut, AuditExport
-from anima.domains.audit.services import actor_for, patient_trail, record
+from anima.domains.audit.services import Actor, patient_trail, record
 from anima.http.access import OWNERS, TenantContext
 from anima.http.pagination import OffsetPagination, Page
 
@@ -32,10 +31,10 @@ class AuditController(Controller):
         return OffsetPagination(items=[to_out(e) for e in rows], limit=page.limit, offset=page.offset, total=total)
 
     @get("/export", opt=OWNERS, summary="The whole trail of a patient as one JSON document (owners)")
-    async def export(self, tenant: TenantContext, request: Request[Any, Any, Any], patient_id: uuid.UUID) -> AuditExport:
+    async def export(self, tenant: TenantContext, actor: Actor, patient_id: uuid.UUID) -> AuditExport:
         rows, _ = await patient_trail(tenant.session, patient_id, limit=None)
         await record(
-            tenant.session, actor_for(request, tenant.user_id, tenant.role.value), "audit.exported",
+            tenant.session, actor, "audit.exported",
             patient_id=patient_id, events=len(rows),
         )
         return AuditExport(patient_id, datetime.datetime.now(datetime.UTC), [to_out(e) for e in rows])

@@ -68,9 +68,3 @@ async def patient_trail(
     if limit is not None:
         query = query.limit(limit)
     return list((await session.execute(query)).scalars().all()), total
-
-
-def actor_for(request: Any, user_id: uuid.UUID, role: str) -> Actor:
-    """The :class:`Actor` of an HTTP request: request id and client address from the request middleware."""
-    state = request.scope.get("state", {})
-    return Actor(user_id, str(role), state.get("request_id"), state.get("client_address"))
