@@ -65,7 +65,9 @@ def configure_logging(*, production: bool, level: str = "info") -> None:
         processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
         logger_factory=structlog.stdlib.LoggerFactory(),
         wrapper_class=structlog.stdlib.BoundLogger,
-        cache_logger_on_first_use=True,
+        # cached loggers ignore a later reconfiguration (structlog.testing.capture_logs in tests,
+        # a second create_app in one process): cache only in production, where the cost matters
+        cache_logger_on_first_use=production,
     )
     formatter = structlog.stdlib.ProcessorFormatter(
         foreign_pre_chain=shared,

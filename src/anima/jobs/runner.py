@@ -17,17 +17,16 @@ import asyncio
 import functools
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
 from typing import Any
 
 import structlog
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from anima.crypto.cipher import FieldCipher
 from anima.jobs.models import JobFailure
 from anima.logs import get_logger
 from anima.runtime import Runtime, runtime_of
-from anima.tenancy.scope import ScopedTenant, enter_tenant
+from anima.tenancy.scope import enter_tenant
+from anima.tenancy.transaction import TenantTransaction
 
 log = get_logger(__name__)
 
@@ -36,17 +35,8 @@ class TenantInactive(Exception):
     """The job's tenant is not active (suspended, being deleted or gone)."""
 
 
-@dataclass
-class TenantJob:
-    """A job's tenant transaction: session (scoped), the tenant, and a field cipher for it."""
-
-    session: AsyncSession
-    tenant: ScopedTenant
-    cipher: FieldCipher
-
-
 @asynccontextmanager
-async def tenant_transaction(holder: Runtime | dict[str, Any], tenant_id: int) -> AsyncIterator[TenantJob]:
+async def tenant_transaction(holder: Runtime | dict[str, Any], tenant_id: int) -> AsyncIterator[TenantTransaction]:
     """Enter ``tenant_id`` like a request does; commit on success, roll back on error.
 
     The one way a job (or any code outside a request) works inside a tenant. ``holder`` is the
@@ -62,7 +52,7 @@ async def tenant_transaction(holder: Runtime | dict[str, Any], tenant_id: int) -
             if scoped is None:
                 raise TenantInactive(f"tenant {tenant_id} is not active")
             structlog.contextvars.bind_contextvars(tenant=scoped.slug)
-            yield TenantJob(session, scoped, FieldCipher(svc.keyring, session, scoped.id))
+            yield TenantTransaction(session, scoped, FieldCipher(svc.keyring, session, scoped.id))
 
 
 async def _heartbeat(job: Any, every: float) -> None:

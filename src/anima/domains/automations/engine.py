@@ -35,7 +35,7 @@ from anima.domains.patients.models import Patient, patient_therapists
 from anima.domains.staff.models import StaffMember
 from anima.events.models import OutboxEvent
 from anima.events.outbox import emit
-from anima.jobs.runner import TenantJob
+from anima.tenancy.transaction import TenantTransaction
 from anima.events.types import EventType
 from anima.logs import get_logger
 
@@ -65,7 +65,7 @@ class ActionFailed(Exception):
 class RunContext:
     """What the actions of one run see: the tenant job, the event, its facts."""
 
-    job: TenantJob
+    job: TenantTransaction
     event: OutboxEvent
     facts: dict[str, Any] = field(default_factory=dict)
 
@@ -74,7 +74,7 @@ class RunContext:
         return self.job.session
 
 
-async def gather_facts(job: TenantJob, event: OutboxEvent) -> dict[str, Any]:
+async def gather_facts(job: TenantTransaction, event: OutboxEvent) -> dict[str, Any]:
     """Facts for conditions and texts: event payload, plan features, and the patient, payment,
     booking and service the payload names (read now, so a delayed action sees the present)."""
     s = job.session
@@ -291,7 +291,7 @@ async def continue_run(rc: RunContext, run: AutomationRun, rule: AutomationRule,
     run.finished_at = datetime.datetime.now(datetime.UTC)
 
 
-async def _run_rule(job: TenantJob, event: OutboxEvent, rule: AutomationRule, facts: dict[str, Any]) -> str:
+async def _run_rule(job: TenantTransaction, event: OutboxEvent, rule: AutomationRule, facts: dict[str, Any]) -> str:
     s = job.session
     row = (await s.execute(
         pg_insert(AutomationRun)
@@ -315,7 +315,7 @@ async def _run_rule(job: TenantJob, event: OutboxEvent, rule: AutomationRule, fa
     return run.status
 
 
-async def _record_failure(job: TenantJob, rule_id: uuid.UUID, event: OutboxEvent, error: str) -> None:
+async def _record_failure(job: TenantTransaction, rule_id: uuid.UUID, event: OutboxEvent, error: str) -> None:
     await job.session.execute(
         pg_insert(AutomationRun)
         .values(id=uuid.uuid4(), rule_id=rule_id, event_id=event.id, event_type=event.type, status="FAILED",
@@ -327,7 +327,7 @@ async def _record_failure(job: TenantJob, rule_id: uuid.UUID, event: OutboxEvent
     )
 
 
-async def run_event(job: TenantJob, event: OutboxEvent) -> tuple[dict[str, str], Exception | None]:
+async def run_event(job: TenantTransaction, event: OutboxEvent) -> tuple[dict[str, str], Exception | None]:
     """Run every enabled rule triggered by ``event``.
 
     Returns:
@@ -358,7 +358,7 @@ async def run_event(job: TenantJob, event: OutboxEvent) -> tuple[dict[str, str],
     return outcomes, retry
 
 
-async def resume_due(job: TenantJob, *, now: datetime.datetime | None = None, limit: int = 200) -> int:
+async def resume_due(job: TenantTransaction, *, now: datetime.datetime | None = None, limit: int = 200) -> int:
     """Fire the tenant's delays whose ``due_at`` has passed; returns how many were fired."""
     s = job.session
     now = now or datetime.datetime.now(datetime.UTC)
