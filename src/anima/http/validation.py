@@ -50,11 +50,12 @@ PATTERN_RULES: dict[str, tuple[str, str]] = {
     r"^[A-Za-z]{3}$": ("pattern", "must be three letters (an ISO 4217 code such as EUR)"),
 }
 
+_RULES_BY_REPR = {repr(pattern): rule for pattern, rule in PATTERN_RULES.items()}  # msgspec quotes the repr
 _AT = re.compile(r" - at `\$([^`]*)`$")
 _TYPE = re.compile(r"^Expected `([^`]+)`, got `([^`]+)`$")
 _LENGTH = re.compile(r"^Expected `(str|array|object|bytes)` of length ([<>]=?) ?(\d+)$")
 _RANGE = re.compile(r"^Expected `(int|float|number)` ([<>]=?|that is a multiple of) ?(.+)$")
-_REGEX = re.compile(r"^Expected `str` matching regex (['\"])(.*)\1$", re.S)
+_REGEX = re.compile(r"^Expected `str` matching regex (.*)$", re.S)
 _NAMED = re.compile(r"^Object (missing required|contains unknown) field `([^`]*)`$")
 _ENUM = re.compile(r"^Invalid enum value (.*)$")
 _INVALID = re.compile(r"^Invalid (.+)$")
@@ -91,6 +92,8 @@ def describe(message: str) -> tuple[str, str, str]:
         return where, "type", f"must be {_TYPE_NAMES.get(want, want)}, not {_TYPE_NAMES.get(got, got)}"
     if m := _LENGTH.match(text):
         kind, op, n = m.groups()
+        if op == ">=" and n == "1":
+            return where, "length", "must not be empty"
         return where, "length", f"must have {_COMPARE[op]} {n} {_UNITS[kind]}"
     if m := _RANGE.match(text):
         _, op, n = m.groups()
@@ -98,7 +101,7 @@ def describe(message: str) -> tuple[str, str, str]:
             return where, "range", f"must be a multiple of {n}"
         return where, "range", f"must be {_COMPARE[op]} {n}"
     if m := _REGEX.match(text):
-        rule, human = PATTERN_RULES.get(m.group(2), ("pattern", "does not have the accepted format"))
+        rule, human = _RULES_BY_REPR.get(m.group(1), ("pattern", "does not have the accepted format"))
         return where, rule, human
     if m := _ENUM.match(text):
         return where, "enum", f"{m.group(1)} is not one of the accepted values"
