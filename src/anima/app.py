@@ -14,7 +14,6 @@ from litestar import Litestar
 from litestar.config.cors import CORSConfig
 from litestar.datastructures import State
 from litestar.openapi import OpenAPIConfig
-from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
 from litestar.routes import HTTPRoute
 
@@ -24,7 +23,7 @@ from anima.ai.cache import AnalysisCache
 from anima.ai.gemini import GeminiAnalyst
 from anima.config import Settings, load_settings
 from anima.db.engine import Database, open_database
-from anima.http import health
+from anima.http import docs, health
 from anima.http.context import RequestContextMiddleware
 from anima.http.access import check_org_routes
 from anima.http.exception_handlers import EXCEPTION_HANDLERS
@@ -97,7 +96,7 @@ def create_app(
         version="1.0.0",
         description="The practice platform for therapy and wellness professionals. Errors are RFC 9457 problem details.",
         path="/docs",
-        render_plugins=[ScalarRenderPlugin(), SwaggerRenderPlugin(path="/swagger")],
+        render_plugins=[docs.ScalarPage(), docs.SwaggerPage()],
         components=Components(
             security_schemes={"BearerToken": SecurityScheme(type="http", scheme="bearer", bearer_format="JWT")}
         ),
@@ -106,6 +105,7 @@ def create_app(
     app = Litestar(
         route_handlers=[
             *health.ROUTE_HANDLERS,
+            docs.assets_router(),
             *identity_controllers.ROUTE_HANDLERS,
             *tenancy_controllers.ROUTE_HANDLERS,
             *billing_controllers.ROUTE_HANDLERS,

@@ -11,7 +11,7 @@ before any dependency or handler, so nothing below sees what is refused here:
   (``lone-surrogate``); percent-encoded query values must be UTF-8 (``utf-8``);
 * the body is converted **strictly** to the handler's ``data`` type (``"250"`` is not an integer,
   ``0`` is not ``false``; unknown fields are refused) and every bad field is reported at once,
-  as are dates outside the accepted range (``date-range``) — else 422 ``invalid-input``.
+  as are dates outside the accepted range (``range``) — else 422 ``invalid-input``.
 
 Litestar then converts the (already valid) body again for the handler; that second, lenient
 conversion cannot change a value the strict one accepted.

@@ -10,8 +10,8 @@ decoded document (keys included) and :func:`date_errors` dates and times outside
 :data:`EARLIEST` … :data:`LATEST`.
 
 Rules (the ``rule`` member): ``type``, ``required``, ``unknown-field``, ``length``, ``range``,
-``enum``, ``format``, ``email``, ``slug``, ``control-characters``, ``not-blank``, ``pattern``,
-``nul-character``, ``lone-surrogate``, ``date-range``, ``max-depth``.
+``enum``, ``format``, ``email``, ``control-characters``, ``not-blank``, ``pattern``,
+``nul-character``, ``lone-surrogate``, ``max-depth`` (dates out of bounds are ``range``).
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ _CONTROL = "must not contain control characters"
 #: regular expressions of our schemas, by their text, as a rule and a sentence
 PATTERN_RULES: dict[str, tuple[str, str]] = {
     EMAIL_PATTERN: ("email", "must be an email address such as name@example.org"),
-    SLUG_PATTERN: ("slug", "must be 3 to 40 lowercase letters, digits or hyphens, starting and ending with a letter or digit"),
+    SLUG_PATTERN: ("pattern", "must be 3 to 40 lowercase letters, digits or hyphens, starting and ending with a letter or digit"),
     r"^[^\x00-\x1f\x7f]+$": ("control-characters", _CONTROL),
     r"^[^\x00-\x1f\x7f<>]+$": ("control-characters", _CONTROL + " or < >"),
     r"^[^\x00-\x1f\x7f<>]*$": ("control-characters", _CONTROL + " or < >"),
@@ -188,8 +188,8 @@ def _field_errors(
         kind, item_type = container
         items = enumerate(value) if kind == "list" else value.items()
         nested = [e for key, item in items for e in validate_value(item, item_type, join(path, key), dec_hook)[1]]
-        # a container-level rule (its length) is in msgspec's message when no item is to blame
-        if nested and "of length" not in first.split(" - at ")[0]:
+        # msgspec blames the container itself (its length) with no location: keep that error
+        if nested and describe(first)[0]:
             return nested
     return [error_from(first, path)]
 
@@ -226,7 +226,7 @@ def date_errors(value: Any, path: str = "") -> list[Error]:
         else:
             continue
         if day is None or not EARLIEST <= day < LATEST:
-            errors.append({"field": where or "body", "rule": "date-range", "message": message})
+            errors.append({"field": where or "body", "rule": "range", "message": message})
     return errors
 
 
@@ -236,7 +236,7 @@ def text_errors(value: Any, path: str = "", depth: int = 0) -> list[Error]:
     Every string is checked, object keys too. PostgreSQL cannot store U+0000 in text and a lone
     surrogate (U+D800–U+DFFF) is not encodable as UTF-8, so neither may reach a service.
     """
-    if depth > MAX_DEPTH:
+    if isinstance(value, (dict, list)) and depth >= MAX_DEPTH:
         return [{"field": path or "body", "rule": "max-depth", "message": f"is nested deeper than {MAX_DEPTH} levels"}]
     if isinstance(value, str):
         return string_errors(value, path or "body")
