@@ -207,25 +207,41 @@ def _walk(value: Any, path: str) -> Iterator[tuple[str, Any]]:
             yield from _walk(item, join(path, index))
 
 
+def _bad_day(item: datetime.date) -> bool:
+    if isinstance(item, datetime.datetime):
+        try:
+            day = item.astimezone(datetime.UTC).date() if item.tzinfo else item.date()
+        except OverflowError:
+            return True
+    else:
+        day = item
+    return not EARLIEST <= day < LATEST
+
+
+def _any_bad_date(value: Any) -> bool:
+    if isinstance(value, datetime.date):
+        return _bad_day(value)
+    if isinstance(value, msgspec.Struct):
+        return any(_any_bad_date(getattr(value, name)) for name in value.__struct_fields__)
+    if isinstance(value, dict):
+        return any(_any_bad_date(item) for item in value.values())
+    if isinstance(value, (list, tuple)):
+        return any(_any_bad_date(item) for item in value)
+    return False
+
+
 def date_errors(value: Any, path: str = "") -> list[Error]:
     """Dates and datetimes in ``value`` outside [:data:`EARLIEST`, :data:`LATEST`) (datetimes in UTC).
 
     An aware datetime whose offset pushes it past year 9999 in UTC (``9999-12-31T23:59:59-14:00``)
     is refused here instead of overflowing later in Python or PostgreSQL.
     """
+    if not _any_bad_date(value):
+        return []  # the common case, without building a path for every value
     errors: list[Error] = []
     message = f"must lie between {EARLIEST.isoformat()} and {(LATEST - datetime.timedelta(days=1)).isoformat()}"
     for where, item in _walk(value, path):
-        if isinstance(item, datetime.datetime):
-            try:
-                day = item.astimezone(datetime.UTC).date() if item.tzinfo else item.date()
-            except OverflowError:
-                day = None
-        elif isinstance(item, datetime.date):
-            day = item
-        else:
-            continue
-        if day is None or not EARLIEST <= day < LATEST:
+        if isinstance(item, datetime.date) and _bad_day(item):
             errors.append({"field": where or "body", "rule": "range", "message": message})
     return errors
 
@@ -236,6 +252,8 @@ def text_errors(value: Any, path: str = "", depth: int = 0) -> list[Error]:
     Every string is checked, object keys too. PostgreSQL cannot store U+0000 in text and a lone
     surrogate (U+D800–U+DFFF) is not encodable as UTF-8, so neither may reach a service.
     """
+    if depth == 0 and _clean(value, 0):
+        return []  # the common case, without building a path for every value
     if isinstance(value, (dict, list)) and depth >= MAX_DEPTH:
         return [{"field": path or "body", "rule": "max-depth", "message": f"is nested deeper than {MAX_DEPTH} levels"}]
     if isinstance(value, str):
@@ -253,6 +271,23 @@ def text_errors(value: Any, path: str = "", depth: int = 0) -> list[Error]:
 
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _clean_text(text: str) -> bool:
+    return "\x00" not in text and (text.isascii() or not _SURROGATE.search(text))
+
+
+def _clean(value: Any, depth: int) -> bool:
+    """No NUL, no lone surrogate, no nesting beyond MAX_DEPTH (no paths built)."""
+    if isinstance(value, str):
+        return _clean_text(value)
+    if isinstance(value, dict):
+        return depth < MAX_DEPTH and all(
+            (not isinstance(k, str) or _clean_text(k)) and _clean(v, depth + 1) for k, v in value.items()
+        )
+    if isinstance(value, list):
+        return depth < MAX_DEPTH and all(_clean(v, depth + 1) for v in value)
+    return True
 
 
 def string_errors(text: str, field: str) -> list[Error]:
