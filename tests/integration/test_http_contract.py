@@ -245,3 +245,33 @@ async def test_docs_pages_have_a_strict_csp_and_load_nothing_from_elsewhere(clie
         assert asset.status_code == 200, source
         assert "max-age" in asset.headers["cache-control"] and "no-store" not in asset.headers["cache-control"]
         assert asset.headers["x-content-type-options"] == "nosniff"
+
+
+# --- who may use a route is decided before what its body says ----------------------------------
+
+
+async def test_authorization_comes_before_body_validation(client, db, org):
+    _, assistant, _ = await add_member(client, db, org, "ASSISTANT")
+    bad = {**SERVICE, "price_minor": "250", "description": "x\u0000"}
+    as_assistant = await client.post(f"/api/v1/orgs/{org.slug}/services", json=bad, headers=bearer(assistant["access_token"]))
+    assert as_assistant.status_code == 403, as_assistant.text
+    anonymous = await client.post(f"/api/v1/orgs/{org.slug}/services", json=bad)
+    assert anonymous.status_code == 401, anonymous.text
+    stranger = await signup(client)
+    foreign = await client.post(f"/api/v1/orgs/{org.slug}/services", json=bad, headers=stranger.headers)
+    assert foreign.status_code == 404, foreign.text
+    owner = await client.post(f"/api/v1/orgs/{org.slug}/services", json=bad, headers=org.headers)
+    assert {(e["field"], e["rule"]) for e in owner.json()["errors"]} == {("price_minor", "type"), ("description", "nul-character")}
+
+
+def test_the_refusal_marker_is_accepted_by_no_body_type(app):
+    from anima.http.input_guard import REFUSED
+
+    for route in app.routes:
+        if not isinstance(route, HTTPRoute):
+            continue
+        for handler in route.route_handlers:
+            field = handler.parsed_fn_signature.parameters.get("data")
+            if field is not None:
+                with pytest.raises(msgspec.ValidationError):
+                    msgspec.convert(REFUSED, field.annotation, strict=False)

@@ -14,6 +14,7 @@ from litestar import Request, Response
 from litestar.exceptions import HTTPException, NotAuthorizedException, PermissionDeniedException, ValidationException
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 
+from anima.http.input_guard import body_errors
 from anima.http.validation import error_from
 from anima.logs import get_logger
 from anima.problems import MEDIA_TYPE, STANDARD_MEMBERS, TYPE_BASE, Problem
@@ -67,13 +68,15 @@ def _handle_problem(request: Request[Any, Any, Any], exc: Problem) -> Response[d
     )
 
 
-def _validation_errors(exc: ValidationException) -> list[dict[str, str]]:
-    """Litestar's validation errors (parameters, and bodies the guard let through) as our errors."""
-    out: list[dict[str, str]] = []
+def _litestar_errors(exc: ValidationException) -> list[dict[str, Any]]:
     extra = exc.extra if isinstance(exc.extra, list) else ([exc.extra] if exc.extra else [])
-    for item in extra:
-        if not isinstance(item, dict):
-            continue
+    return [item for item in extra if isinstance(item, dict)]
+
+
+def _validation_errors(items: list[dict[str, Any]]) -> list[dict[str, str]]:
+    """Litestar's validation errors (parameters, mostly) as our ``{field, rule, message}``."""
+    out: list[dict[str, str]] = []
+    for item in items:
         key = str(item.get("key") or "")
         base = "" if key == "data" else key
         error = error_from(str(item.get("message", "invalid")), base)
@@ -84,7 +87,11 @@ def _validation_errors(exc: ValidationException) -> list[dict[str, str]]:
 
 
 def _handle_validation(request: Request[Any, Any, Any], exc: ValidationException) -> Response[dict[str, Any]]:
-    errors = _validation_errors(exc)
+    items = _litestar_errors(exc)
+    refused = body_errors(request.scope)
+    if refused:  # the input guard's strict errors replace Litestar's view of the body
+        items = [i for i in items if i.get("source") != "body" and i.get("key") != "data"]
+    errors = refused + _validation_errors(items)
     detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors) or str(exc.detail)
     return problem_response(
         request, status=422 if errors else 400, kind="invalid-input", title="Invalid input", detail=detail, errors=errors

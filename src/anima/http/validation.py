@@ -290,6 +290,15 @@ def _clean(value: Any, depth: int) -> bool:
     return True
 
 
+def too_deep(value: Any, depth: int = 0) -> bool:
+    """Whether ``value`` has an array or object nested :data:`MAX_DEPTH` or more levels below the top."""
+    if isinstance(value, dict):
+        return depth >= MAX_DEPTH or any(too_deep(v, depth + 1) for v in value.values())
+    if isinstance(value, list):
+        return depth >= MAX_DEPTH or any(too_deep(v, depth + 1) for v in value)
+    return False
+
+
 def string_errors(text: str, field: str) -> list[Error]:
     """The NUL / lone-surrogate errors of one string named ``field`` (empty when clean)."""
     errors = []
