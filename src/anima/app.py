@@ -14,8 +14,8 @@ from litestar import Litestar
 from litestar.config.cors import CORSConfig
 from litestar.datastructures import State
 from litestar.openapi import OpenAPIConfig
-from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
+from litestar.routes import HTTPRoute
 
 from anima.domains import import_domain_modules
 from anima.billing import controllers as billing_controllers
@@ -23,10 +23,12 @@ from anima.ai.cache import AnalysisCache
 from anima.ai.gemini import GeminiAnalyst
 from anima.config import Settings, load_settings
 from anima.db.engine import Database, open_database
-from anima.http import health
+from anima.http import docs, health
 from anima.http.context import RequestContextMiddleware
 from anima.http.access import check_org_routes
 from anima.http.exception_handlers import EXCEPTION_HANDLERS
+from anima.http.input_guard import GuardedRequest, guard_request
+from anima.http.security_headers import SecurityHeadersMiddleware
 from anima.identity import controllers as identity_controllers
 from anima.identity.rate_limit import RateLimits
 from anima.jobs import controllers as jobs_controllers
@@ -94,7 +96,7 @@ def create_app(
         version="1.0.0",
         description="The practice platform for therapy and wellness professionals. Errors are RFC 9457 problem details.",
         path="/docs",
-        render_plugins=[ScalarRenderPlugin(), SwaggerRenderPlugin(path="/swagger")],
+        render_plugins=[docs.ScalarPage(), docs.SwaggerPage()],
         components=Components(
             security_schemes={"BearerToken": SecurityScheme(type="http", scheme="bearer", bearer_format="JWT")}
         ),
@@ -103,6 +105,7 @@ def create_app(
     app = Litestar(
         route_handlers=[
             *health.ROUTE_HANDLERS,
+            docs.assets_router(),
             *identity_controllers.ROUTE_HANDLERS,
             *tenancy_controllers.ROUTE_HANDLERS,
             *billing_controllers.ROUTE_HANDLERS,
@@ -110,7 +113,8 @@ def create_app(
             *domain_route_handlers(),
         ],
         dependencies=application_dependencies(),
-        middleware=[lambda app: RequestContextMiddleware(app, settings.trusted_proxies, settings.secret_key)],
+        request_class=GuardedRequest,
+        before_request=guard_request,
         logging_config=None,
         exception_handlers=EXCEPTION_HANDLERS,
         openapi_config=openapi,
@@ -121,4 +125,16 @@ def create_app(
         debug=False,
     )
     check_org_routes(app.routes)
+    wrap_edge(app, settings)
     return app
+
+
+def wrap_edge(app: Litestar, settings: Settings) -> None:
+    """Put the request context and the security headers around everything Litestar answers.
+
+    Litestar's ``middleware`` runs only for matched routes; wrapped around ``app.asgi_handler``
+    (its exception handler and router) they also cover 404, 405 and errors raised before routing.
+    """
+    allow = {route.path_format: ", ".join(sorted(route.methods)) for route in app.routes if isinstance(route, HTTPRoute)}
+    context = RequestContextMiddleware(app.asgi_handler, settings.trusted_proxies, settings.secret_key)
+    app.asgi_handler = SecurityHeadersMiddleware(context, production=settings.is_production, allow=allow)

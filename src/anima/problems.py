@@ -43,12 +43,33 @@ class Problem(Exception):
         super().__init__(self.detail)
 
 
+#: members of every problem object; ``extra`` never overwrites them (``status`` is the HTTP code)
+STANDARD_MEMBERS = frozenset({"type", "title", "status", "detail", "instance", "request_id", "errors"})
+
+
 class InvalidInput(Problem):
+    """422: one or more fields broke a rule; ``errors`` names each (``field``, ``rule``, ``message``)."""
+
     status, kind, title = 422, "invalid-input", "Invalid input"
 
     @classmethod
     def field(cls, field: str, rule: str, message: str) -> InvalidInput:
         return cls(f"{field}: {message}", errors=[{"field": field, "rule": rule, "message": message}])
+
+    @classmethod
+    def fields(cls, errors: list[dict[str, str]]) -> InvalidInput:
+        """Every error at once; the detail names each field and what it broke."""
+        return cls("; ".join(f"{e['field']}: {e['message']}" for e in errors), errors=errors)
+
+
+class MalformedBody(Problem):
+    """400: the body cannot be read as JSON at all (not UTF-8, not JSON, nested too deep)."""
+
+    status, kind, title = 400, "malformed-body", "Malformed request body"
+
+    @classmethod
+    def because(cls, rule: str, message: str) -> MalformedBody:
+        return cls(f"body: {message}", errors=[{"field": "body", "rule": rule, "message": message}])
 
 
 class Unauthorized(Problem):

@@ -7,6 +7,8 @@ from typing import Annotated, Literal
 
 import msgspec
 
+from anima.request_body import RequestBody
+
 PaidTier = Literal["PRO", "CENTER"]
 TierName = Literal["BUILDER", "PRO", "CENTER"]
 Reason = Annotated[str, msgspec.Meta(min_length=3, max_length=500, pattern=r"\S")]
@@ -62,7 +64,7 @@ class OperatorBillingOut(msgspec.Struct):
     history: list[TierChangeOut]
 
 
-class CheckoutRequest(msgspec.Struct, forbid_unknown_fields=True):
+class CheckoutRequest(RequestBody):
     tier: PaidTier
 
 
@@ -73,7 +75,7 @@ class RedirectOut(msgspec.Struct):
     url: str
 
 
-class TierSet(msgspec.Struct, forbid_unknown_fields=True):
+class TierSet(RequestBody):
     """An operator's comp: ``tier`` becomes the tenant's floor (BUILDER removes the comp); ``reason`` is recorded."""
 
     tier: TierName

@@ -7,7 +7,6 @@ and unexpected errors (logged by type and place only, answered as a bare 500) ar
 
 from __future__ import annotations
 
-import re
 import traceback
 from typing import Any
 
@@ -15,8 +14,10 @@ from litestar import Request, Response
 from litestar.exceptions import HTTPException, NotAuthorizedException, PermissionDeniedException, ValidationException
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 
+from anima.http.input_guard import body_errors
+from anima.http.validation import error_from
 from anima.logs import get_logger
-from anima.problems import MEDIA_TYPE, TYPE_BASE, Problem
+from anima.problems import MEDIA_TYPE, STANDARD_MEMBERS, TYPE_BASE, Problem
 
 log = get_logger(__name__)
 
@@ -32,7 +33,11 @@ def problem_response(
     extra: dict[str, Any] | None = None,
     headers: dict[str, str] | None = None,
 ) -> Response[dict[str, Any]]:
-    """Build a problem+json response; ``instance`` is the request path, ``request_id`` echoes the header."""
+    """Build a problem+json response; ``instance`` is the request path, ``request_id`` echoes the header.
+
+    ``extra`` adds members but never replaces a standard one (:data:`~anima.problems.STANDARD_MEMBERS`):
+    ``status`` is always the HTTP status code, as RFC 9457 requires.
+    """
     body: dict[str, Any] = {
         "type": TYPE_BASE + kind,
         "title": title,
@@ -46,7 +51,7 @@ def problem_response(
     if errors:
         body["errors"] = errors
     if extra:
-        body.update(extra)
+        body.update({k: v for k, v in extra.items() if k not in STANDARD_MEMBERS})
     return Response(body, status_code=status, media_type=MEDIA_TYPE, headers=headers)
 
 
@@ -63,49 +68,30 @@ def _handle_problem(request: Request[Any, Any, Any], exc: Problem) -> Response[d
     )
 
 
-_MSGSPEC_PATH = re.compile(r"at `\$\.?([^`]*)`")
-_MSGSPEC_FIELD = re.compile(r"(missing required|unknown) field `([^`]*)`")
-
-
-def _validation_errors(exc: ValidationException) -> list[dict[str, str]]:
-    out: list[dict[str, str]] = []
+def _litestar_errors(exc: ValidationException) -> list[dict[str, Any]]:
     extra = exc.extra if isinstance(exc.extra, list) else ([exc.extra] if exc.extra else [])
-    for item in extra:
-        if not isinstance(item, dict):
-            continue
-        message = str(item.get("message", "invalid"))
-        key = item.get("key")
-        field = str(key) if key else ""
-        match = _MSGSPEC_PATH.search(message)
-        if match:
-            field = match.group(1) or field
-            message = _MSGSPEC_PATH.sub("", message).strip(" -")
-        named = _MSGSPEC_FIELD.search(message)
-        if named:
-            field = (f"{field}." if field and field != "data" else "") + named.group(2)
-        lowered = message.lower()
-        if "unknown field" in lowered:
-            rule = "unknown-field"
-        elif "required" in lowered or "missing" in lowered:
-            rule = "required"
-        elif "length" in lowered:
-            rule = "length"
-        elif "regex" in lowered or "pattern" in lowered:
-            rule = "pattern"
-        elif "invalid enum" in lowered or "one of" in lowered:
-            rule = "enum"
-        elif any(op in message for op in (">=", "<=", "> ", "< ")):
-            rule = "range"
-        elif "expected" in lowered:
-            rule = "type"
-        else:
-            rule = "invalid"
-        out.append({"field": field or str(item.get("source", "body")), "rule": rule, "message": message})
+    return [item for item in extra if isinstance(item, dict)]
+
+
+def _validation_errors(items: list[dict[str, Any]]) -> list[dict[str, str]]:
+    """Litestar's validation errors (parameters, mostly) as our ``{field, rule, message}``."""
+    out: list[dict[str, str]] = []
+    for item in items:
+        key = str(item.get("key") or "")
+        base = "" if key == "data" else key
+        error = error_from(str(item.get("message", "invalid")), base)
+        if error["field"] == "body" and item.get("source") and item.get("source") != "body":
+            error["field"] = str(item["source"])
+        out.append(error)
     return out
 
 
 def _handle_validation(request: Request[Any, Any, Any], exc: ValidationException) -> Response[dict[str, Any]]:
-    errors = _validation_errors(exc)
+    items = _litestar_errors(exc)
+    refused = body_errors(request.scope)
+    if refused:  # the input guard's strict errors replace Litestar's view of the body
+        items = [i for i in items if i.get("source") != "body" and i.get("key") != "data"]
+    errors = refused + _validation_errors(items)
     detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors) or str(exc.detail)
     return problem_response(
         request, status=422 if errors else 400, kind="invalid-input", title="Invalid input", detail=detail, errors=errors

@@ -8,6 +8,7 @@ from typing import Annotated, Literal
 
 import msgspec
 
+from anima.request_body import RequestBody
 from anima.tenancy.naming import SLUG_PATTERN
 
 #: a pragmatic email shape (RFC 5321 lengths, no spaces or control characters, one @, a dotted domain)
@@ -22,7 +23,7 @@ TierName = Literal["BUILDER", "PRO", "CENTER"]
 RoleName = Literal["OWNER", "THERAPIST", "ASSISTANT"]
 
 
-class SignupRequest(msgspec.Struct, forbid_unknown_fields=True):
+class SignupRequest(RequestBody):
     organization_name: OrgName
     slug: Slug
     email: Email
@@ -31,12 +32,12 @@ class SignupRequest(msgspec.Struct, forbid_unknown_fields=True):
     tier: TierName = "BUILDER"
 
 
-class LoginRequest(msgspec.Struct, forbid_unknown_fields=True):
+class LoginRequest(RequestBody):
     email: Annotated[str, msgspec.Meta(max_length=254)]
     password: Password
 
 
-class RefreshRequest(msgspec.Struct, forbid_unknown_fields=True):
+class RefreshRequest(RequestBody):
     refresh_token: Annotated[str, msgspec.Meta(min_length=1, max_length=256)]
 
 
@@ -72,7 +73,7 @@ class SignupResponse(msgspec.Struct):
     checkout_required: bool
 
 
-class InvitationRequest(msgspec.Struct, forbid_unknown_fields=True):
+class InvitationRequest(RequestBody):
     email: Email
     role: RoleName
 
@@ -86,7 +87,7 @@ class InvitationOut(msgspec.Struct):
     revoked_at: datetime.datetime | None
 
 
-class AcceptInvitationRequest(msgspec.Struct, forbid_unknown_fields=True):
+class AcceptInvitationRequest(RequestBody):
     token: Annotated[str, msgspec.Meta(min_length=1, max_length=256)]
     password: Password
     display_name: DisplayName | None = None
@@ -107,5 +108,5 @@ class MemberOut(msgspec.Struct):
     active: bool
 
 
-class RoleChange(msgspec.Struct, forbid_unknown_fields=True):
+class RoleChange(RequestBody):
     role: RoleName

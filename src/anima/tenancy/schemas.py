@@ -8,6 +8,7 @@ from typing import Annotated
 import msgspec
 
 from anima.identity.schemas import Email, OrgName, Slug, TierName
+from anima.request_body import RequestBody
 
 
 class TenantUsage(msgspec.Struct):
@@ -28,12 +29,12 @@ class TenantOut(msgspec.Struct):
     usage: TenantUsage | None = None
 
 
-class TenantCreate(msgspec.Struct, forbid_unknown_fields=True):
+class TenantCreate(RequestBody):
     slug: Slug
     name: OrgName
     owner_email: Email
     tier: TierName = "BUILDER"
 
 
-class StateChange(msgspec.Struct, forbid_unknown_fields=True):
+class StateChange(RequestBody):
     reason: Annotated[str, msgspec.Meta(min_length=3, max_length=500)]

@@ -8,6 +8,8 @@ from typing import Any
 
 import msgspec
 
+from anima.request_body import RequestBody
+
 
 class TemplateOut(msgspec.Struct):
     """A marketplace listing; ``installed_rule_id`` when this organization installed it;
@@ -37,7 +39,7 @@ class RuleOut(msgspec.Struct):
     updated_at: datetime.datetime
 
 
-class RuleToggle(msgspec.Struct, forbid_unknown_fields=True):
+class RuleToggle(RequestBody):
     enabled: bool
 
 

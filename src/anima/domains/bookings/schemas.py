@@ -7,8 +7,10 @@ import uuid
 
 import msgspec
 
+from anima.request_body import RequestBody
 
-class BookingCreate(msgspec.Struct, forbid_unknown_fields=True):
+
+class BookingCreate(RequestBody):
     patient_id: uuid.UUID
     service_id: uuid.UUID
     starts_at: datetime.datetime

@@ -98,7 +98,7 @@ async def transition(session: AsyncSession, user_id: uuid.UUID, booking_id: uuid
     """CONFIRMED -> COMPLETED or CANCELLED (409 from any other status); emits its event."""
     booking = await get(session, Role.OWNER.value, user_id, booking_id)
     if booking.status != "CONFIRMED":
-        raise Conflict(f"this booking is already {booking.status}", extra={"status": booking.status})
+        raise Conflict(f"this booking is already {booking.status}", extra={"state": booking.status})
     now = datetime.datetime.now(datetime.UTC)
     booking.status = target
     if target == "COMPLETED":

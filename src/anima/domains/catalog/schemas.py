@@ -8,6 +8,8 @@ from typing import Annotated, Literal
 
 import msgspec
 
+from anima.request_body import RequestBody
+
 Name = Annotated[str, msgspec.Meta(min_length=1, max_length=120, pattern=r"^[^\x00-\x1f\x7f]+$")]
 Description = Annotated[str, msgspec.Meta(max_length=5000)]
 Duration = Annotated[int, msgspec.Meta(ge=5, le=43200, description="minutes, 5 to 43,200 (30 days)")]
@@ -20,7 +22,7 @@ SchedulingName = Literal["CALENDAR", "FIXED_DATE"]
 LocationName = Literal["ONLINE", "IN_PERSON"]
 
 
-class ServiceCreate(msgspec.Struct, forbid_unknown_fields=True):
+class ServiceCreate(RequestBody):
     name: Name
     kind: KindName
     scheduling: SchedulingName
@@ -35,7 +37,7 @@ class ServiceCreate(msgspec.Struct, forbid_unknown_fields=True):
     therapist_ids: list[uuid.UUID] = []
 
 
-class ServiceUpdate(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
+class ServiceUpdate(RequestBody, omit_defaults=True):
     name: Name | msgspec.UnsetType = msgspec.UNSET
     description: Description | msgspec.UnsetType = msgspec.UNSET
     kind: KindName | msgspec.UnsetType = msgspec.UNSET
@@ -49,7 +51,7 @@ class ServiceUpdate(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=Tr
     active: bool | msgspec.UnsetType = msgspec.UNSET
 
 
-class TherapistAssignment(msgspec.Struct, forbid_unknown_fields=True):
+class TherapistAssignment(RequestBody):
     therapist_ids: Annotated[list[uuid.UUID], msgspec.Meta(max_length=500)]
 
 

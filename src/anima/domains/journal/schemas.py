@@ -14,6 +14,8 @@ from typing import Annotated, Any, Literal
 
 import msgspec
 
+from anima.request_body import RequestBody
+
 MAX_HTML_BYTES = 100 * 1024
 MAX_DATA_BYTES = 64 * 1024
 
@@ -22,7 +24,7 @@ Visibility = Literal["private", "shared"]
 Reason = Annotated[str, msgspec.Meta(min_length=1, max_length=1000)]
 
 
-class EntryCreate(msgspec.Struct, forbid_unknown_fields=True):
+class EntryCreate(RequestBody):
     kind: Kind
     visibility: Visibility = "private"
     html: str | None = None
@@ -30,14 +32,14 @@ class EntryCreate(msgspec.Struct, forbid_unknown_fields=True):
     occurred_at: datetime.datetime | None = None
 
 
-class EntryUpdate(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
+class EntryUpdate(RequestBody, omit_defaults=True):
     visibility: Visibility | msgspec.UnsetType = msgspec.UNSET
     html: str | msgspec.UnsetType = msgspec.UNSET
     data: dict[str, Any] | msgspec.UnsetType = msgspec.UNSET
     occurred_at: datetime.datetime | msgspec.UnsetType = msgspec.UNSET
 
 
-class AmendmentCreate(msgspec.Struct, forbid_unknown_fields=True):
+class AmendmentCreate(RequestBody):
     reason: Reason
     html: str | None = None
     data: dict[str, Any] | None = None

@@ -15,6 +15,8 @@ from typing import Annotated, Any
 
 import msgspec
 
+from anima.request_body import RequestBody
+
 Name = Annotated[str, msgspec.Meta(min_length=1, max_length=100, pattern=r"^[^\x00-\x1f\x7f<>]+$")]
 LastName = Annotated[str, msgspec.Meta(max_length=100, pattern=r"^[^\x00-\x1f\x7f<>]*$")]
 Email = Annotated[str, msgspec.Meta(min_length=3, max_length=254)]
@@ -30,7 +32,7 @@ TimeoutDays = Annotated[int, msgspec.Meta(ge=1, le=3650, description="days in th
 PROFILE_MAX_BYTES = 16 * 1024
 
 
-class ClinicalProfile(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
+class ClinicalProfile(RequestBody, omit_defaults=True):
     """The encrypted part of the profile."""
 
     medical_history: ClinicalText = ""
@@ -42,7 +44,7 @@ class ClinicalProfile(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=
 CLINICAL_KEYS = frozenset(ClinicalProfile.__struct_fields__)
 
 
-class PatientCreate(msgspec.Struct, forbid_unknown_fields=True):
+class PatientCreate(RequestBody):
     first_name: Name
     last_name: LastName = ""
     email: Email | None = None
@@ -56,7 +58,7 @@ class PatientCreate(msgspec.Struct, forbid_unknown_fields=True):
     therapist_ids: Annotated[list[uuid.UUID], msgspec.Meta(max_length=50)] = []
 
 
-class PatientUpdate(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
+class PatientUpdate(RequestBody, omit_defaults=True):
     first_name: Name | msgspec.UnsetType = msgspec.UNSET
     last_name: LastName | msgspec.UnsetType = msgspec.UNSET
     email: Email | None | msgspec.UnsetType = msgspec.UNSET
@@ -108,7 +110,7 @@ class PatientOut(msgspec.Struct):
     updated_at: datetime.datetime
 
 
-class TherapistIds(msgspec.Struct, forbid_unknown_fields=True):
+class TherapistIds(RequestBody):
     therapist_ids: Annotated[list[uuid.UUID], msgspec.Meta(max_length=50)]
 
 
@@ -119,7 +121,7 @@ class StageOut(msgspec.Struct):
     timeout_days: int | None = None
 
 
-class StageRename(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
+class StageRename(RequestBody, omit_defaults=True):
     """Change a stage: its ``label``, its ``timeout_days`` (null clears it), or both; at least one."""
 
     label: StageLabel | msgspec.UnsetType = msgspec.UNSET
@@ -130,5 +132,5 @@ class PolicyOut(msgspec.Struct):
     restrict_therapists_to_assigned: bool
 
 
-class PolicyUpdate(msgspec.Struct, forbid_unknown_fields=True):
+class PolicyUpdate(RequestBody):
     restrict_therapists_to_assigned: bool

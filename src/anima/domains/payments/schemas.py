@@ -9,17 +9,19 @@ from typing import Annotated
 
 import msgspec
 
+from anima.request_body import RequestBody
+
 Currency = Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z]{3}$", description="ISO 4217 code, e.g. EUR")]
 
 
-class PaymentCreate(msgspec.Struct, forbid_unknown_fields=True):
+class PaymentCreate(RequestBody):
     patient_id: uuid.UUID
     amount_minor: Annotated[int, msgspec.Meta(ge=1, le=100_000_000)]
     currency: Currency
     description: Annotated[str, msgspec.Meta(max_length=200, pattern=r"^[^\x00-\x1f\x7f<>]*$")] = ""
 
 
-class PaymentFailure(msgspec.Struct, forbid_unknown_fields=True):
+class PaymentFailure(RequestBody):
     reason: Annotated[str, msgspec.Meta(min_length=1, max_length=200, pattern=r"^[^\x00-\x1f\x7f<>]+$")]
 
 

@@ -85,7 +85,7 @@ async def settle(
     """Mark a PENDING payment paid or failed (409 otherwise); emits its event."""
     payment = await get(session, viewer, payment_id)
     if payment.status != "PENDING":
-        raise Conflict(f"this payment is already {payment.status}", extra={"status": payment.status})
+        raise Conflict(f"this payment is already {payment.status}", extra={"state": payment.status})
     payment.status = "SUCCEEDED" if succeeded else "FAILED"
     payment.settled_at = datetime.datetime.now(datetime.UTC)
     payment.failure_reason = None if succeeded else reason

@@ -7,6 +7,8 @@ from typing import Annotated, Literal
 
 import msgspec
 
+from anima.request_body import RequestBody
+
 PeopleLabel = Literal["Patient", "Client", "Consultant"]
 Locale = Literal["en", "es", "ca", "it"]
 TimeZone = Annotated[str, msgspec.Meta(min_length=1, max_length=64, description="IANA time zone, e.g. Europe/Madrid")]
@@ -19,7 +21,7 @@ class SettingsOut(msgspec.Struct):
     updated_at: datetime.datetime
 
 
-class SettingsUpdate(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
+class SettingsUpdate(RequestBody, omit_defaults=True):
     people_label: PeopleLabel | msgspec.UnsetType = msgspec.UNSET
     locale: Locale | msgspec.UnsetType = msgspec.UNSET
     timezone: TimeZone | msgspec.UnsetType = msgspec.UNSET
