@@ -26,6 +26,7 @@ from anima.db.engine import Database, open_database
 from anima.http import health
 from anima.http.context import RequestContextMiddleware
 from anima.http.access import check_org_routes
+from anima.http.clinical_audit import record_clinical_denial
 from anima.http.exception_handlers import EXCEPTION_HANDLERS
 from anima.identity import controllers as identity_controllers
 from anima.identity.rate_limit import RateLimits
@@ -113,6 +114,7 @@ def create_app(
         middleware=[lambda app: RequestContextMiddleware(app, settings.trusted_proxies, settings.secret_key)],
         logging_config=None,
         exception_handlers=EXCEPTION_HANDLERS,
+        after_exception=[record_clinical_denial],
         openapi_config=openapi,
         cors_config=CORSConfig(allow_origins=[], allow_credentials=False),
         lifespan=[lifespan],
