@@ -5,6 +5,10 @@
   the same off-request). 201 with a new entry; 200 when an identical analysis from the last hour,
   readable by the caller, is returned instead (``cached: true``).
 * ``GET .../analyses`` — the patient's analyses the caller may read, newest first.
+
+An analysis needs the patient's consent to AI processing (409 ``ai-consent-required``) and counts
+against the tier's ``ai_analyses_per_month`` (403 ``plan-limit-reached``). Both routes are clinical:
+a refusal here is audited (:mod:`anima.http.clinical_audit`).
 """
 
 from __future__ import annotations
