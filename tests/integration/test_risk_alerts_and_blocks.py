@@ -142,3 +142,51 @@ async def test_escudo_blocks_through_the_patients_service_and_a_clinician_lifts_
     assert lifted_line["actor_role"] == "THERAPIST" and "Safety" not in str(lifted_line["detail"])
     denied = [e for e in trail if e["action"] == "clinical.access_denied"]
     assert [e["actor_role"] for e in denied] == ["ASSISTANT", "THERAPIST"]
+
+
+async def test_concurrent_screenings_alert_once_and_concurrent_lifts_lift_once(client, app, db):
+    """Two screenings of one entry at once (a redelivered job) alert each member once; two
+    clinicians lifting one block at once: one lifts it, the other is told it is gone (409)."""
+    import asyncio
+    import uuid
+
+    from anima.ai.jobs import screen_entry
+    from anima.domains.audit.services import Actor
+    from anima.domains.patients.blocks import BlockSource, block_patient
+    from anima.jobs.runner import tenant_transaction
+    from anima.runtime import RUNTIME_KEY
+
+    org = await signup(client, tier="PRO")
+    tid = await tenant_id_of(db, org.slug)
+    runtime = app.state[RUNTIME_KEY]
+    _, therapist, therapist_id = await add_member(client, db, org, "THERAPIST")
+    pid = (await client.post(f"/api/v1/orgs/{org.slug}/patients", json={"first_name": "Eco", "therapist_ids": [therapist_id]},
+                             headers=org.headers)).json()["id"]
+    note = await client.post(purl(org, pid, "/journal"), json={"kind": "note", "html": HIGH}, headers=bearer(therapist["access_token"]))
+    entry_id = uuid.UUID(note.json()["id"])
+
+    async def screen():
+        async with tenant_transaction(runtime, tid) as tj:
+            return await screen_entry(tj.session, tj.cipher, entry_id)
+
+    results = await asyncio.gather(screen(), screen())
+    assert sorted(r["alerted"] for r in results) == [0, 2]  # therapist (assigned and author) and owner, once
+    rows = await in_tenant(db, org.slug, "SELECT staff_id::text FROM staff_alerts WHERE source_id = :e", {"e": entry_id})
+    assert sorted(r[0] for r in rows) == sorted([therapist_id, org.owner_id])
+
+    async with tenant_transaction(runtime, tid) as tj:
+        _, newly = await block_patient(tj.session, Actor(None, "system", None, None), uuid.UUID(pid), "test block", BlockSource("note", entry_id))
+    assert newly is True
+    async with tenant_transaction(runtime, tid) as tj:  # blocking again keeps the first block
+        _, newly = await block_patient(tj.session, Actor(None, "system", None, None), uuid.UUID(pid), "again", BlockSource("playbook", None))
+    assert newly is False
+
+    lift = purl(org, pid, "/block/lift")
+    answers = await asyncio.gather(
+        client.post(lift, json={"reason": "reviewed by the owner"}, headers=org.headers),
+        client.post(lift, json={"reason": "reviewed by the therapist"}, headers=bearer(therapist["access_token"])),
+    )
+    assert sorted(a.status_code for a in answers) == [200, 409]
+    lines = await in_tenant(db, org.slug, "SELECT action FROM audit_events WHERE patient_id = :p AND action LIKE 'patient.block%'",
+                            {"p": uuid.UUID(pid)})
+    assert sorted(r[0] for r in lines) == ["patient.block_lifted", "patient.blocked"]

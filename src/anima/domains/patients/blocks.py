@@ -78,6 +78,8 @@ async def lift_block(
     """
     refuse_non_clinical(viewer)
     patient = await get_patient(session, viewer, patient_id)
+    # lock the row: of two clinicians lifting at once, the second sees the block gone (409)
+    await session.refresh(patient, with_for_update=True)
     if patient.blocked_at is None:
         raise Conflict("this patient is not blocked")
     since = patient.blocked_at
