@@ -67,6 +67,9 @@ async def test_no_analysis_and_no_gemini_call_without_consent(gclient, stub, db)
     assert [(e["detail"]["given"], e["detail"]["method"]) for e in trail if e["action"] == "patient.ai_consent"] == [
         (True, "written"), (False, "portal")
     ]
+    export = (await gclient.get(purl(org, pid, "/export"), headers=org.headers)).json()
+    assert [(c["given"], c["method"]) for c in export["ai_consents"]] == [(True, "written"), (False, "portal")]
+    assert export["patient"]["ai_consent"]["given"] is False
     # the history is append-only, whoever tries
     with pytest.raises(sa.exc.DBAPIError, match="append-only"):
         await in_tenant(db, org.slug, "UPDATE ai_consents SET given = true")
@@ -107,6 +110,8 @@ async def test_simultaneous_analyses_against_the_monthly_limit_leave_exactly_the
     assert rows == [(allowed, allowed)]
     stored = await in_tenant(db, org.slug, "SELECT count(*) FROM journal_entries WHERE kind = 'ai_analysis'")
     assert stored == [(allowed,)]
+    # a plan limit refuses no one access to clinical content: no denial lines
+    assert await in_tenant(db, org.slug, "SELECT count(*) FROM audit_events WHERE action = 'clinical.access_denied'") == [(0,)]
     usage = (await client.get(f"/api/v1/orgs/{org.slug}/billing/usage", headers=org.headers)).json()
     row = next(r for r in usage["limits"] if r["limit"] == "ai_analyses_per_month")
     assert (row["used"], row["allowed"], row["over_limit"]) == (allowed, allowed, False)

@@ -4,7 +4,7 @@ An after-exception hook of the application (:func:`record_clinical_denial`). It 
 ``clinical.access_denied`` when an organization request failed with
 
 * a problem a service marked as a denial (:func:`anima.domains.audit.denials.mark_denied`), or
-* a 403 on a route that declares itself clinical (``opt`` :data:`CLINICAL`: the journal, the
+* a 403 ``forbidden`` on a route that declares itself clinical (``opt`` :data:`CLINICAL`: the journal, the
   analyses, the export, the block review) — the role guard of :mod:`anima.http.access`, which
   refuses an assistant before any service runs.
 
@@ -30,7 +30,7 @@ from anima.domains.audit.denials import Denial, denial_of, record_denial
 from anima.domains.audit.services import Actor
 from anima.jobs.runner import TenantInactive, tenant_transaction
 from anima.logs import get_logger
-from anima.problems import Problem
+from anima.problems import Forbidden, Problem
 from anima.runtime import runtime_of
 
 log = get_logger(__name__)
@@ -57,7 +57,9 @@ def denial_for(exc: BaseException, scope: Scope) -> Denial | None:
     marked = denial_of(exc)
     handler = scope.get("route_handler")
     clinical_route = bool(handler is not None and handler.opt.get(CLINICAL_OPT))
-    if marked is None and not (clinical_route and isinstance(exc, Problem) and exc.status == 403):
+    # only a refusal of the person (Forbidden) — a plan limit or a suspended organization answers
+    # 403 too, but refuses nobody access to clinical content
+    if marked is None and not (clinical_route and isinstance(exc, Forbidden)):
         return None
     params = scope.get("path_params") or {}
     reason = marked.reason if marked else "role-not-allowed"
