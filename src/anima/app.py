@@ -17,6 +17,7 @@ from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
 
+from anima import models as _every_table  # noqa: F401 - all tables (data_keys too) known before a signup provisions a tenant
 from anima.domains import import_domain_modules
 from anima.billing import controllers as billing_controllers
 from anima.ai.cache import AnalysisCache
