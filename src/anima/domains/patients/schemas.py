@@ -126,6 +126,8 @@ class ConsentState(msgspec.Struct):
 
 
 class ConsentChange(msgspec.Struct):
+    """One line of the consent history: given or withdrawn, how, when (UTC) and by which member."""
+
     id: uuid.UUID
     given: bool
     method: str
