@@ -69,3 +69,38 @@ def test_the_childs_exit_status_is_bootstraps() -> None:
         "sys.exit(bootstrap.run_child([sys.executable, '-c', 'raise SystemExit(7)']))\n" % str(ROOT)
     )
     assert subprocess.run([sys.executable, "-c", runner], timeout=30).returncode == 7
+
+
+def test_sigterm_to_bootstrap_test_stops_the_pytest_it_started(tmp_path: Path) -> None:
+    """The whole path: ``python3 bootstrap.py test FILE`` (the venv is already installed) runs pytest
+    on a test that records its pid and sleeps; SIGTERM to bootstrap ends that pytest too."""
+    pid_file = tmp_path / "child.pid"
+    (tmp_path / "test_sleeper.py").write_text(
+        "import os, time\n"
+        "def test_sleeps():\n"
+        f"    open({str(pid_file)!r}, 'w').write(str(os.getpid()))\n"
+        "    time.sleep(60)\n"
+    )
+    env = {**os.environ, "ANIMA_TEST_WORKERS": "0"}
+    boot = subprocess.Popen(
+        [sys.executable, str(ROOT / "bootstrap.py"), "test", "-q", "-p", "no:randomly", str(tmp_path / "test_sleeper.py")],
+        env=env, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while not (pid_file.exists() and pid_file.read_text()) and time.monotonic() < deadline:
+            assert boot.poll() is None, "bootstrap ended before its child started"
+            time.sleep(0.1)
+        child_pid = int(pid_file.read_text())
+        assert _alive(child_pid)
+        boot.send_signal(signal.SIGTERM)
+        status = boot.wait(timeout=30)
+        deadline = time.monotonic() + 10
+        while _alive(child_pid) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not _alive(child_pid), "pytest outlived bootstrap"
+        assert status != 0
+    finally:
+        if boot.poll() is None:
+            boot.kill()
+            boot.wait()
