@@ -7,12 +7,15 @@
 The virtual environment is ``.venv`` beside this file. Dependencies are installed from
 ``pyproject.toml`` pinned by ``requirements.lock``; the install is redone only when either file
 changed (a stamp in .venv records their hash). Any further arguments go to the command.
+SIGINT, SIGTERM, SIGHUP and SIGQUIT are passed on to the command, bootstrap waits for it and exits
+with its status.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
+import signal
 import subprocess
 import sys
 import venv
@@ -55,6 +58,36 @@ def ensure_installed() -> None:
     STAMP.write_text(wanted)
 
 
+#: signals passed on to the child: stopping bootstrap stops what it started
+FORWARDED = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT") if hasattr(signal, name))
+
+
+def run_child(command: list[str]) -> int:
+    """Run ``command``, pass SIGINT/SIGTERM/SIGHUP/SIGQUIT on to it, wait for it and return its status.
+
+    A child ended by signal N gives 128 + N, as a shell reports it. Without forwarding, stopping
+    bootstrap (Ctrl-C in a terminal, SIGTERM from a process manager) would leave the server running.
+    """
+    child = subprocess.Popen(command)
+
+    def forward(signum: int, _frame: object) -> None:
+        if child.poll() is None:
+            child.send_signal(signum)
+
+    previous = {sig: signal.signal(sig, forward) for sig in FORWARDED}
+    try:
+        while True:
+            try:
+                status = child.wait()
+                break
+            except KeyboardInterrupt:  # pragma: no cover - a handler replaced SIGINT's default
+                continue
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    return 128 - status if status < 0 else status
+
+
 def main(argv: list[str]) -> int:
     if not argv or argv[0] not in ("demo", "test", "install"):
         print(__doc__)
@@ -65,9 +98,9 @@ def main(argv: list[str]) -> int:
     if action == "install":
         return 0
     if action == "demo":
-        return subprocess.call([str(BIN / "anima"), "demo", *rest])
+        return run_child([str(BIN / "anima"), "demo", *rest])
     workers = os.environ.get("ANIMA_TEST_WORKERS", "2")
-    return subprocess.call([str(PYTHON), "-m", "pytest", "-n", workers, "-p", "no:cacheprovider", *rest])
+    return run_child([str(PYTHON), "-m", "pytest", "-n", workers, "-p", "no:cacheprovider", *rest])
 
 
 if __name__ == "__main__":

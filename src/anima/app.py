@@ -17,6 +17,7 @@ from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components, SecurityScheme
 from litestar.routes import HTTPRoute
 
+from anima import models as _every_table  # noqa: F401 - all tables (data_keys too) known before a signup provisions a tenant
 from anima.domains import import_domain_modules
 from anima.billing import controllers as billing_controllers
 from anima.ai.cache import AnalysisCache
@@ -26,6 +27,7 @@ from anima.db.engine import Database, open_database
 from anima.http import docs, health
 from anima.http.context import RequestContextMiddleware
 from anima.http.access import check_org_routes
+from anima.http.clinical_audit import record_clinical_denial
 from anima.http.exception_handlers import EXCEPTION_HANDLERS
 from anima.http.input_guard import GuardedRequest, guard_request
 from anima.http.security_headers import SecurityHeadersMiddleware
@@ -117,6 +119,7 @@ def create_app(
         before_request=guard_request,
         logging_config=None,
         exception_handlers=EXCEPTION_HANDLERS,
+        after_exception=[record_clinical_denial],
         openapi_config=openapi,
         cors_config=CORSConfig(allow_origins=[], allow_credentials=False),
         lifespan=[lifespan],

@@ -16,12 +16,14 @@ from __future__ import annotations
 import asyncio
 import getpass
 import json
+import os
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
 import click
+import msgspec
 
 from anima.config import Settings, SettingsError, load_settings
 from anima.db.engine import Database, open_database
@@ -40,6 +42,18 @@ def _settings() -> Settings:
         sys.exit(2)
     configure_logging(production=settings.is_production, level=settings.log_level)
     return settings
+
+
+def with_address(settings: Settings, host: str | None, port: int | None, environ: dict[str, str] | None = None) -> Settings:
+    """``settings`` with the address given on the command line (``--host``/``--port``) applied.
+
+    ``public_url`` (the base of links sent by email) follows the address actually served unless
+    ``ANIMA_PUBLIC_URL`` is set, in which case that value stands.
+    """
+    env = os.environ if environ is None else environ
+    host, port = host or settings.host, port or settings.port
+    public_url = settings.public_url if env.get("ANIMA_PUBLIC_URL") else f"http://{host}:{port}"
+    return msgspec.structs.replace(settings, host=host, port=port, public_url=public_url)
 
 
 def _run(fn: Callable[[Settings, Database], Awaitable[T]]) -> T:
@@ -79,11 +93,14 @@ def serve(host: str | None, port: int | None, workers: int) -> None:
     """Serve the API (run `anima migrate` first)."""
     import uvicorn
 
-    settings = _settings()
+    settings = with_address(_settings(), host, port)
+    # anima.asgi builds the app from the environment (in every uvicorn worker process): pass the
+    # address on, so that the settings there — public_url included — match what is served
+    os.environ["ANIMA_HOST"], os.environ["ANIMA_PORT"] = settings.host, str(settings.port)
     uvicorn.run(
         "anima.asgi:app",
-        host=host or settings.host,
-        port=port or settings.port,
+        host=settings.host,
+        port=settings.port,
         workers=workers,
         log_config=None,
         proxy_headers=False,
@@ -105,10 +122,11 @@ def migrate() -> None:
 
 
 @main.command()
+@click.option("--host", default=None, help="bind address (ANIMA_HOST)")
 @click.option("--port", default=None, type=int, help="port (ANIMA_PORT)")
 @click.option("--tenants-dir", default=str(ROOT / "tenants"), show_default=True, type=click.Path(file_okay=False))
 @click.option("--no-serve", is_flag=True, help="prepare the database and print the logins, then exit")
-def demo(port: int | None, tenants_dir: str, no_serve: bool) -> None:
+def demo(host: str | None, port: int | None, tenants_dir: str, no_serve: bool) -> None:
     """Migrate, provision the tenants in tenants/, then serve the API with its docs and print the logins."""
     import uvicorn
 
@@ -116,8 +134,8 @@ def demo(port: int | None, tenants_dir: str, no_serve: bool) -> None:
     from anima.identity.operators import ensure_operator
     from anima.tenancy.manifests import apply_manifests, load_manifests
 
-    settings = _settings()
-    port = port or settings.port
+    settings = with_address(_settings(), host, port)
+    port = settings.port
     demo_operator = ("operator@anima.example", "Watchtower-demo-2026")
 
     async def main() -> None:
@@ -125,7 +143,7 @@ def demo(port: int | None, tenants_dir: str, no_serve: bool) -> None:
         try:
             await prepare(settings, db)
             report = await apply_manifests(
-                db, Path(tenants_dir), actor="demo", demo=True, public_url=f"http://{settings.host}:{port}"
+                db, Path(tenants_dir), actor="demo", demo=True, public_url=settings.public_url
             )
             await ensure_operator(db, email=demo_operator[0], password=demo_operator[1], display_name="Demo Operator")
             base = f"http://{settings.host}:{port}"

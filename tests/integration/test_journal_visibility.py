@@ -44,7 +44,7 @@ async def staff(client, db) -> Staff:
 
 
 entries_strategy = st.lists(
-    st.tuples(st.sampled_from(AUTHORS), st.sampled_from(("private", "shared")), st.sampled_from(("note", "ai_analysis"))),
+    st.tuples(st.sampled_from(AUTHORS), st.sampled_from(("private", "shared")), st.sampled_from(("note", "form_submission"))),
     min_size=0,
     max_size=6,
 )

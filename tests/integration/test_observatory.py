@@ -62,12 +62,18 @@ def purl(org, pid: str, rest: str = "") -> str:
     return f"/api/v1/orgs/{org.slug}/patients/{pid}{rest}"
 
 
-async def patient_with_notes(client, org, headers=None, notes=("<p>Marta diu: tinc ganes de morir.</p>",), **fields) -> str:
+async def patient_with_notes(
+    client, org, headers=None, notes=("<p>Marta diu: tinc ganes de morir.</p>",), consent: bool = True, **fields
+) -> str:
+    """A patient with ``notes``; consent to AI processing recorded (written) unless ``consent`` is false."""
     headers = headers or org.headers
     body = {"first_name": "Marta", "last_name": "Puigdomènech", "language": "ca", **fields}
     created = await client.post(f"/api/v1/orgs/{org.slug}/patients", json=body, headers=headers)
     assert created.status_code == 201, created.text
     pid = created.json()["id"]
+    if consent:
+        given = await client.put(purl(org, pid, "/ai-consent"), json={"given": True, "method": "written"}, headers=headers)
+        assert given.status_code == 200, given.text
     for html in notes:
         r = await client.post(purl(org, pid, "/journal"), json={"kind": "note", "html": html, "visibility": "shared"}, headers=headers)
         assert r.status_code == 201, r.text

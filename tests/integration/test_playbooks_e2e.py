@@ -100,8 +100,10 @@ async def test_escudo_from_a_journal_note_with_its_tier_rule(client, db, tier, b
     alerts = (await client.get(f"/api/v1/orgs/{org.slug}/alerts", headers=bearer(therapist["access_token"]))).json()
     assert alerts["total"] == 1 and alerts["items"][0]["severity"] == "critical"
     assert "Luz Mar" in alerts["items"][0]["message"] and "suicid" not in alerts["items"][0]["message"]
+    assert alerts["items"][0]["source_kind"] == "note" and alerts["items"][0]["source_id"] == note.json()["id"]
+    # the core risk alert reaches the owners too, on every tier; Escudo's own alert adds no second one
     owner_alerts = (await client.get(f"/api/v1/orgs/{org.slug}/alerts", headers=org.headers)).json()
-    assert owner_alerts["total"] == 0  # alerts are each member's own
+    assert owner_alerts["total"] == 1 and owner_alerts["items"][0]["source_id"] == note.json()["id"]
     assert len(await runs(client, org)) == 1
     service = await client.post(
         f"/api/v1/orgs/{org.slug}/services",

@@ -9,7 +9,9 @@ the process's :class:`~anima.runtime.Runtime` is ``ctx["anima"]``.
   ``FORM_SUBMISSION_COMPLETED`` (form submissions), once per entry:
   screens a note or form submission (other kinds are skipped) with the local risk detector and,
   when the level is not LOW, emits ``RISK_DETECTED_IN_NOTE`` (ids and level, no flags or text) in the same
-  transaction. Returns the assessment without any text (levels, flags, offsets).
+  transaction; a HIGH level also alerts the care team and the owners (every tier, once per entry:
+  :func:`anima.domains.automations.alerts.raise_risk_alert`). The screening is the local detector
+  (nothing leaves the server) and needs no AI consent. Returns the assessment without any text (levels, flags, offsets).
 * :func:`analyze_patient` ``(tenant_id, patient_id, requested_by)`` — enqueued for
   ``AI_ANALYSIS_REQUESTED``: the observatory (:func:`analyze_patient_job` is the unwrapped core).
 
@@ -26,6 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from anima.crypto.cipher import FieldCipher
 from anima.domains.audit.services import Actor, record
+from anima.domains.automations.alerts import AlertSource, raise_risk_alert
 from anima.domains.journal import services as journal
 from anima.domains.journal.models import JournalEntry
 from anima.domains.patients.models import Patient
@@ -93,6 +96,12 @@ async def screen_entry(session: AsyncSession, cipher: FieldCipher, entry_id: uui
         payload = {k: result[k] for k in ("entry_id", "patient_id", "kind", "level")}
         payload["evidence_count"] = len(assessment.evidence)
         result["emitted"] = await emit_risk_detected(session, payload)
+    if assessment.level == "HIGH":
+        # every tier, with or without a playbook: the care team and the owners hear of it, once per entry
+        alerted = await raise_risk_alert(
+            session, actor, patient_id=entry.patient_id, author_id=entry.author_id, source=AlertSource(entry.kind, entry.id)
+        )
+        result["alerted"] = len(alerted)
     log.info("journal entry screened", entry_id=str(entry.id), emitted=result["emitted"])
     return result
 
@@ -164,7 +173,9 @@ async def run_patient_analysis(
                 raise NotFound("the requester is not an active member of this organization")
             viewer = await viewer_for(session, requester, role)
             actor = Actor(requester, role, request_id, None)
-            return await observatory.analyze_patient(session, tj.cipher, runtime, viewer=viewer, actor=actor, patient_id=patient_uuid)
+            return await observatory.analyze_patient(
+                session, tj.cipher, runtime, viewer=viewer, actor=actor, patient_id=patient_uuid, tier=tj.tenant.tier
+            )
     except TenantInactive:
         raise NotFound(f"tenant {tenant_id} is not active") from None
 

@@ -19,6 +19,14 @@
    (``gemini`` or ``local``) and ``model``. On a cache hit the entry made from the same input is
    returned when the requester may read it; otherwise a new entry is written from the cached result.
 
+Before any of this the patient's consent to AI processing is required
+(:func:`anima.domains.patients.consent.require_ai_consent`, 409 ``ai-consent-required``), and every
+stored analysis counts against the tier's ``ai_analyses_per_month`` (calendar month, UTC), checked
+race-safely before the model is asked (:func:`anima.billing.limits.ensure_within_limit`; the lock is
+held until the analysis commits, so one tenant's analyses run one at a time). Returning an analysis
+already made from the same input (a cache hit on an entry the requester may read) is not a new one
+and counts nothing.
+
 Nothing here logs content: log lines carry ids, counts, source, level and timings only.
 """
 
@@ -37,7 +45,11 @@ from anima.crypto.cipher import FieldCipher
 from anima.crypto.envelope import DecryptionError
 from anima.domains.audit.services import Actor
 from anima.domains.journal import services as journal
-from anima.domains.journal.schemas import EntryCreate, EntryOut
+from anima.domains.journal.schemas import EntryOut
+from anima.billing.limits import ensure_within_limit
+from anima.billing.usage import ai_analyses_count
+from anima.domains.insights.models import AiAnalysisUsage
+from anima.domains.patients.consent import require_ai_consent
 from anima.domains.patients.services import get_patient
 from anima.domains.patients.visibility import Viewer
 from anima.problems import Conflict, NotFound
@@ -205,15 +217,21 @@ async def analyze_patient(
     viewer: Viewer,
     actor: Actor,
     patient_id: uuid.UUID,
+    tier: str,
 ) -> AnalysisResult:
     """Analyse the patient's recent journal as ``viewer`` and store the result (see module docstring).
 
+    ``tier`` is the tenant's tier: each stored analysis counts against its ``ai_analyses_per_month``.
+
     Raises:
         Forbidden: the viewer's role reads no clinical content. NotFound: no such patient for them.
+        AiConsentRequired (409): the patient has not consented to AI processing.
         Conflict: no note or form submission to analyse.
+        LimitReached (403): the month's analyses are used up.
     """
     journal.readable(viewer)
     patient = await get_patient(session, viewer, patient_id)
+    require_ai_consent(patient)
     excerpts = await _recent_excerpts(session, cipher, viewer, actor, patient.id, [patient.first_name, patient.last_name])
     if not excerpts:
         raise Conflict("this patient has no notes or form answers you may read to analyse yet")
@@ -240,6 +258,7 @@ async def analyze_patient(
                 log.info("observatory analysis", source=source, cached=True, created=False, entries=len(excerpts))
                 return AnalysisResult(existing, cached=True, created=False)
         data = dict(hit["data"], cached=True)
+        await _ensure_allowed(session, tenant_id, tier)
         entry = await _store(session, cipher, viewer, actor, patient.id, data)
         log.info("observatory analysis", source=source, cached=True, created=True, entries=len(excerpts))
         return AnalysisResult(entry, cached=True, created=True)
@@ -250,6 +269,7 @@ async def analyze_patient(
         "prompt_version": PROMPT_VERSION, "cached": False,
     }
     cacheable = True
+    await _ensure_allowed(session, tenant_id, tier)
     if analyst is not None:
         try:
             answer = await analyst.analyze(prompt)
@@ -279,9 +299,18 @@ async def _store(
     session: AsyncSession, cipher: FieldCipher, viewer: Viewer, actor: Actor, patient_id: uuid.UUID, data: dict[str, Any]
 ) -> EntryOut:
     stamped = dict(data, generated_at=datetime.datetime.now(datetime.UTC).isoformat())
-    return await journal.create_entry(
-        session, cipher, viewer, actor, patient_id, EntryCreate(kind="ai_analysis", visibility="private", data=stamped)
-    )
+    entry = await journal.record_analysis(session, cipher, viewer, actor, patient_id, stamped)
+    session.add(AiAnalysisUsage(
+        id=uuid.uuid4(), patient_id=patient_id, requested_by=viewer.user_id, entry_id=entry.id, source=str(data.get("source", ""))[:16],
+    ))
+    await session.flush()
+    return entry
+
+
+async def _ensure_allowed(session: AsyncSession, tenant_id: int, tier: str) -> None:
+    """Refuse an analysis past the tier's ``ai_analyses_per_month`` (race-safe: the limit's advisory
+    lock is held until the transaction that stores the analysis commits)."""
+    await ensure_within_limit(session, tenant_id=tenant_id, tier=tier, limit="ai_analyses_per_month", count=ai_analyses_count())
 
 
 async def list_analyses(

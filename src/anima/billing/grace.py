@@ -2,8 +2,8 @@
 
 A failed payment or a cancellation keeps the paid tier for ``BILLING_GRACE_DAYS`` (see
 :mod:`anima.billing.subscription_state`); webhooks re-check on every event, and :func:`apply_expired_grace`
-catches the tenants whose grace ended with no event since. It runs as ``anima billing
-expire-grace`` (cron) until the job queue schedules it. Data is never touched: only the tier moves,
+catches the tenants whose grace ended with no event since. Every worker schedules
+it hourly (:mod:`anima.jobs.billing`); ``anima billing expire-grace`` runs it by hand. Data is never touched: only the tier moves,
 recorded in ``tier_changes`` with source ``grace``.
 """
 

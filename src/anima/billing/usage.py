@@ -4,8 +4,9 @@ Counts only, never content. Two sides:
 
 * platform counts (:func:`seat_count`): staff seats are memberships, plus pending invitations when
   deciding whether another invitation may go out;
-* tenant counts (:func:`active_services_count`, :func:`active_patients_count`): run in a
-  transaction scoped to the tenant. Patients are counted once a ``patients`` table exists in the
+* tenant counts (:func:`active_services_count`, :func:`active_patients_count`,
+  :func:`ai_analyses_count`): run in a transaction scoped to the tenant. AI analyses count per
+  calendar month in UTC (the month restarts at 00:00 UTC on the 1st). Patients are counted once a ``patients`` table exists in the
   tenant schema (``to_regclass('patients')``): rows with ``archived_at IS NULL``.
 
 :func:`usage_report` assembles every limit with used and allowed for one tenant.
@@ -13,6 +14,7 @@ Counts only, never content. Two sides:
 
 from __future__ import annotations
 
+import datetime
 from dataclasses import dataclass
 
 import sqlalchemy as sa
@@ -99,6 +101,27 @@ async def tenant_counts(session: AsyncSession) -> dict[str, int]:
     return {
         "active_services": int(await session.scalar(active_services_count()) or 0),
         "patients": await active_patients_count(session),
-        # AI analyses are counted here once the insights domain records them
-        "ai_analyses_per_month": 0,
+        "ai_analyses_per_month": await ai_analyses_this_month(session),
     }
+
+
+def month_start(now: datetime.datetime) -> datetime.datetime:
+    """The first instant of ``now``'s calendar month in UTC (``now`` must be timezone-aware)."""
+    utc = now.astimezone(datetime.UTC)
+    return datetime.datetime(utc.year, utc.month, 1, tzinfo=datetime.UTC)
+
+
+def ai_analyses_count(now: datetime.datetime | None = None) -> sa.Select:
+    """SELECT of the AI analyses run in the calendar month (UTC) of ``now`` (default: the present);
+    run scoped to the tenant. Counts ``ai_analysis_usage`` rows (see :mod:`anima.domains.insights.models`)."""
+    from anima.domains.insights.models import AiAnalysisUsage
+
+    start = month_start(now or utcnow())
+    return sa.select(sa.func.count()).select_from(AiAnalysisUsage).where(AiAnalysisUsage.created_at >= start)
+
+
+async def ai_analyses_this_month(session: AsyncSession) -> int:
+    """AI analyses of the current calendar month (UTC) in the scoped tenant; 0 before the table exists."""
+    if await session.scalar(sa.text("SELECT to_regclass('ai_analysis_usage') IS NOT NULL")) is not True:
+        return 0
+    return int(await session.scalar(ai_analyses_count()) or 0)

@@ -169,6 +169,8 @@ async def _authorize(
                 f"this organization is {scoped.state}; try again shortly", extra={"state": scoped.state}
             )
         bind_identity(tenant=scoped.slug)
+        # who was authorized where, for the audit of refused clinical access (anima.http.clinical_audit)
+        request.scope.setdefault("state", {})["member_scope"] = scoped
         if scoped.member_role not in allowed:
             raise Forbidden(
                 f"your role {scoped.member_role} may not do this; allowed: {', '.join(sorted(allowed))}",

@@ -100,7 +100,7 @@ async def invite(
         expires_at=utcnow() + INVITATION_TTL,
     )
     session.add(invitation)
-    link = f"{public_url}/invitations/accept?token={token}"
+    link = f"{public_url}/invitations/{token}"  # a page that tells the person how to accept
     await queue_email(
         session,
         recipient=email,

@@ -3,7 +3,8 @@
 :func:`build_worker` registers the job functions (the event pipeline of
 :mod:`anima.jobs.handlers`; the AI jobs ``analyze_journal_entry`` and ``analyze_patient`` of
 :mod:`anima.ai.jobs`; extra functions named by
-``ANIMA_WORKER_EXTRA_FUNCTIONS``), the cron tick (``ANIMA_AUTOMATION_TICK``), the concurrency
+``ANIMA_WORKER_EXTRA_FUNCTIONS``), the cron tick (``ANIMA_AUTOMATION_TICK``), the hourly
+grace-period expiry (:mod:`anima.jobs.billing`), the concurrency
 (``ANIMA_WORKER_CONCURRENCY``) and the sweep interval (``ANIMA_WORKER_SWEEP``: how soon a job of a
 dead worker — no heartbeat for ``ANIMA_JOB_HEARTBEAT`` seconds — is retried).
 
@@ -22,6 +23,7 @@ from saq import CronJob, Worker
 from anima.ai import jobs as ai_jobs
 from anima.config import Settings
 from anima.db.engine import Database
+from anima.jobs import billing as billing_jobs
 from anima.jobs import handlers
 from anima.jobs.queue import job_options, make_queue
 from anima.jobs.relay import Relay
@@ -42,7 +44,7 @@ def worker_functions(settings: Settings) -> list[Callable[..., Any]]:
     """Every job function this deployment's workers run."""
     return [
         handlers.handle_event, handlers.automation_tick, handlers.tenant_tick,
-        ai_jobs.analyze_journal_entry, ai_jobs.analyze_patient,
+        ai_jobs.analyze_journal_entry, ai_jobs.analyze_patient, billing_jobs.expire_grace,
         *extra_functions(settings.worker_extra_functions),
     ]
 
@@ -55,8 +57,12 @@ def build_worker(svc: Runtime, *, handle_signals: bool = True) -> Worker:
         svc.queue,
         functions=worker_functions(settings),
         concurrency=settings.worker_concurrency,
-        cron_jobs=[CronJob(handlers.automation_tick, cron=settings.automation_tick, unique=True,
-                           timeout=tick["timeout"], heartbeat=tick["heartbeat"], retries=tick["retries"], ttl=60)],
+        cron_jobs=[
+            CronJob(handlers.automation_tick, cron=settings.automation_tick, unique=True,
+                    timeout=tick["timeout"], heartbeat=tick["heartbeat"], retries=tick["retries"], ttl=60),
+            CronJob(billing_jobs.expire_grace, cron=billing_jobs.GRACE_CRON, unique=True,
+                    timeout=600, heartbeat=tick["heartbeat"], retries=tick["retries"], ttl=3600),
+        ],
         timers={"sweep": settings.worker_sweep, "schedule": 1, "abort": 1, "worker_info": 10},
         shutdown_grace_period_s=5,
     )

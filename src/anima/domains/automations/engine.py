@@ -3,7 +3,8 @@
 Everything a run does happens in the job's tenant transaction (:func:`run_event`,
 :func:`resume_due`): the run row, each action's effect row (``automation_effects``, primary key
 (run, action index)), the email outbox row, the alert, the block — all commit together or not at
-all. A job that runs twice therefore finds the run finished (or its effects present) and does
+all. Alerts and blocks go through their domains' services (:func:`anima.domains.automations.alerts.add_alerts`,
+:func:`anima.domains.patients.blocks.block_patient`), which audit them. A job that runs twice therefore finds the run finished (or its effects present) and does
 nothing again; a job killed before its commit leaves nothing behind and is retried.
 
 Each rule runs in a savepoint: a rule whose action fails permanently (:class:`ActionFailed`, e.g.
@@ -29,8 +30,10 @@ from anima.domains.automations.models import (
     AutomationRule,
     AutomationRun,
     OutboundEmail,
-    StaffAlert,
 )
+from anima.domains.audit.services import Actor
+from anima.domains.automations.alerts import SOURCE_KINDS, AlertSource, add_alerts
+from anima.domains.patients.blocks import BlockSource, block_patient
 from anima.domains.patients.models import Patient, patient_therapists
 from anima.domains.staff.models import StaffMember
 from anima.events.models import OutboxEvent
@@ -40,6 +43,9 @@ from anima.events.types import EventType
 from anima.logs import get_logger
 
 log = get_logger(__name__)
+
+#: the audit role of what playbooks do
+SYSTEM_ROLE = "system"
 
 EMAIL_TEMPLATES: dict[str, tuple[str, str]] = {
     "payment_reminder": (
@@ -196,24 +202,43 @@ async def _send_email(rc: RunContext, action: lang.SendEmail, key: str) -> dict[
     return {"emails": queued, "template": action.template}
 
 
+def _system_actor(run: AutomationRun) -> Actor:
+    return Actor(None, SYSTEM_ROLE, f"run:{run.id}", None)
+
+
+def _entry_source(rc: RunContext) -> tuple[str, uuid.UUID] | None:
+    """The journal entry (kind, id) the event is about, when it names one (risk and form events)."""
+    payload = rc.event.payload or {}
+    kind = payload.get("kind") or ("form_submission" if rc.event.type == EventType.FORM_SUBMISSION_COMPLETED else None)
+    if kind not in SOURCE_KINDS or not payload.get("entry_id"):
+        return None
+    try:
+        return str(kind), uuid.UUID(str(payload["entry_id"]))
+    except ValueError:
+        return None
+
+
 async def _alert(rc: RunContext, action: lang.AlertStaff, run: AutomationRun, rule: AutomationRule) -> dict[str, Any]:
     staff = await _staff(rc, action.to)
     message = lang.render(action.message, rc.facts)[:500]
     patient_id = rc.facts.get("patient.id")
-    for member in staff:
-        rc.session.add(StaffAlert(
-            staff_id=member.id, patient_id=uuid.UUID(patient_id) if patient_id else None, run_id=run.id,
-            kind=(rule.template_key or "playbook")[:40], severity=action.severity, message=message,
-        ))
-    return {"alerted": [str(m.id) for m in staff]}
+    entry = _entry_source(rc)
+    # an alert about a journal entry is unique per member and entry: when the core risk alert
+    # (anima.domains.automations.alerts) already reached a member, the playbook adds nothing
+    alerted = await add_alerts(
+        rc.session, _system_actor(run), [m.id for m in staff], patient_id=uuid.UUID(patient_id) if patient_id else None,
+        kind=(rule.template_key or "playbook")[:40], severity=action.severity, message=message, run_id=run.id,
+        source=AlertSource(*entry) if entry else None,
+    )
+    return {"alerted": [str(m) for m in alerted], "already_alerted": len(staff) - len(alerted)}
 
 
-async def _block(rc: RunContext, action: lang.BlockPatient) -> dict[str, Any]:
+async def _block(rc: RunContext, action: lang.BlockPatient, run: AutomationRun) -> dict[str, Any]:
     patient = await _patient(rc)
-    if patient.blocked_at is None:
-        patient.blocked_at = datetime.datetime.now(datetime.UTC)
-        patient.blocked_reason = action.reason
-    return {"patient_id": str(patient.id), "blocked": True}
+    entry = _entry_source(rc)
+    source = BlockSource(*entry) if entry else BlockSource("playbook", run.id)
+    _, newly = await block_patient(rc.session, _system_actor(run), patient.id, action.reason, source)
+    return {"patient_id": str(patient.id), "blocked": True, "newly_blocked": newly}
 
 
 async def _move_stage(rc: RunContext, action: lang.MoveStage) -> dict[str, Any]:
@@ -239,7 +264,7 @@ async def do_action(rc: RunContext, run: AutomationRun, rule: AutomationRule, in
     if isinstance(action, lang.AlertStaff):
         return await _alert(rc, action, run, rule)
     if isinstance(action, lang.BlockPatient):
-        return await _block(rc, action)
+        return await _block(rc, action, run)
     if isinstance(action, lang.MoveStage):
         return await _move_stage(rc, action)
     if isinstance(action, lang.RequestAnalysis):

@@ -121,7 +121,12 @@ class StaffAlert(UUIDKey, TenantBase):
     """A notification to one staff member (by user id) in the workspace."""
 
     __tablename__ = "staff_alerts"
-    __table_args__ = (Index("ix_staff_alerts_staff_time", "staff_id", "created_at"),)
+    __table_args__ = (
+        Index("ix_staff_alerts_staff_time", "staff_id", "created_at"),
+        # one alert per member and source (a journal entry or form submission): a risk alert is
+        # raised once whether the core rule or a playbook gets there first, and a retried job adds none
+        Index("uq_staff_alerts_source", "staff_id", "source_id", unique=True, postgresql_where=text("source_id IS NOT NULL")),
+    )
 
     staff_id: Mapped[uuid.UUID] = mapped_column(GUID)
     patient_id: Mapped[uuid.UUID | None] = mapped_column(GUID, ForeignKey("patients.id", ondelete="CASCADE"), nullable=True)
@@ -131,6 +136,9 @@ class StaffAlert(UUIDKey, TenantBase):
     message: Mapped[str] = mapped_column(String(500))
     created_at: Mapped[datetime.datetime] = mapped_column(DateTimeUTC(timezone=True), default=utcnow, server_default=func.now())
     read_at: Mapped[datetime.datetime | None] = mapped_column(DateTimeUTC(timezone=True), nullable=True)
+    #: what the alert is about: ``note`` or ``form_submission`` and the journal entry's id (risk alerts)
+    source_kind: Mapped[str | None] = mapped_column(String(24), nullable=True)
+    source_id: Mapped[uuid.UUID | None] = mapped_column(GUID, nullable=True)
 
 
 class OutboundEmail(UUIDKey, TenantBase):

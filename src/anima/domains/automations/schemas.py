@@ -79,6 +79,9 @@ class EventOut(msgspec.Struct):
 
 
 class AlertOut(msgspec.Struct):
+    """One of a member's alerts; ``source_kind``/``source_id`` name the journal entry or form
+    submission it is about (risk alerts), else null."""
+
     id: uuid.UUID
     kind: str
     severity: str
@@ -86,3 +89,5 @@ class AlertOut(msgspec.Struct):
     patient_id: uuid.UUID | None
     created_at: datetime.datetime
     read_at: datetime.datetime | None
+    source_kind: str | None = None
+    source_id: uuid.UUID | None = None

@@ -157,7 +157,7 @@ async def list_alerts(
     rows = (await session.execute(
         sa.select(StaffAlert).where(*where).order_by(StaffAlert.created_at.desc(), StaffAlert.id).limit(limit).offset(offset)
     )).scalars()
-    return [AlertOut(a.id, a.kind, a.severity, a.message, a.patient_id, a.created_at, a.read_at) for a in rows], total
+    return [AlertOut(a.id, a.kind, a.severity, a.message, a.patient_id, a.created_at, a.read_at, a.source_kind, a.source_id) for a in rows], total
 
 
 async def mark_read(session: AsyncSession, user_id: uuid.UUID, alert_id: uuid.UUID) -> AlertOut:
@@ -170,4 +170,4 @@ async def mark_read(session: AsyncSession, user_id: uuid.UUID, alert_id: uuid.UU
     if alert.read_at is None:
         alert.read_at = datetime.datetime.now(datetime.UTC)
         await session.flush()
-    return AlertOut(alert.id, alert.kind, alert.severity, alert.message, alert.patient_id, alert.created_at, alert.read_at)
+    return AlertOut(alert.id, alert.kind, alert.severity, alert.message, alert.patient_id, alert.created_at, alert.read_at, alert.source_kind, alert.source_id)

@@ -14,7 +14,10 @@ The rule language (validated by :mod:`anima.domains.automations.rules`):
 Installing a template needs its ``required_feature`` in the organization's plan: Escudo needs
 ``risk_alerts`` (every tier), Cobrador ``playbooks`` (PRO, CENTER), Fidelización ``retreats``
 (CENTER: only it sells retreats). Escudo's tier rule is data: the block carries ``when plan.risk_auto_block`` — the catalog's
-feature flag, true on CENTER only — and the alert has no such condition.
+feature flag, true on CENTER only — and the alert has no such condition. A HIGH risk alerts the care
+team and the owners on every tier even without Escudo (:mod:`anima.domains.automations.alerts`);
+Escudo's alert about the same entry is unique per member with that one, so nobody is alerted
+twice, and what Escudo adds is the block.
 """
 
 from __future__ import annotations

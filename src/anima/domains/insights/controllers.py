@@ -5,6 +5,10 @@
   the same off-request). 201 with a new entry; 200 when an identical analysis from the last hour,
   readable by the caller, is returned instead (``cached: true``).
 * ``GET .../analyses`` — the patient's analyses the caller may read, newest first.
+
+An analysis needs the patient's consent to AI processing (409 ``ai-consent-required``) and counts
+against the tier's ``ai_analyses_per_month`` (403 ``plan-limit-reached``). Both routes are clinical:
+a refusal here is audited (:mod:`anima.http.clinical_audit`).
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from anima.domains.audit.services import Actor
 from anima.domains.insights.schemas import AnalysisOut, analysis_out
 from anima.domains.patients.visibility import Viewer
 from anima.http.access import CLINICIANS, TenantContext
+from anima.http.clinical_audit import CLINICAL
 from anima.http.pagination import OffsetPagination, Page
 
 
@@ -29,20 +34,21 @@ class AnalysesController(Controller):
     tags = ["insights"]
 
     @post(
-        "/", opt=CLINICIANS, status_code=HTTP_201_CREATED,
+        "/", opt={**CLINICIANS, **CLINICAL}, status_code=HTTP_201_CREATED,
         summary="Analyse the patient's recent journal (Gemini, or the local risk detector when not configured)",
     )
     async def analyse(
         self, tenant: TenantContext, cipher: FieldCipher, runtime: Runtime, viewer: Viewer, actor: Actor, patient_id: uuid.UUID
     ) -> Response[AnalysisOut]:
         result = await observatory.analyze_patient(
-            tenant.session, cipher, runtime, viewer=viewer, actor=actor, patient_id=patient_id
+            tenant.session, cipher, runtime, viewer=viewer, actor=actor, patient_id=patient_id,
+            tier=tenant.tenant.tier,
         )
         return Response(
             analysis_out(result.entry, cached=result.cached), status_code=HTTP_201_CREATED if result.created else HTTP_200_OK
         )
 
-    @get("/", opt=CLINICIANS, summary="The patient's AI analyses you may read, newest first")
+    @get("/", opt={**CLINICIANS, **CLINICAL}, summary="The patient's AI analyses you may read, newest first")
     async def list_analyses(
         self, tenant: TenantContext, cipher: FieldCipher, viewer: Viewer, actor: Actor, page: Page, patient_id: uuid.UUID
     ) -> OffsetPagination[AnalysisOut]:

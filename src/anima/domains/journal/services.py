@@ -7,6 +7,11 @@ Visibility (the README's roles table), applied in SQL so lists and single reads 
   (:func:`anima.domains.patients.visibility.visible`); others' private entries are "not found";
 * ASSISTANT reads no journal content (refused at the route and again here).
 
+Refusals of clinical content (a role without clinical access, another's private entry, a non-author
+changing an entry) are marked as denials and audited (:mod:`anima.domains.audit.denials`). Entries of
+kind ``ai_analysis`` — and ``source``/``model`` keys in ``data`` — are written by the AI observatory
+only (:func:`record_analysis`); the journal API refuses them with 422.
+
 Only an entry's author changes it. A signed entry is locked (409 on edit): changes after signing
 are amendments, kept next to the untouched original. Every read and write is audited.
 
@@ -26,6 +31,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from anima.crypto.cipher import FieldCipher
+from anima.domains.audit.denials import mark_denied
 from anima.domains.audit.services import Actor, record
 from anima.domains.journal.models import JournalAmendment, JournalEntry
 from anima.domains.journal.sanitize import sanitize_html
@@ -60,7 +66,30 @@ def readable(viewer: Viewer) -> list[sa.ColumnElement[bool]]:
         return []
     if viewer.role == Role.THERAPIST.value:
         return [sa.or_(JournalEntry.visibility == "shared", JournalEntry.author_id == viewer.user_id)]
-    raise Forbidden(f"your role {viewer.role} may not read clinical content")
+    raise mark_denied(Forbidden(f"your role {viewer.role} may not read clinical content"), "role-reads-no-clinical-content")
+
+
+#: entry kinds only the system writes (the AI observatory), never a person through the journal API
+SYSTEM_KINDS = frozenset({"ai_analysis"})
+#: keys of ``data`` that label an entry as the observatory's output; refused from people
+RESERVED_DATA_KEYS = ("source", "model")
+
+
+def refuse_system_content(kind: str, data: dict[str, Any] | None) -> None:
+    """Refuse what only the observatory writes: kind ``ai_analysis``, or ``source``/``model`` in ``data``.
+
+    Raises:
+        InvalidInput (422): naming the field (``kind`` or ``data.source``/``data.model``) and the rule.
+    """
+    if kind in SYSTEM_KINDS:
+        raise InvalidInput.field(
+            "kind", "observatory-only", "ai_analysis entries are written by the AI observatory only (POST .../analyses)"
+        )
+    for key in RESERVED_DATA_KEYS:
+        if data is not None and key in data:
+            raise InvalidInput.field(
+                f"data.{key}", "reserved-key", f"{key!r} labels the AI observatory's analyses and may not be set by hand"
+            )
 
 
 def _content(kind: str, html: str | None, data: dict[str, Any] | None) -> tuple[dict[str, Any], bool]:
@@ -128,8 +157,30 @@ async def to_out(session: AsyncSession, cipher: FieldCipher, entry: JournalEntry
 async def create_entry(
     session: AsyncSession, cipher: FieldCipher, viewer: Viewer, actor: Actor, patient_id: uuid.UUID, data: EntryCreate
 ) -> EntryOut:
-    """Add an entry to a patient the viewer may see; sanitized, encrypted, audited."""
+    """Add an entry to a patient the viewer may see; sanitized, encrypted, audited.
+
+    Raises:
+        InvalidInput (422): bad content, or what only the observatory writes (:func:`refuse_system_content`).
+        Forbidden: a role without clinical access. NotFound: a patient the viewer may not see.
+    """
     readable(viewer)
+    refuse_system_content(data.kind, data.data)
+    return await _insert_entry(session, cipher, viewer, actor, patient_id, data)
+
+
+async def record_analysis(
+    session: AsyncSession, cipher: FieldCipher, viewer: Viewer, actor: Actor, patient_id: uuid.UUID, data: dict[str, Any]
+) -> EntryOut:
+    """Store an AI observatory result as a private ``ai_analysis`` entry of ``viewer`` (the observatory only)."""
+    readable(viewer)
+    return await _insert_entry(
+        session, cipher, viewer, actor, patient_id, EntryCreate(kind="ai_analysis", visibility="private", data=data)
+    )
+
+
+async def _insert_entry(
+    session: AsyncSession, cipher: FieldCipher, viewer: Viewer, actor: Actor, patient_id: uuid.UUID, data: EntryCreate
+) -> EntryOut:
     patient = await get_patient(session, viewer, patient_id)
     payload, sanitized = _content(data.kind, data.html, data.data)
     entry = JournalEntry(
@@ -165,7 +216,13 @@ async def get_entry(session: AsyncSession, viewer: Viewer, patient_id: uuid.UUID
         )
     ).scalar_one_or_none()
     if entry is None:
-        raise NotFound("journal entry not found")
+        refusal = NotFound("journal entry not found")
+        if conditions and (await session.execute(
+            sa.select(JournalEntry.id).where(JournalEntry.id == entry_id, JournalEntry.patient_id == patient.id)
+        )).first() is not None:
+            # it exists but is another clinician's private entry: the same 404, audited as a denial
+            raise mark_denied(refusal, "private-entry-of-another", patient_id=patient.id, entry_id=entry_id)
+        raise refusal
     return entry
 
 
@@ -205,7 +262,9 @@ async def list_entries(
 async def _own_entry(session: AsyncSession, viewer: Viewer, patient_id: uuid.UUID, entry_id: uuid.UUID) -> JournalEntry:
     entry = await get_entry(session, viewer, patient_id, entry_id)
     if entry.author_id != viewer.user_id:
-        raise Forbidden("only the author of an entry may change it")
+        raise mark_denied(Forbidden("only the author of an entry may change it"), "not-the-author", patient_id=patient_id, entry_id=entry_id)
+    if entry.kind in SYSTEM_KINDS:
+        raise InvalidInput.field("kind", "observatory-only", "an AI analysis is not changed or amended by hand")
     return entry
 
 
@@ -218,6 +277,8 @@ async def update_entry(
         raise Conflict("this entry is signed and locked; add an amendment instead", extra={"signed_at": entry.signed_at.isoformat()})
     changes = {k: v for k, v in msgspec.structs.asdict(data).items() if v is not msgspec.UNSET}
     sanitized = False
+    if "data" in changes:
+        refuse_system_content(entry.kind, changes["data"])
     if "html" in changes or "data" in changes:
         payload, sanitized = _content(entry.kind, changes.get("html"), changes.get("data"))
         entry.content_enc = await cipher.encrypt_json(ENTRIES, "content_enc", entry.id, payload)
@@ -251,6 +312,7 @@ async def amend_entry(
     entry = await _own_entry(session, viewer, patient_id, entry_id)
     if entry.signed_at is None:
         raise Conflict("this entry is not signed; change it directly")
+    refuse_system_content(entry.kind, data.data)
     payload, sanitized = _content(entry.kind, data.html, data.data)
     payload["reason"] = data.reason
     amendment = JournalAmendment(id=uuid.uuid4(), entry_id=entry.id, author_id=viewer.user_id)

@@ -1,7 +1,7 @@
 """HTTP routes of patients (the Soul Record), journey stages and the clinical access policy.
 
-Every member creates, lists and reads patients; the clinical part only reaches owners and
-therapists. Owners archive, assign therapists, export and erase, rename stages, set their
+Every member creates, lists and reads patients and records their consent to AI processing; the
+clinical part only reaches owners and therapists, who also lift a risk block after review. Owners archive, assign therapists, export and erase, rename stages, set their
 timeouts (``timeout_days``) and set the policy.
 """
 
@@ -16,9 +16,13 @@ from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_204_NO_CON
 
 from anima.crypto.cipher import FieldCipher
 from anima.domains.audit.services import Actor
+from anima.domains.patients import blocks, consent
 from anima.domains.patients import record as patient_record
 from anima.domains.patients import services as rules
 from anima.domains.patients.schemas import (
+    BlockLift,
+    ConsentOut,
+    ConsentUpdate,
     PatientCreate,
     PatientOut,
     PatientSummary,
@@ -30,7 +34,8 @@ from anima.domains.patients.schemas import (
     TherapistIds,
 )
 from anima.domains.patients.visibility import Viewer, get_policy
-from anima.http.access import EVERY_MEMBER, OWNERS, TenantContext
+from anima.http.access import CLINICIANS, EVERY_MEMBER, OWNERS, TenantContext
+from anima.http.clinical_audit import CLINICAL
 from anima.http.pagination import OffsetPagination, Page
 
 
@@ -98,7 +103,27 @@ class PatientsController(Controller):
         patient = await rules.assign_therapists(tenant.session, viewer, actor, patient_id, data.therapist_ids)
         return await rules.to_out(tenant.session, cipher, viewer, actor, patient, audit_action=None)
 
-    @get("/{patient_id:uuid}/export", opt=OWNERS, summary="Export the whole record, decrypted (owners)")
+    @post(
+        "/{patient_id:uuid}/block/lift", opt={**CLINICIANS, **CLINICAL}, status_code=HTTP_200_OK,
+        summary="Lift a patient's block after review, with a reason (owners and therapists who may see the patient)",
+    )
+    async def lift_block(
+        self, tenant: TenantContext, cipher: FieldCipher, viewer: Viewer, actor: Actor, patient_id: uuid.UUID, data: BlockLift
+    ) -> PatientOut:
+        patient = await blocks.lift_block(tenant.session, cipher, viewer, actor, patient_id, data.reason)
+        return await rules.to_out(tenant.session, cipher, viewer, actor, patient, audit_action=None)
+
+    @get("/{patient_id:uuid}/ai-consent", opt=EVERY_MEMBER, summary="The patient's consent to AI processing and its history")
+    async def read_ai_consent(self, tenant: TenantContext, viewer: Viewer, patient_id: uuid.UUID) -> ConsentOut:
+        return await consent.read_consent(tenant.session, viewer, patient_id)
+
+    @put("/{patient_id:uuid}/ai-consent", opt=EVERY_MEMBER, summary="Record consent to AI processing given or withdrawn, and how")
+    async def set_ai_consent(
+        self, tenant: TenantContext, viewer: Viewer, actor: Actor, patient_id: uuid.UUID, data: ConsentUpdate
+    ) -> ConsentOut:
+        return await consent.set_consent(tenant.session, viewer, actor, patient_id, data)
+
+    @get("/{patient_id:uuid}/export", opt={**OWNERS, **CLINICAL}, summary="Export the whole record, decrypted (owners)")
     async def export(self, tenant: TenantContext, cipher: FieldCipher, viewer: Viewer, actor: Actor, patient_id: uuid.UUID) -> dict[str, Any]:
         return await patient_record.export_patient(tenant.session, cipher, viewer, actor, patient_id)
 

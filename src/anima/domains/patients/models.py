@@ -21,7 +21,7 @@ import uuid
 from typing import Any
 
 from advanced_alchemy.types import GUID, DateTimeUTC, JsonB
-from sqlalchemy import Boolean, CheckConstraint, Column, Date, ForeignKey, Index, Integer, LargeBinary, String, Table, Text, event, text
+from sqlalchemy import DDL, Boolean, CheckConstraint, Column, Date, ForeignKey, Index, Integer, LargeBinary, String, Table, Text, event, func, text
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -81,9 +81,22 @@ class Patient(UUIDKey, Timestamps, TenantBase):
     clinical_enc: Mapped[bytes | None] = mapped_column(EncryptedJSON, nullable=True)
     created_by: Mapped[uuid.UUID | None] = mapped_column(GUID, nullable=True)
     archived_at: Mapped[datetime.datetime | None] = mapped_column(DateTimeUTC(timezone=True), nullable=True)
-    #: set by the Escudo de Seguridad playbook (tiers with ``risk_auto_block``): a blocked patient cannot be booked
+    #: set through :func:`anima.domains.patients.blocks.block_patient` (the Escudo de Seguridad
+    #: playbook on tiers with ``risk_auto_block``): a blocked patient cannot be booked
     blocked_at: Mapped[datetime.datetime | None] = mapped_column(DateTimeUTC(timezone=True), nullable=True)
     blocked_reason: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    #: what caused the block: the kind (``note``, ``form_submission``, ``playbook``) and id of its source
+    blocked_source_kind: Mapped[str | None] = mapped_column(String(24), nullable=True)
+    blocked_source_id: Mapped[uuid.UUID | None] = mapped_column(GUID, nullable=True)
+    #: the last lift of a block: when, by whom, and the clinician's reason (encrypted: it may be clinical)
+    block_lifted_at: Mapped[datetime.datetime | None] = mapped_column(DateTimeUTC(timezone=True), nullable=True)
+    block_lifted_by: Mapped[uuid.UUID | None] = mapped_column(GUID, nullable=True)
+    block_lift_reason_enc: Mapped[bytes | None] = mapped_column(EncryptedText, nullable=True)
+    #: the current consent to AI processing (None: never recorded); its history is in ``ai_consents``
+    ai_consent_given: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
+    ai_consent_method: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    ai_consent_at: Mapped[datetime.datetime | None] = mapped_column(DateTimeUTC(timezone=True), nullable=True)
+    ai_consent_by: Mapped[uuid.UUID | None] = mapped_column(GUID, nullable=True)
     #: when the patient entered ``journey_stage`` (see the module docstring)
     stage_entered_at: Mapped[datetime.datetime | None] = mapped_column(DateTimeUTC(timezone=True), nullable=True)
     #: when ``JOURNEY_STAGE_TIMEOUT`` was emitted for this stage entry; cleared on a stage change
@@ -113,3 +126,40 @@ class ClinicalPolicy(TenantBase):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, default=1)
     restrict_therapists_to_assigned: Mapped[bool] = mapped_column(Boolean, default=False, server_default="false")
+
+
+#: how a consent to AI processing was obtained
+CONSENT_METHODS = ("verbal", "written", "form", "portal")
+
+
+class AiConsent(UUIDKey, TenantBase):
+    """One change of a patient's consent to AI processing: given or withdrawn, how, by whom, when.
+
+    Append-only: rows are only ever inserted, and a trigger (created with the table, here and in
+    the tenant migration) refuses UPDATE. The patient's current state is on :class:`Patient`.
+    """
+
+    __tablename__ = "ai_consents"
+    __table_args__ = (
+        CheckConstraint("method IN ('verbal','written','form','portal')", name="method_valid"),
+        Index("ix_ai_consents_patient_time", "patient_id", "recorded_at"),
+    )
+
+    patient_id: Mapped[uuid.UUID] = mapped_column(GUID, ForeignKey("patients.id", ondelete="CASCADE"))
+    given: Mapped[bool] = mapped_column(Boolean)
+    method: Mapped[str] = mapped_column(String(16))
+    recorded_by: Mapped[uuid.UUID | None] = mapped_column(GUID, nullable=True)
+    recorded_at: Mapped[datetime.datetime] = mapped_column(
+        DateTimeUTC(timezone=True), default=utcnow, server_default=func.now()
+    )
+
+
+#: refuses any UPDATE of ``ai_consents`` (the history is append-only); same SQL as the migration
+AI_CONSENTS_APPEND_ONLY = (
+    "CREATE OR REPLACE FUNCTION ai_consents_append_only() RETURNS trigger LANGUAGE plpgsql AS "
+    "$$ BEGIN RAISE EXCEPTION 'ai_consents is append-only'; END $$",
+    "CREATE TRIGGER ai_consents_no_update BEFORE UPDATE ON ai_consents "
+    "FOR EACH ROW EXECUTE FUNCTION ai_consents_append_only()",
+)
+for _statement in AI_CONSENTS_APPEND_ONLY:
+    event.listen(AiConsent.__table__, "after_create", DDL(_statement))

@@ -21,6 +21,7 @@ from anima.crypto.cipher import FieldCipher
 from anima.domains.audit.services import Actor, patient_trail, record
 from anima.domains.journal.models import JournalAmendment, JournalEntry
 from anima.domains.journal.services import to_out as entry_out
+from anima.domains.patients.consent import read_consent
 from anima.domains.patients.services import get_patient, to_out
 from anima.domains.patients.visibility import Viewer
 from anima.problems import Forbidden
@@ -29,7 +30,8 @@ from anima.problems import Forbidden
 async def export_patient(
     session: AsyncSession, cipher: FieldCipher, viewer: Viewer, actor: Actor, patient_id: uuid.UUID
 ) -> dict[str, Any]:
-    """The decrypted record as a JSON-ready dict; owners only."""
+    """The decrypted record as a JSON-ready dict (patient with its block and consent, journal, the
+    history of AI consent, the audit trail); owners only."""
     if not viewer.is_owner:
         raise Forbidden("only owners export a whole record")
     patient = await get_patient(session, viewer, patient_id)
@@ -46,6 +48,7 @@ async def export_patient(
         "exported_at": datetime.datetime.now(datetime.UTC).isoformat(),
         "patient": msgspec.to_builtins(out),
         "journal": [msgspec.to_builtins(await entry_out(session, cipher, e)) for e in entries],
+        "ai_consents": msgspec.to_builtins((await read_consent(session, viewer, patient.id)).history),
         "audit": [
             {"occurred_at": e.occurred_at.isoformat(), "action": e.action, "actor_id": str(e.actor_id) if e.actor_id else None,
              "actor_role": e.actor_role, "entry_id": str(e.entry_id) if e.entry_id else None}

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime
 import uuid
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import msgspec
 
@@ -87,9 +87,69 @@ class PatientSummary(msgspec.Struct):
     created_at: datetime.datetime
 
 
+class BlockOut(msgspec.Struct):
+    """Whether the patient is blocked from new bookings after a risk finding, since when, why
+    (``reason``) and from what (``source_kind``: ``note``, ``form_submission`` or ``playbook``, and
+    ``source_id``); and the last lift of a block (its reason for owners and therapists only)."""
+
+    blocked: bool
+    since: datetime.datetime | None
+    reason: str | None
+    source_kind: str | None
+    source_id: uuid.UUID | None
+    last_lifted_at: datetime.datetime | None
+    last_lifted_by: uuid.UUID | None
+    last_lift_reason: str | None
+
+
+class BlockLift(msgspec.Struct, forbid_unknown_fields=True):
+    """Lift a block after review: why (1-1000 characters; stored encrypted)."""
+
+    reason: Annotated[str, msgspec.Meta(min_length=1, max_length=1000, pattern=r"\S")]
+
+
+ConsentMethod = Literal["verbal", "written", "form", "portal"]
+
+
+class ConsentUpdate(msgspec.Struct, forbid_unknown_fields=True):
+    """Record consent to AI processing given (``true``) or withdrawn (``false``), and how."""
+
+    given: bool
+    method: ConsentMethod
+
+
+class ConsentState(msgspec.Struct):
+    """The patient's current consent to AI processing: ``given`` is null when never recorded."""
+
+    given: bool | None
+    method: str | None
+    recorded_at: datetime.datetime | None
+    recorded_by: uuid.UUID | None
+
+
+class ConsentChange(msgspec.Struct):
+    """One line of the consent history: given or withdrawn, how, when (UTC) and by which member."""
+
+    id: uuid.UUID
+    given: bool
+    method: str
+    recorded_at: datetime.datetime
+    recorded_by: uuid.UUID | None
+
+
+class ConsentOut(msgspec.Struct):
+    """The current consent and its whole history, oldest first."""
+
+    patient_id: uuid.UUID
+    current: ConsentState
+    history: list[ConsentChange]
+
+
 class PatientOut(msgspec.Struct):
     """One record. ``label`` is the organization's term (Patient, Client, Consultant).
-    ``clinical`` is null for assistants (``clinical_visible`` false) or when none was recorded."""
+    ``clinical`` is null for assistants (``clinical_visible`` false) or when none was recorded.
+    ``blocked`` and ``block`` tell whether (and why) new bookings are refused; ``ai_consent`` is the
+    current consent to AI processing."""
 
     id: uuid.UUID
     label: str
@@ -108,6 +168,9 @@ class PatientOut(msgspec.Struct):
     archived_at: datetime.datetime | None
     created_at: datetime.datetime
     updated_at: datetime.datetime
+    blocked: bool
+    block: BlockOut
+    ai_consent: ConsentState
 
 
 class TherapistIds(RequestBody):

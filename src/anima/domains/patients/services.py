@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from anima.billing.limits import ensure_within_limit
 from anima.crypto.cipher import FieldCipher
+from anima.domains.audit.denials import mark_denied
 from anima.domains.audit.services import Actor, record
 from anima.domains.patients.models import DEFAULT_STAGES, JourneyStage, Patient, patient_therapists
 from anima.domains.patients.visibility import Viewer, visible
@@ -155,12 +156,19 @@ async def _set_clinical(cipher: FieldCipher, patient: Patient, clinical: Clinica
 
 
 async def get_patient(session: AsyncSession, viewer: Viewer, patient_id: uuid.UUID) -> Patient:
-    """The patient if ``viewer`` may see it; 404 otherwise (another tenant's id is simply absent)."""
+    """The patient if ``viewer`` may see it; 404 otherwise (another tenant's id is simply absent).
+
+    A patient that exists but is hidden from a restricted therapist gives the same 404, marked as a
+    denial (:func:`anima.domains.audit.denials.mark_denied`) so that it is audited."""
     patient = (
         await session.execute(sa.select(Patient).where(Patient.id == patient_id, *visible(viewer)))
     ).scalar_one_or_none()
     if patient is None:
-        raise NotFound("patient not found")
+        refusal = NotFound("patient not found")
+        if viewer.restricted and await session.get(Patient, patient_id) is not None:
+            # the patient exists but the restricted policy hides it: the same 404, audited as a denial
+            raise mark_denied(refusal, "patient-not-assigned", patient_id=patient_id)
+        raise refusal
     return patient
 
 
@@ -193,6 +201,9 @@ async def to_out(
     session: AsyncSession, cipher: FieldCipher, viewer: Viewer, actor: Actor, p: Patient, *, audit_action: str | None
 ) -> PatientOut:
     """The full record for ``viewer``: clinical part decrypted for clinical roles only (audited)."""
+    from anima.domains.patients.blocks import block_of
+    from anima.domains.patients.consent import consent_state
+
     clinical = None
     if viewer.clinical:
         clinical = await decrypt_clinical(cipher, p)
@@ -206,6 +217,7 @@ async def to_out(
         profile=dict(p.profile or {}), clinical_visible=viewer.clinical, clinical=clinical,
         therapist_ids=await assigned_ids(session, p.id), archived_at=p.archived_at,
         created_at=p.created_at, updated_at=p.updated_at,
+        blocked=p.blocked_at is not None, block=await block_of(cipher, viewer, p), ai_consent=consent_state(p),
     )
 
 
@@ -256,11 +268,15 @@ async def list_patients(
 # -- writing --------------------------------------------------------------------------------------
 
 
-def _refuse_clinical_write(viewer: Viewer) -> None:
+def refuse_non_clinical(viewer: Viewer, patient_id: uuid.UUID | None = None) -> None:
+    """Raise Forbidden (marked as an audited denial) unless ``viewer`` has a clinical role."""
     if not viewer.clinical:
-        raise Forbidden(
-            f"your role {viewer.role} may not read or write clinical content",
-            errors=[{"field": "clinical", "rule": "clinical-role", "message": "owners and therapists only"}],
+        raise mark_denied(
+            Forbidden(
+                f"your role {viewer.role} may not read or write clinical content",
+                errors=[{"field": "clinical", "rule": "clinical-role", "message": "owners and therapists only"}],
+            ),
+            "role-reads-no-clinical-content", patient_id=patient_id,
         )
 
 
@@ -284,7 +300,7 @@ async def create_patient(
         InvalidInput (422), Forbidden (clinical content from an assistant), LimitReached (403).
     """
     if data.clinical is not None:
-        _refuse_clinical_write(viewer)
+        refuse_non_clinical(viewer)
     check_birth_date(data.birth_date)
     language = canonical_language(data.language) if data.language is not None else None
     check_profile(data.profile)
@@ -321,7 +337,7 @@ async def update_patient(
     patient = await get_patient(session, viewer, patient_id)
     changes = {k: v for k, v in msgspec.structs.asdict(data).items() if v is not msgspec.UNSET}
     if "clinical" in changes:
-        _refuse_clinical_write(viewer)
+        refuse_non_clinical(viewer, patient.id)
     if "birth_date" in changes:
         check_birth_date(changes["birth_date"])
     if changes.get("language") is not None:
