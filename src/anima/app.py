@@ -27,6 +27,7 @@ from anima.http import health
 from anima.http.context import RequestContextMiddleware
 from anima.http.access import check_org_routes
 from anima.http.exception_handlers import EXCEPTION_HANDLERS
+from anima.http.openapi import openapi_plugins
 from anima.identity import controllers as identity_controllers
 from anima.identity.rate_limit import RateLimits
 from anima.jobs import controllers as jobs_controllers
@@ -114,6 +115,7 @@ def create_app(
         logging_config=None,
         exception_handlers=EXCEPTION_HANDLERS,
         openapi_config=openapi,
+        plugins=openapi_plugins(),
         cors_config=CORSConfig(allow_origins=[], allow_credentials=False),
         lifespan=[lifespan],
         state=State({RUNTIME_KEY: runtime_for(database)} if database is not None else {}),
