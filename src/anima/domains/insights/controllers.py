@@ -21,6 +21,7 @@ from anima.domains.audit.services import Actor
 from anima.domains.insights.schemas import AnalysisOut, analysis_out
 from anima.domains.patients.visibility import Viewer
 from anima.http.access import CLINICIANS, TenantContext
+from anima.http.openapi import answers
 from anima.http.pagination import OffsetPagination, Page
 
 
@@ -29,7 +30,7 @@ class AnalysesController(Controller):
     tags = ["insights"]
 
     @post(
-        "/", opt=CLINICIANS, status_code=HTTP_201_CREATED,
+        "/", opt=CLINICIANS | answers(409), status_code=HTTP_201_CREATED,
         summary="Analyse the patient's recent journal (Gemini, or the local risk detector when not configured)",
     )
     async def analyse(

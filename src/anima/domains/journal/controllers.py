@@ -14,6 +14,7 @@ from anima.domains.journal import services as rules
 from anima.domains.journal.schemas import AmendmentCreate, EntryCreate, EntryOut, EntryUpdate
 from anima.domains.patients.visibility import Viewer
 from anima.http.access import CLINICIANS, TenantContext
+from anima.http.openapi import answers
 from anima.http.pagination import OffsetPagination, Page
 
 
@@ -48,20 +49,20 @@ class JournalController(Controller):
     ) -> EntryOut:
         return await rules.read_entry(tenant.session, cipher, viewer, actor, patient_id, entry_id)
 
-    @patch("/{entry_id:uuid}", opt=CLINICIANS, summary="Change an unsigned entry (its author)")
+    @patch("/{entry_id:uuid}", opt=CLINICIANS | answers(409), summary="Change an unsigned entry (its author)")
     async def update(
         self, tenant: TenantContext, cipher: FieldCipher, viewer: Viewer, actor: Actor, patient_id: uuid.UUID,
         entry_id: uuid.UUID, data: EntryUpdate,
     ) -> EntryOut:
         return await rules.update_entry(tenant.session, cipher, viewer, actor, patient_id, entry_id, data)
 
-    @post("/{entry_id:uuid}/sign", opt=CLINICIANS, status_code=HTTP_200_OK, summary="Sign and lock an entry (its author)")
+    @post("/{entry_id:uuid}/sign", opt=CLINICIANS | answers(409), status_code=HTTP_200_OK, summary="Sign and lock an entry (its author)")
     async def sign(
         self, tenant: TenantContext, cipher: FieldCipher, viewer: Viewer, actor: Actor, patient_id: uuid.UUID, entry_id: uuid.UUID
     ) -> EntryOut:
         return await rules.sign_entry(tenant.session, cipher, viewer, actor, patient_id, entry_id)
 
-    @post("/{entry_id:uuid}/amendments", opt=CLINICIANS, status_code=HTTP_201_CREATED, summary="Amend a signed entry (its author)")
+    @post("/{entry_id:uuid}/amendments", opt=CLINICIANS | answers(409), status_code=HTTP_201_CREATED, summary="Amend a signed entry (its author)")
     async def amend(
         self, tenant: TenantContext, cipher: FieldCipher, viewer: Viewer, actor: Actor, patient_id: uuid.UUID,
         entry_id: uuid.UUID, data: AmendmentCreate,
