@@ -12,6 +12,7 @@ from __future__ import annotations
 import uuid
 
 from litestar import Controller, Response, get, post
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 
 from anima.ai import observatory
@@ -32,6 +33,7 @@ class AnalysesController(Controller):
     @post(
         "/", opt=CLINICIANS | answers(409), status_code=HTTP_201_CREATED,
         summary="Analyse the patient's recent journal (Gemini, or the local risk detector when not configured)",
+        responses={200: ResponseSpec(AnalysisOut, description="The same input was analysed within the hour: the stored analysis, nothing new")},
     )
     async def analyse(
         self, tenant: TenantContext, cipher: FieldCipher, runtime: Runtime, viewer: Viewer, actor: Actor, patient_id: uuid.UUID
