@@ -38,3 +38,17 @@ async def test_deleting_a_booked_service_is_a_conflict_not_a_server_error(client
     deleted = await client.delete(f"{base}/services/{unbooked['id']}", headers=org.headers)
     assert deleted.status_code == 204
     assert (await client.get(f"{base}/services/{unbooked['id']}", headers=org.headers)).status_code == 404
+
+
+async def test_a_problem_status_stays_the_http_status_when_a_service_adds_members(client: httpx.AsyncClient) -> None:
+    org = await signup(client)
+    base = f"/api/v1/orgs/{org.slug}"
+    patient = (await client.post(f"{base}/patients", json={"first_name": "Ada"}, headers=org.headers)).json()
+    payment = (
+        await client.post(f"{base}/payments", json={"patient_id": patient["id"], "amount_minor": 100, "currency": "EUR"}, headers=org.headers)
+    ).json()
+    assert (await client.post(f"{base}/payments/{payment['id']}/succeed", headers=org.headers)).status_code == 200
+    again = await client.post(f"{base}/payments/{payment['id']}/succeed", headers=org.headers)
+    assert again.status_code == 409
+    assert again.json()["status"] == 409
+    assert "SUCCEEDED" in again.json()["detail"]

@@ -45,8 +45,8 @@ def problem_response(
         body["request_id"] = request_id
     if errors:
         body["errors"] = errors
-    if extra:
-        body.update(extra)
+    if extra:  # more members, never replacing a standard one (``status`` stays the HTTP status)
+        body.update({key: value for key, value in extra.items() if key not in body and key != "errors"})
     return Response(body, status_code=status, media_type=MEDIA_TYPE, headers=headers)
 
 
