@@ -41,10 +41,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, Any
 
 import msgspec
-from litestar._openapi.schema_generation.plugins.struct import StructSchemaPlugin
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.openapi.spec import Operation
-from litestar.plugins import ReceiveRoutePlugin
+from litestar.plugins import OpenAPISchemaPlugin, ReceiveRoutePlugin
 from litestar.routes import HTTPRoute
 
 from anima.http.access import ROLES_OPT, used_dependencies
@@ -194,16 +193,28 @@ class ProblemResponsesPlugin(ReceiveRoutePlugin):
                 handler.operation_class = PublicOperation
 
 
-class StrictStructSchemaPlugin(StructSchemaPlugin):
-    """Litestar's Struct schema, plus ``additionalProperties: false`` for ``forbid_unknown_fields`` Structs."""
+class StrictStructSchemaPlugin(OpenAPISchemaPlugin):
+    """Litestar's own Struct schema, plus ``additionalProperties: false`` when the Struct forbids unknown fields.
+
+    Placed ahead of Litestar's plugins, it claims only ``forbid_unknown_fields`` Structs, lets the next
+    plugin that supports the type (Litestar's Struct plugin) build the schema, and adds the one key.
+    """
+
+    def is_plugin_supported_field(self, field_definition: FieldDefinition) -> bool:
+        """A (non-union) msgspec Struct declared with ``forbid_unknown_fields=True``."""
+        if field_definition.is_union or not field_definition.is_subclass_of(msgspec.Struct):
+            return False
+        return bool(field_definition.type_.__struct_config__.forbid_unknown_fields)
 
     def to_openapi_schema(self, field_definition: FieldDefinition, schema_creator: SchemaCreator) -> Schema:
-        """The component schema of the Struct, saying unknown fields are refused when they are."""
-        schema = super().to_openapi_schema(field_definition, schema_creator)
-        if getattr(field_definition.type_, "__struct_config__", None) is not None and (
-            field_definition.type_.__struct_config__.forbid_unknown_fields
-        ):
-            schema.additional_properties = False
+        """The component schema the next supporting plugin builds, saying unknown fields are refused."""
+        builtin = next(
+            plugin
+            for plugin in schema_creator.plugins
+            if plugin is not self and schema_creator.plugin_supports_field(plugin, field_definition)
+        )
+        schema = builtin.to_openapi_schema(field_definition, schema_creator)
+        schema.additional_properties = False
         return schema
 
 
