@@ -77,7 +77,7 @@ def fuzz_app(db: Database) -> Iterator[Litestar]:
     settings = load_settings(environment_for_tests(DATABASE_URL=url))
     app = create_app(settings, rate_limits=RateLimits().scaled(1000))
     yield app
-    asgi.shutdown_lifespans()
+    asgi.shutdown_lifespans()  # schemathesis also ends it after each test; requests start it again
 
 
 def _ok(response: Any, status: int) -> dict[str, Any]:
