@@ -175,3 +175,21 @@ def test_declaring_an_undescribed_status_is_refused() -> None:
     assert answers(409, 429) == {"problems": frozenset({409, 429})}
     with pytest.raises(ValueError, match="418"):
         answers(418)
+
+
+def test_401_and_429_document_their_headers(document: dict[str, Any]) -> None:
+    seen = {"401": 0, "429": 0}
+    header = {"401": "WWW-Authenticate", "429": "Retry-After"}
+    for method, path, operation in operations(document):
+        for status in seen:
+            if status in operation["responses"]:
+                headers = operation["responses"][status]["headers"]
+                assert headers[header[status]]["required"] is True, (method, path, status)
+                seen[status] += 1
+    assert seen["401"] > 60 and seen["429"] == 5  # signup, login, refresh, acceptance, invitations
+
+
+async def test_the_documented_401_header_is_sent(client: httpx.AsyncClient) -> None:
+    response = await client.get("/api/v1/me")
+    assert response.status_code == 401
+    assert response.headers["www-authenticate"].startswith("Bearer")

@@ -6,14 +6,20 @@ reached in process through schemathesis' ASGI transport; it opens its own engine
 invalid requests twice: as the owner of a real organization (``org_slug`` is always that
 organization; path ids and a body's ``patient_id``/``service_id`` are either generated or that
 organization's real rows, chosen from the generated value so a replay chooses the same; deletions
-run last) and without any credentials. Every response must pass four checks:
+run last), without any credentials, and (the operator API only) as a platform operator. Every
+response must pass five checks:
 
 * ``not_a_server_error`` — no 5xx, except the 503s the document declares (payments are not
   configured on this test deployment, so the Stripe routes answer 503, documented);
 * ``status_code_conformance`` — the status is one the document lists for that operation;
 * ``content_type_conformance`` — the ``Content-Type`` is the one documented for that status
   (problems are ``application/problem+json``);
-* ``response_schema_conformance`` — the body matches the documented schema (``Problem`` for errors).
+* ``response_schema_conformance`` — the body matches the documented schema (``Problem`` for errors);
+* ``response_headers_conformance`` — documented required headers are sent (401's
+  ``WWW-Authenticate``, 429's ``Retry-After``).
+
+A second part puts hostile values into one generated request per operation (NUL, undecodable
+UTF-8, 10,000-deep JSON); the kinds that still give 500s are strict expected failures naming why.
 
 Schemathesis' pytest plugin does not run under pytest 9 (it reads a removed node attribute), so the
 operations are driven here with its public strategies (``APIOperation.as_strategy``) and hypothesis;
@@ -39,7 +45,12 @@ from litestar import Litestar
 from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
 from schemathesis.python import asgi
-from schemathesis.specs.openapi.checks import content_type_conformance, response_schema_conformance, status_code_conformance
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    response_headers_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
 
 from anima.app import create_app
 from anima.config import load_settings
@@ -57,7 +68,10 @@ ANONYMOUS_EXAMPLES = 4
 #: statuses at or above 500 the document declares and this deployment really gives: payments unconfigured
 DECLARED_SERVER_STATUSES = {503}
 
-CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
+CHECKS = [
+    not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance,
+    response_headers_conformance,
+]
 
 
 class FuzzOrg:

@@ -25,13 +25,16 @@ Three things are added to what Litestar generates, all from the routes' own meta
   (``opt=OWNERS | answers(409)``). A response the handler documents itself (``responses=``) wins.
 * **Public routes** (no ``claims`` dependency, no guard) carry ``security: []``, overriding the
   document's global bearer requirement; every other route keeps it.
+* **Headers of problems.** 401 documents ``WWW-Authenticate`` and 429 ``Retry-After``
+  (:class:`ProblemOperation`).
 * **Unknown fields.** A request Struct declared with ``forbid_unknown_fields=True`` is documented
   with ``additionalProperties: false`` (:class:`StrictStructSchemaPlugin`); Litestar's own Struct
   plugin does not say so.
 
 Both hooks are Litestar's supported ones: :class:`ProblemResponsesPlugin` is a
 ``ReceiveRoutePlugin`` that sets each handler's ``responses`` and ``operation_class`` as the route is
-registered (before the document is generated, lazily, on the first read), and
+registered (before the document is generated, lazily, on the first read; the operation classes
+are Litestar's documented way to customize an operation), and
 :class:`StrictStructSchemaPlugin` is an ``OpenAPISchemaPlugin`` ahead of Litestar's own.
 """
 
@@ -42,7 +45,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import msgspec
 from litestar.openapi.datastructures import ResponseSpec
-from litestar.openapi.spec import Operation
+from litestar.openapi.spec import OpenAPIHeader, OpenAPIResponse, Operation, Schema
+from litestar.openapi.spec.enums import OpenAPIType
 from litestar.plugins import OpenAPISchemaPlugin, ReceiveRoutePlugin
 from litestar.routes import HTTPRoute
 
@@ -52,7 +56,6 @@ from anima.problems import MEDIA_TYPE
 if TYPE_CHECKING:
     from litestar._openapi.schema_generation import SchemaCreator
     from litestar.handlers import HTTPRouteHandler
-    from litestar.openapi.spec import Schema
     from litestar.routes import BaseRoute
     from litestar.typing import FieldDefinition
 
@@ -163,8 +166,34 @@ def problem_response(status: int) -> ResponseSpec:
     )
 
 
+#: headers a problem response carries, by status (``ResponseSpec`` cannot say so; the operation adds them)
+PROBLEM_HEADERS: dict[str, dict[str, OpenAPIHeader]] = {
+    "401": {
+        "WWW-Authenticate": OpenAPIHeader(
+            schema=Schema(type=OpenAPIType.STRING), description='The scheme to authenticate with: Bearer realm="anima"', required=True
+        )
+    },
+    "429": {
+        "Retry-After": OpenAPIHeader(
+            schema=Schema(type=OpenAPIType.INTEGER, minimum=0), description="Seconds until the window ends", required=True
+        )
+    },
+}
+
+
 @dataclass
-class PublicOperation(Operation):
+class ProblemOperation(Operation):
+    """An operation whose 401 and 429 problem responses also document their headers (:data:`PROBLEM_HEADERS`)."""
+
+    def __post_init__(self) -> None:
+        for status, headers in PROBLEM_HEADERS.items():
+            response = (self.responses or {}).get(status)
+            if isinstance(response, OpenAPIResponse) and response.content and MEDIA_TYPE in response.content:
+                response.headers = {**(response.headers or {}), **headers}
+
+
+@dataclass
+class PublicOperation(ProblemOperation):
     """An operation that needs no authentication: documented with ``security: []``.
 
     An empty list at the operation overrides the document's global bearer requirement (OpenAPI
@@ -172,6 +201,7 @@ class PublicOperation(Operation):
     """
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         self.security = []
 
 
@@ -181,7 +211,7 @@ class ProblemResponsesPlugin(ReceiveRoutePlugin):
     __slots__ = ()
 
     def receive_route(self, route: BaseRoute) -> None:
-        """Set ``responses`` (derived, then the handler's own) and, when public, ``operation_class``."""
+        """Set ``responses`` (derived, then the handler's own) and ``operation_class`` (public or not)."""
         if not isinstance(route, HTTPRoute):
             return
         for handler in route.route_handlers:
@@ -189,8 +219,8 @@ class ProblemResponsesPlugin(ReceiveRoutePlugin):
                 continue
             derived = {status: problem_response(status) for status in sorted(problem_statuses(handler, route))}
             handler.responses = {**derived, **(handler.responses or {})}
-            if is_public(handler):
-                handler.operation_class = PublicOperation
+            if handler.operation_class is Operation:  # a handler's own operation class is left alone
+                handler.operation_class = PublicOperation if is_public(handler) else ProblemOperation
 
 
 class StrictStructSchemaPlugin(OpenAPISchemaPlugin):
