@@ -1,6 +1,6 @@
 """What the OpenAPI document says about errors, authentication and unknown fields — derived, not hand-written.
 
-Three things are added to what Litestar generates, all from the routes' own metadata:
+Four things are added to what Litestar generates, all from the routes' own metadata:
 
 * **Problem responses.** Every operation lists the RFC 9457 problems it can answer, as
   ``application/problem+json`` with the shared ``Problem`` component (:class:`Problem`).
