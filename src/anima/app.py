@@ -31,6 +31,7 @@ from anima.http.clinical_audit import record_clinical_denial
 from anima.http.exception_handlers import EXCEPTION_HANDLERS
 from anima.http.input_guard import GuardedRequest, guard_request
 from anima.http.security_headers import SecurityHeadersMiddleware
+from anima.http.openapi import openapi_plugins
 from anima.identity import controllers as identity_controllers
 from anima.identity.rate_limit import RateLimits
 from anima.jobs import controllers as jobs_controllers
@@ -121,6 +122,7 @@ def create_app(
         exception_handlers=EXCEPTION_HANDLERS,
         after_exception=[record_clinical_denial],
         openapi_config=openapi,
+        plugins=openapi_plugins(),
         cors_config=CORSConfig(allow_origins=[], allow_credentials=False),
         lifespan=[lifespan],
         state=State({RUNTIME_KEY: runtime_for(database)} if database is not None else {}),

@@ -37,6 +37,7 @@ from anima.billing.subscribe import open_portal, start_checkout
 from anima.billing.tiers import set_comp_tier
 from anima.billing.webhooks import process_event
 from anima.http.access import OWNERS, MemberContext, operator_guard
+from anima.http.openapi import answers
 from anima.problems import NotFound
 from anima.identity.models import User
 from anima.runtime import Runtime
@@ -52,7 +53,7 @@ class BillingController(Controller):
     async def usage(self, runtime: Runtime, member: MemberContext) -> UsageOut:
         return await billing_overview(member.session, member.tenant.id, payments_configured=runtime.settings.payments_configured)
 
-    @post("/checkout", opt=OWNERS, status_code=HTTP_200_OK, summary="Start a Stripe Checkout for PRO or CENTER (owners)")
+    @post("/checkout", opt=OWNERS | answers(409, 502, 503), status_code=HTTP_200_OK, summary="Start a Stripe Checkout for PRO or CENTER (owners)")
     async def checkout(
         self, runtime: Runtime, member: MemberContext, data: CheckoutRequest
     ) -> RedirectOut:
@@ -65,7 +66,7 @@ class BillingController(Controller):
         )
         return RedirectOut(redirect.id, redirect.url)
 
-    @post("/portal", opt=OWNERS, status_code=HTTP_200_OK, summary="Open the Stripe Customer Portal (owners)")
+    @post("/portal", opt=OWNERS | answers(409, 502, 503), status_code=HTTP_200_OK, summary="Open the Stripe Customer Portal (owners)")
     async def portal(self, runtime: Runtime, member: MemberContext) -> RedirectOut:
         settings = runtime.settings
         redirect = await open_portal(member.session, gateway_for(settings), settings, tenant_id=member.tenant.id, slug=member.tenant.slug)
@@ -77,9 +78,8 @@ class StripeWebhookController(Controller):
 
     path = "/api/v1/billing/webhooks/stripe"
     tags = ["billing"]
-    security = [{}]
 
-    @post("/", status_code=HTTP_200_OK, summary="Stripe webhook (signed by Stripe; no bearer token)")
+    @post("/", opt=answers(400, 413, 503), status_code=HTTP_200_OK, summary="Stripe webhook (signed by Stripe; no bearer token)")
     async def receive(self, request: Request[Any, Any, Any], runtime: Runtime, db_session: AsyncSession) -> WebhookAck:
         settings = runtime.settings
         payload = await request.body()

@@ -37,7 +37,7 @@ log = get_logger(__name__)
 
 #: ``opt`` key of a route that reaches clinical content
 CLINICAL_OPT = "clinical"
-#: merge into a route's ``opt``: ``opt={**CLINICIANS, **CLINICAL}``
+#: merge into a route's ``opt``: ``opt=CLINICIANS | CLINICAL``
 CLINICAL: dict[str, Any] = {CLINICAL_OPT: True}
 #: scope-state key under which :mod:`anima.http.access` leaves the authorized member's scope
 MEMBER_SCOPE_KEY = "member_scope"

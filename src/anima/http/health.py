@@ -6,6 +6,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from litestar import Response, get
+from litestar.openapi.datastructures import ResponseSpec
 
 from anima.runtime import Runtime
 from anima.tenancy.migrations import head_revision
@@ -16,7 +17,12 @@ async def health() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@get("/ready", tags=["operations"], summary="Readiness: database reachable and migrated")
+@get(
+    "/ready",
+    tags=["operations"],
+    summary="Readiness: database reachable and migrated",
+    responses={503: ResponseSpec(dict[str, Any], description="Not ready: the same body, saying which check failed")},
+)
 async def ready(runtime: Runtime) -> Response[dict[str, Any]]:
     services = runtime
     checks: dict[str, Any] = {}

@@ -10,6 +10,7 @@ from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_204_NO_CON
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from anima.http.access import EVERY_MEMBER, OWNERS, MemberContext, client_address
+from anima.http.openapi import answers
 from anima.runtime import Runtime
 from anima.http.pagination import OffsetPagination, Page
 from anima.identity import invitation_page
@@ -39,7 +40,7 @@ class AuthController(Controller):
     path = "/api/v1"
     tags = ["identity"]
 
-    @post("/signup", status_code=HTTP_201_CREATED, summary="Create an organization, its owner and its tenant")
+    @post("/signup", opt=answers(409, 429), status_code=HTTP_201_CREATED, summary="Create an organization, its owner and its tenant")
     async def signup(self, request: Request[Any, Any, Any], runtime: Runtime, db_session: AsyncSession, data: SignupRequest) -> SignupResponse:
         services = runtime
         address = client_address(request)
@@ -54,7 +55,7 @@ class AuthController(Controller):
             grant_paid_tier=not services.settings.is_production and not services.settings.payments_configured,
         )
 
-    @post("/auth/login", status_code=HTTP_200_OK, summary="Log in with email and password")
+    @post("/auth/login", opt=answers(401, 429), status_code=HTTP_200_OK, summary="Log in with email and password")
     async def login(self, request: Request[Any, Any, Any], runtime: Runtime, db_session: AsyncSession, data: LoginRequest) -> TokenPair:
         services = runtime
         address = client_address(request)
@@ -69,7 +70,7 @@ class AuthController(Controller):
             user_agent=request.headers.get("user-agent"),
         )
 
-    @post("/auth/refresh", status_code=HTTP_200_OK, summary="Rotate the refresh token")
+    @post("/auth/refresh", opt=answers(401, 429), status_code=HTTP_200_OK, summary="Rotate the refresh token")
     async def refresh(self, request: Request[Any, Any, Any], runtime: Runtime, db_session: AsyncSession, data: RefreshRequest) -> TokenPair:
         services = runtime
         await services.rate_limiter.hit("refresh", "address", client_address(request))
@@ -84,7 +85,7 @@ class AuthController(Controller):
     async def me(self, db_session: AsyncSession, claims: AccessClaims) -> MeResponse:
         return await sessions_service.me(db_session, user_id=claims.user_id, session_id=claims.session_id)
 
-    @post("/invitations/accept", status_code=HTTP_200_OK, summary="Accept an invitation (creates the account if new)")
+    @post("/invitations/accept", opt=answers(401, 403, 404, 409, 429), status_code=HTTP_200_OK, summary="Accept an invitation (creates the account if new)")
     async def accept(
         self, request: Request[Any, Any, Any], runtime: Runtime, db_session: AsyncSession, data: AcceptInvitationRequest
     ) -> AcceptInvitationResponse:
@@ -107,7 +108,7 @@ class MembersController(Controller):
         items, total = await members_service.list_members(member.session, member.tenant, limit=page.limit, offset=page.offset)
         return OffsetPagination(items=items, limit=page.limit, offset=page.offset, total=total)
 
-    @post("/invitations", opt=OWNERS, status_code=HTTP_201_CREATED, summary="Invite someone by email with a role (owners)")
+    @post("/invitations", opt=OWNERS | answers(409, 429), status_code=HTTP_201_CREATED, summary="Invite someone by email with a role (owners)")
     async def invite(self, runtime: Runtime, member: MemberContext, data: InvitationRequest) -> InvitationOut:
         await runtime.rate_limiter.hit("invite", "tenant", str(member.tenant.id))
         await runtime.rate_limiter.hit("invite", "user", str(member.user_id))
@@ -130,11 +131,11 @@ class MembersController(Controller):
     async def revoke_invitation(self, member: MemberContext, invitation_id: uuid.UUID) -> None:
         await members_service.revoke_invitation(member.session, member.tenant, invitation_id)
 
-    @patch("/members/{user_id:uuid}", opt=OWNERS, summary="Change a member's role (owners; never the last owner)")
+    @patch("/members/{user_id:uuid}", opt=OWNERS | answers(409), summary="Change a member's role (owners; never the last owner)")
     async def change_role(self, member: MemberContext, user_id: uuid.UUID, data: RoleChange) -> MemberOut:
         return await members_service.change_role(member.session, member.tenant, user_id, data.role)
 
-    @delete("/members/{user_id:uuid}", opt=OWNERS, status_code=HTTP_204_NO_CONTENT, summary="Remove a member (owners; never the last owner)")
+    @delete("/members/{user_id:uuid}", opt=OWNERS | answers(409), status_code=HTTP_204_NO_CONTENT, summary="Remove a member (owners; never the last owner)")
     async def remove(self, member: MemberContext, user_id: uuid.UUID) -> None:
         await members_service.remove_member(member.session, member.tenant, user_id)
 

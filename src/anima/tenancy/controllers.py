@@ -14,6 +14,7 @@ from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from anima.http.access import operator_guard
+from anima.http.openapi import answers
 from anima.http.pagination import OffsetPagination, Page
 from anima.problems import Conflict, InvalidInput, NotFound
 from anima.identity.members import invite
@@ -68,7 +69,7 @@ class OperatorController(Controller):
     async def read(self, db_session: AsyncSession, operator: str, slug: str) -> TenantOut:
         return await _read_tenant(db_session, slug)
 
-    @post("/", status_code=HTTP_201_CREATED, summary="Provision a tenant and invite its owner")
+    @post("/", opt=answers(409), status_code=HTTP_201_CREATED, summary="Provision a tenant and invite its owner")
     async def create(self, runtime: Runtime, db_session: AsyncSession, operator: str, data: TenantCreate) -> TenantOut:
         services = runtime
         try:
@@ -90,11 +91,11 @@ class OperatorController(Controller):
         )
         return await _read_tenant(db_session, ref.slug)
 
-    @post("/{slug:str}/suspend", status_code=HTTP_200_OK, summary="Suspend a tenant (its data is kept)")
+    @post("/{slug:str}/suspend", opt=answers(409), status_code=HTTP_200_OK, summary="Suspend a tenant (its data is kept)")
     async def suspend(self, runtime: Runtime, db_session: AsyncSession, operator: str, slug: str, data: StateChange) -> TenantOut:
         return await self._set_state(runtime, db_session, operator, slug, TenantState.SUSPENDED, data.reason)
 
-    @post("/{slug:str}/resume", status_code=HTTP_200_OK, summary="Resume a suspended tenant")
+    @post("/{slug:str}/resume", opt=answers(409), status_code=HTTP_200_OK, summary="Resume a suspended tenant")
     async def resume(self, runtime: Runtime, db_session: AsyncSession, operator: str, slug: str, data: StateChange) -> TenantOut:
         return await self._set_state(runtime, db_session, operator, slug, TenantState.ACTIVE, data.reason)
 

@@ -21,6 +21,7 @@ from anima.domains.automations.schemas import (
 )
 from anima.events.types import EventType
 from anima.http.access import EVERY_MEMBER, OWNERS, TenantContext
+from anima.http.openapi import answers
 from anima.http.pagination import OffsetPagination, Page
 
 TemplateKey = Annotated[str, Parameter(pattern=r"^[a-z0-9-]{1,60}$")]
@@ -35,7 +36,7 @@ class PlaybooksController(Controller):
         installed = await rules.installed(tenant.session)
         return [rules.template_out(t, tenant.tenant.tier, installed) for t in await rules.templates(db_session)]
 
-    @post("/marketplace/{key:str}/install", opt=OWNERS, status_code=HTTP_201_CREATED, summary="Install a playbook as your own rule")
+    @post("/marketplace/{key:str}/install", opt=OWNERS | answers(409), status_code=HTTP_201_CREATED, summary="Install a playbook as your own rule")
     async def install(self, tenant: TenantContext, db_session: AsyncSession, key: TemplateKey) -> RuleOut:
         rule = await rules.install(db_session, tenant.session, key=key, tier=tenant.tenant.tier, user_id=tenant.user_id)
         return rules.rule_out(rule)

@@ -11,6 +11,7 @@ from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 from anima.domains.bookings import services as rules
 from anima.domains.bookings.schemas import BookingCreate, BookingOut
 from anima.http.access import EVERY_MEMBER, FRONT_DESK, TenantContext
+from anima.http.openapi import answers
 from anima.http.pagination import OffsetPagination, Page
 
 
@@ -18,7 +19,7 @@ class BookingsController(Controller):
     path = "/api/v1/orgs/{org_slug:str}/bookings"
     tags = ["bookings"]
 
-    @post("/", opt=FRONT_DESK, status_code=HTTP_201_CREATED, summary="Book a patient on a service (CONFIRMED)")
+    @post("/", opt=FRONT_DESK | answers(409), status_code=HTTP_201_CREATED, summary="Book a patient on a service (CONFIRMED)")
     async def create(self, tenant: TenantContext, data: BookingCreate) -> BookingOut:
         return await rules.to_out(tenant.session, await rules.create(tenant.session, tenant.user_id, data))
 
@@ -36,11 +37,11 @@ class BookingsController(Controller):
     async def read(self, tenant: TenantContext, booking_id: uuid.UUID) -> BookingOut:
         return await rules.to_out(tenant.session, await rules.get(tenant.session, tenant.role.value, tenant.user_id, booking_id))
 
-    @post("/{booking_id:uuid}/complete", opt=FRONT_DESK, status_code=HTTP_200_OK, summary="Mark a booking completed")
+    @post("/{booking_id:uuid}/complete", opt=FRONT_DESK | answers(409), status_code=HTTP_200_OK, summary="Mark a booking completed")
     async def complete(self, tenant: TenantContext, booking_id: uuid.UUID) -> BookingOut:
         return await rules.to_out(tenant.session, await rules.transition(tenant.session, tenant.user_id, booking_id, "COMPLETED"))
 
-    @post("/{booking_id:uuid}/cancel", opt=FRONT_DESK, status_code=HTTP_200_OK, summary="Cancel a booking")
+    @post("/{booking_id:uuid}/cancel", opt=FRONT_DESK | answers(409), status_code=HTTP_200_OK, summary="Cancel a booking")
     async def cancel(self, tenant: TenantContext, booking_id: uuid.UUID) -> BookingOut:
         return await rules.to_out(tenant.session, await rules.transition(tenant.session, tenant.user_id, booking_id, "CANCELLED"))
 

@@ -12,6 +12,7 @@ from litestar.status_codes import HTTP_201_CREATED, HTTP_204_NO_CONTENT
 from anima.domains.catalog import services as service_rules
 from anima.domains.catalog.schemas import ServiceCreate, ServiceOut, ServiceUpdate, TherapistAssignment
 from anima.http.access import EVERY_MEMBER, OWNERS, TenantContext
+from anima.http.openapi import answers
 from anima.http.pagination import OffsetPagination, Page
 from anima.identity.models import Role
 
@@ -57,7 +58,7 @@ class ServicesController(Controller):
     async def assign(self, tenant: TenantContext, service_id: uuid.UUID, data: TherapistAssignment) -> ServiceOut:
         return service_rules.to_out(await service_rules.assign_therapists(tenant.session, service_id, data.therapist_ids))
 
-    @delete("/{service_id:uuid}", opt=OWNERS, status_code=HTTP_204_NO_CONTENT, summary="Delete a service (owners)")
+    @delete("/{service_id:uuid}", opt=OWNERS | answers(409), status_code=HTTP_204_NO_CONTENT, summary="Delete a service (owners)")
     async def remove(self, tenant: TenantContext, service_id: uuid.UUID) -> None:
         await service_rules.delete_service(tenant.session, service_id)
 

@@ -12,6 +12,7 @@ from functools import lru_cache
 import msgspec
 import sqlalchemy as sa
 from advanced_alchemy.repository import SQLAlchemyAsyncRepository
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from anima.billing.limits import ensure_within_limit
@@ -19,8 +20,11 @@ from anima.billing.usage import active_services_count
 from anima.domains.catalog.models import Service, service_therapists
 from anima.domains.catalog.schemas import ServiceCreate, ServiceOut, ServiceUpdate, TherapistOut
 from anima.domains.staff.models import StaffMember
-from anima.problems import InvalidInput, NotFound
+from anima.problems import Conflict, InvalidInput, NotFound
 from anima.identity.models import Role
+
+#: PostgreSQL's SQLSTATE for a foreign key violation
+FOREIGN_KEY_VIOLATION = "23503"
 
 #: roles that may be assigned to deliver a service
 DELIVERING_ROLES = (Role.THERAPIST.value, Role.OWNER.value)
@@ -186,6 +190,17 @@ async def assign_therapists(session: AsyncSession, service_id: uuid.UUID, therap
 
 
 async def delete_service(session: AsyncSession, service_id: uuid.UUID) -> None:
+    """Delete a service that nothing refers to.
+
+    Raises:
+        NotFound: no such service.
+        Conflict: bookings refer to it (they keep their service); deactivate it instead.
+    """
     service = await get_service(session, service_id)
     await session.delete(service)
-    await session.flush()
+    try:
+        await session.flush()
+    except IntegrityError as exc:
+        if getattr(exc.orig, "sqlstate", None) != FOREIGN_KEY_VIOLATION:
+            raise
+        raise Conflict("bookings refer to this service; set it inactive instead of deleting it") from None

@@ -16,6 +16,7 @@ from __future__ import annotations
 import uuid
 
 from litestar import Controller, Response, get, post
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 
 from anima.ai import observatory
@@ -26,6 +27,7 @@ from anima.domains.insights.schemas import AnalysisOut, analysis_out
 from anima.domains.patients.visibility import Viewer
 from anima.http.access import CLINICIANS, TenantContext
 from anima.http.clinical_audit import CLINICAL
+from anima.http.openapi import answers
 from anima.http.pagination import OffsetPagination, Page
 
 
@@ -34,8 +36,9 @@ class AnalysesController(Controller):
     tags = ["insights"]
 
     @post(
-        "/", opt={**CLINICIANS, **CLINICAL}, status_code=HTTP_201_CREATED,
+        "/", opt=CLINICIANS | CLINICAL | answers(409), status_code=HTTP_201_CREATED,
         summary="Analyse the patient's recent journal (Gemini, or the local risk detector when not configured)",
+        responses={200: ResponseSpec(AnalysisOut, description="The same input was analysed within the hour: the stored analysis, nothing new")},
     )
     async def analyse(
         self, tenant: TenantContext, cipher: FieldCipher, runtime: Runtime, viewer: Viewer, actor: Actor, patient_id: uuid.UUID
@@ -48,7 +51,7 @@ class AnalysesController(Controller):
             analysis_out(result.entry, cached=result.cached), status_code=HTTP_201_CREATED if result.created else HTTP_200_OK
         )
 
-    @get("/", opt={**CLINICIANS, **CLINICAL}, summary="The patient's AI analyses you may read, newest first")
+    @get("/", opt=CLINICIANS | CLINICAL, summary="The patient's AI analyses you may read, newest first")
     async def list_analyses(
         self, tenant: TenantContext, cipher: FieldCipher, viewer: Viewer, actor: Actor, page: Page, patient_id: uuid.UUID
     ) -> OffsetPagination[AnalysisOut]:

@@ -15,11 +15,12 @@ from anima.domains.journal.schemas import AmendmentCreate, EntryCreate, EntryOut
 from anima.domains.patients.visibility import Viewer
 from anima.http.access import CLINICIANS, TenantContext
 from anima.http.clinical_audit import CLINICAL
+from anima.http.openapi import answers
 from anima.http.pagination import OffsetPagination, Page
 
 
 #: owners and therapists; a refusal here is audited as a denied clinical access
-JOURNAL_ROUTE = {**CLINICIANS, **CLINICAL}
+JOURNAL_ROUTE = CLINICIANS | CLINICAL
 
 
 class JournalController(Controller):
@@ -53,20 +54,20 @@ class JournalController(Controller):
     ) -> EntryOut:
         return await rules.read_entry(tenant.session, cipher, viewer, actor, patient_id, entry_id)
 
-    @patch("/{entry_id:uuid}", opt=JOURNAL_ROUTE, summary="Change an unsigned entry (its author)")
+    @patch("/{entry_id:uuid}", opt=JOURNAL_ROUTE | answers(409), summary="Change an unsigned entry (its author)")
     async def update(
         self, tenant: TenantContext, cipher: FieldCipher, viewer: Viewer, actor: Actor, patient_id: uuid.UUID,
         entry_id: uuid.UUID, data: EntryUpdate,
     ) -> EntryOut:
         return await rules.update_entry(tenant.session, cipher, viewer, actor, patient_id, entry_id, data)
 
-    @post("/{entry_id:uuid}/sign", opt=JOURNAL_ROUTE, status_code=HTTP_200_OK, summary="Sign and lock an entry (its author)")
+    @post("/{entry_id:uuid}/sign", opt=JOURNAL_ROUTE | answers(409), status_code=HTTP_200_OK, summary="Sign and lock an entry (its author)")
     async def sign(
         self, tenant: TenantContext, cipher: FieldCipher, viewer: Viewer, actor: Actor, patient_id: uuid.UUID, entry_id: uuid.UUID
     ) -> EntryOut:
         return await rules.sign_entry(tenant.session, cipher, viewer, actor, patient_id, entry_id)
 
-    @post("/{entry_id:uuid}/amendments", opt=JOURNAL_ROUTE, status_code=HTTP_201_CREATED, summary="Amend a signed entry (its author)")
+    @post("/{entry_id:uuid}/amendments", opt=JOURNAL_ROUTE | answers(409), status_code=HTTP_201_CREATED, summary="Amend a signed entry (its author)")
     async def amend(
         self, tenant: TenantContext, cipher: FieldCipher, viewer: Viewer, actor: Actor, patient_id: uuid.UUID,
         entry_id: uuid.UUID, data: AmendmentCreate,

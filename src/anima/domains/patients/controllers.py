@@ -104,7 +104,7 @@ class PatientsController(Controller):
         return await rules.to_out(tenant.session, cipher, viewer, actor, patient, audit_action=None)
 
     @post(
-        "/{patient_id:uuid}/block/lift", opt={**CLINICIANS, **CLINICAL}, status_code=HTTP_200_OK,
+        "/{patient_id:uuid}/block/lift", opt=CLINICIANS | CLINICAL, status_code=HTTP_200_OK,
         summary="Lift a patient's block after review, with a reason (owners and therapists who may see the patient)",
     )
     async def lift_block(
@@ -123,7 +123,7 @@ class PatientsController(Controller):
     ) -> ConsentOut:
         return await consent.set_consent(tenant.session, viewer, actor, patient_id, data)
 
-    @get("/{patient_id:uuid}/export", opt={**OWNERS, **CLINICAL}, summary="Export the whole record, decrypted (owners)")
+    @get("/{patient_id:uuid}/export", opt=OWNERS | CLINICAL, summary="Export the whole record, decrypted (owners)")
     async def export(self, tenant: TenantContext, cipher: FieldCipher, viewer: Viewer, actor: Actor, patient_id: uuid.UUID) -> dict[str, Any]:
         return await patient_record.export_patient(tenant.session, cipher, viewer, actor, patient_id)
 

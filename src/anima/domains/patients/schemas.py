@@ -102,7 +102,7 @@ class BlockOut(msgspec.Struct):
     last_lift_reason: str | None
 
 
-class BlockLift(msgspec.Struct, forbid_unknown_fields=True):
+class BlockLift(RequestBody):
     """Lift a block after review: why (1-1000 characters; stored encrypted)."""
 
     reason: Annotated[str, msgspec.Meta(min_length=1, max_length=1000, pattern=r"\S")]
@@ -111,7 +111,7 @@ class BlockLift(msgspec.Struct, forbid_unknown_fields=True):
 ConsentMethod = Literal["verbal", "written", "form", "portal"]
 
 
-class ConsentUpdate(msgspec.Struct, forbid_unknown_fields=True):
+class ConsentUpdate(RequestBody):
     """Record consent to AI processing given (``true``) or withdrawn (``false``), and how."""
 
     given: bool

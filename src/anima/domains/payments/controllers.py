@@ -12,6 +12,7 @@ from anima.domains.patients.visibility import Viewer
 from anima.domains.payments import services as rules
 from anima.domains.payments.schemas import PaymentCreate, PaymentFailure, PaymentOut
 from anima.http.access import EVERY_MEMBER, FRONT_DESK, TenantContext
+from anima.http.openapi import answers
 from anima.http.pagination import OffsetPagination, Page
 
 
@@ -35,11 +36,11 @@ class PaymentsController(Controller):
     async def read(self, tenant: TenantContext, viewer: Viewer, payment_id: uuid.UUID) -> PaymentOut:
         return rules.to_out(await rules.get(tenant.session, viewer, payment_id))
 
-    @post("/{payment_id:uuid}/succeed", opt=FRONT_DESK, status_code=HTTP_200_OK, summary="Mark a pending payment paid")
+    @post("/{payment_id:uuid}/succeed", opt=FRONT_DESK | answers(409), status_code=HTTP_200_OK, summary="Mark a pending payment paid")
     async def succeed(self, tenant: TenantContext, viewer: Viewer, payment_id: uuid.UUID) -> PaymentOut:
         return rules.to_out(await rules.settle(tenant.session, viewer, payment_id, succeeded=True))
 
-    @post("/{payment_id:uuid}/fail", opt=FRONT_DESK, status_code=HTTP_200_OK, summary="Mark a pending payment failed")
+    @post("/{payment_id:uuid}/fail", opt=FRONT_DESK | answers(409), status_code=HTTP_200_OK, summary="Mark a pending payment failed")
     async def fail(self, tenant: TenantContext, viewer: Viewer, payment_id: uuid.UUID, data: PaymentFailure) -> PaymentOut:
         return rules.to_out(await rules.settle(tenant.session, viewer, payment_id, succeeded=False, reason=data.reason))
 
