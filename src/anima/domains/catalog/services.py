@@ -23,8 +23,9 @@ from anima.domains.staff.models import StaffMember
 from anima.problems import Conflict, InvalidInput, NotFound
 from anima.identity.models import Role
 
-#: PostgreSQL's SQLSTATE for a foreign key violation
-FOREIGN_KEY_VIOLATION = "23503"
+#: SQLSTATEs of a delete refused because rows refer to it: foreign_key_violation (NO ACTION) and
+#: restrict_violation (ON DELETE RESTRICT, as bookings declare)
+REFERENCED = frozenset({"23503", "23001"})
 
 #: roles that may be assigned to deliver a service
 DELIVERING_ROLES = (Role.THERAPIST.value, Role.OWNER.value)
@@ -201,6 +202,6 @@ async def delete_service(session: AsyncSession, service_id: uuid.UUID) -> None:
     try:
         await session.flush()
     except IntegrityError as exc:
-        if getattr(exc.orig, "sqlstate", None) != FOREIGN_KEY_VIOLATION:
+        if getattr(exc.orig, "sqlstate", None) not in REFERENCED:
             raise
         raise Conflict("bookings refer to this service; set it inactive instead of deleting it") from None

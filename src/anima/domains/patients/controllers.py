@@ -36,6 +36,7 @@ from anima.domains.patients.schemas import (
 from anima.domains.patients.visibility import Viewer, get_policy
 from anima.http.access import CLINICIANS, EVERY_MEMBER, OWNERS, TenantContext
 from anima.http.clinical_audit import CLINICAL
+from anima.http.openapi import answers
 from anima.http.pagination import OffsetPagination, Page
 
 
@@ -104,7 +105,7 @@ class PatientsController(Controller):
         return await rules.to_out(tenant.session, cipher, viewer, actor, patient, audit_action=None)
 
     @post(
-        "/{patient_id:uuid}/block/lift", opt=CLINICIANS | CLINICAL, status_code=HTTP_200_OK,
+        "/{patient_id:uuid}/block/lift", opt=CLINICIANS | CLINICAL | answers(409), status_code=HTTP_200_OK,
         summary="Lift a patient's block after review, with a reason (owners and therapists who may see the patient)",
     )
     async def lift_block(
