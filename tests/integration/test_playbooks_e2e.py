@@ -15,8 +15,11 @@ import pytest
 
 from anima.jobs.queue import job_options
 from anima.jobs.relay import Relay
+from tests import clock
 from tests.conftest import add_member, bearer, signup
 from tests.integration.events_support import eventually, in_tenant, queue_settings, running_worker, services_for, tenant_id_of
+
+CET = datetime.timezone(datetime.timedelta(hours=1))
 
 
 @asynccontextmanager
@@ -110,7 +113,7 @@ async def test_escudo_from_a_journal_note_with_its_tier_rule(client, db, tier, b
     )
     booking = await client.post(
         f"/api/v1/orgs/{org.slug}/bookings",
-        json={"patient_id": patient["id"], "service_id": service.json()["id"], "starts_at": "2030-01-01T10:00:00Z"}, headers=org.headers,
+        json={"patient_id": patient["id"], "service_id": service.json()["id"], "starts_at": clock.iso(days=30)}, headers=org.headers,
     )
     assert booking.status_code == (409 if blocks else 201), booking.text
 
@@ -174,7 +177,7 @@ async def test_fidelizacion_surveys_seven_days_after_a_retreat_only(client, db):
         services[scheduling] = created.json()["id"]
     for scheduling in services:
         booking = await client.post(f"/api/v1/orgs/{org.slug}/bookings",
-                                    json={"patient_id": patient["id"], "service_id": services[scheduling], "starts_at": "2026-01-10T09:00:00+01:00"},
+                                    json={"patient_id": patient["id"], "service_id": services[scheduling], "starts_at": clock.iso(days=-2, tz=CET)},
                                     headers=org.headers)
         assert booking.status_code == 201, booking.text
         assert booking.json()["retreat"] is (scheduling == "FIXED_DATE")
