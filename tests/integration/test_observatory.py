@@ -236,7 +236,7 @@ async def test_other_tenants_patient_is_not_found(client):
     assert (await client.post(purl(a, str(uuid.uuid4()), "/analyses"), headers=a.headers)).status_code == 404
 
 
-async def test_job_functions(client, app, db, monkeypatch):
+async def test_job_functions(client, app, db):
     org = await signup(client, tier="PRO")
     pid = await patient_with_notes(client, org, notes=("<p>Tinc ganes de morir.</p>",))
     note = (await client.get(purl(org, pid, "/journal?kind=note"), headers=org.headers)).json()["items"][0]
@@ -245,9 +245,6 @@ async def test_job_functions(client, app, db, monkeypatch):
     ctx = {"anima": app.state["anima"]}
 
     with structlog.testing.capture_logs() as logged:
-        # loggers are cached on first use (logs.configure_logging); a job run by an earlier test
-        # would have cached the module's logger with the real processors, out of capture's reach
-        monkeypatch.setattr(jobs, "log", structlog.get_logger(jobs.__name__))
         screened = await jobs.analyze_journal_entry(ctx, tenant_id=tenant_id, entry_id=note["id"])
     assert any(line["event"] == "journal entry screened" for line in logged)
     assert "ganes" not in repr(logged).lower()  # no clinical text in any log line
