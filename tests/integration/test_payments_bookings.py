@@ -67,4 +67,5 @@ async def test_bookings_validation_roles_and_transitions(client, db):
     within = await client.post(base, json={**good, "starts_at": clock.iso(days=-365)}, headers=assistant)
     assert within.status_code == 201, within.text
     refused = await client.post(base, json={**good, "starts_at": clock.iso(days=-367)}, headers=assistant)
+    assert refused.status_code == 422, refused.text
     assert [(e["field"], e["rule"]) for e in refused.json()["errors"]] == [("starts_at", "range")]
