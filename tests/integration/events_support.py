@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import secrets
-import socket
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -20,24 +19,15 @@ from anima.jobs.relay import Relay
 from anima.runtime import Runtime, build_runtime
 from anima.jobs.worker import build_worker
 from tests.conftest import test_environ
+from tests.redis_support import REDIS_URL, needs_redis, redis_answers  # noqa: F401 - re-exported
 
-REDIS_URL = "redis://127.0.0.1:6379/0"
 #: a tick that never fires during a test: delays are fired by enqueueing tenant_tick directly
 QUIET_TICK = "0 0 1 1 *"
 
 
-def redis_answers() -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", 6379), timeout=0.5) as s:
-            s.sendall(b"PING\r\n")
-            return s.recv(16).startswith(b"+PONG")
-    except OSError:
-        return False
-
-
 BACKENDS = [
     pytest.param("postgres", id="postgres"),
-    pytest.param("redis", id="redis", marks=pytest.mark.skipif(not redis_answers(), reason="no Redis at 127.0.0.1:6379")),
+    pytest.param("redis", id="redis", marks=needs_redis),
 ]
 
 

@@ -6,6 +6,7 @@ module fixture), because the bench grants the app role a baseline schema directl
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -18,6 +19,9 @@ from anima.tenancy import migrations as tenant_migrations
 from anima.tenancy.scope import SCOPE_BY_NAMES
 from bench.tenancy import (
     BASELINE_MARKER,
+    BASELINE_TENANT,
+    BenchTenant,
+    IsolationError,
     BENCH_REVISION,
     ROLE_ONLY,
     ReadFixture,
@@ -72,11 +76,33 @@ async def test_every_database_variant_reads_its_own_tenant_row(bench):
 
 async def test_database_comparison_gives_positive_throughput(bench):
     fx, _, _ = bench
-    result = await compare(read_variants(fx), fx.tenants, requests=20, workers=2, rounds=2, warmup=2)
+    result = await compare(read_variants(fx), fx.tenants, requests=20, workers=2, rounds=1, warmup=2)
     assert set(result.rps) == set(result.ratio) == {"baseline", "check", "scope", "stm", "member", "stm+member"}
     assert all(rps > 0 for rps in result.rps.values())
-    assert all(ratio > 0 for ratio in result.ratio.values())
-    assert result.ratio["baseline"] == 1.0
+    # one round: each ratio is the variant's throughput over the baseline measured around it
+    assert result.ratio == {name: rps / result.rps["baseline"] for name, rps in result.rps.items()}
+
+
+async def test_comparison_ratios_measure_throughput_against_the_baseline():
+    """Reads of known cost (sleeps): a variant four times slower than the baseline gets a ratio
+    near 0.25, an equally fast one near 1, and a read of the wrong tenant's row is an error."""
+    tenants = [BenchTenant(i, f"t{i}", f"tenant_{i}", f"role_{i}") for i in (1, 2)]
+
+    def sleeping(seconds: float, wrong: bool = False):
+        async def read(tenant: BenchTenant) -> str:
+            await asyncio.sleep(seconds)
+            if wrong:
+                return tenants[0].marker if tenant is tenants[1] else tenants[1].marker
+            return BASELINE_MARKER if tenant is BASELINE_TENANT else tenant.marker
+        return read
+
+    reads = {"baseline": sleeping(0.005), "same": sleeping(0.005), "slow": sleeping(0.020)}
+    result = await compare(reads, tenants, requests=24, workers=1, rounds=2, warmup=1)
+    assert result.rps["slow"] < result.rps["same"] and result.rps["slow"] < result.rps["baseline"]
+    assert 0.1 < result.ratio["slow"] < 0.5, result.ratio  # 0.25 plus scheduling overhead on both sides
+    assert 0.5 < result.ratio["same"] < 2.0, result.ratio
+    with pytest.raises(IsolationError):
+        await compare({"baseline": sleeping(0), "crossed": sleeping(0, wrong=True)}, tenants, requests=4, workers=1, rounds=1, warmup=1)
 
 
 async def test_http_variants_read_own_row_and_refuse_non_members(bench):
@@ -89,7 +115,8 @@ async def test_http_variants_read_own_row_and_refuse_non_members(bench):
             assert await reads["routed"](tenant) == tenant.marker
             assert await reads["stm"](tenant) == tenant.marker
         result = await compare(reads, fx.tenants, requests=20, workers=2, rounds=1, warmup=2)
-        assert all(rps > 0 for rps in result.rps.values()) and result.ratio["routed"] > 0
+        assert all(rps > 0 for rps in result.rps.values())
+        assert result.ratio == {name: rps / result.rps["baseline"] for name, rps in result.rps.items()}
         outsider = tenants[2]
         for name in ("check", "routed", "stm"):
             with pytest.raises(AssertionError, match="404"):

@@ -137,14 +137,13 @@ async def test_operator_comp_is_recorded_and_validated(client, db, operator_head
     plans = (await client.get("/api/v1/operator/plans", headers=operator_headers)).json()
     assert [p["tier"] for p in plans] == ["BUILDER", "PRO", "CENTER"] and "risk_auto_block" in plans[2]["features"]
     for body, field, rule in (
-        ({"tier": "GOLD", "reason": "because"}, "tier", {"enum"}),
-        # problems.py classifies msgspec's "Expected `str` of length >= 3" as rule "type" (noted upstream)
-        ({"tier": "PRO", "reason": "x"}, "reason", {"length", "type"}),
-        ({"tier": "PRO"}, "reason", {"required"}),
+        ({"tier": "GOLD", "reason": "because"}, "tier", "enum"),
+        ({"tier": "PRO", "reason": "x"}, "reason", "length"),
+        ({"tier": "PRO"}, "reason", "required"),
     ):
         bad = await client.post(url, json=body, headers=operator_headers)
-        assert bad.status_code in (400, 422) and bad.json()["errors"][0]["field"] == field, bad.text
-        assert bad.json()["errors"][0]["rule"] in rule, bad.text
+        assert bad.status_code == 422, bad.text
+        assert [(e["field"], e["rule"]) for e in bad.json()["errors"]] == [(field, rule)], bad.text
     missing = await client.post("/api/v1/operator/tenants/no-such-org/tier", json={"tier": "PRO", "reason": "because"}, headers=operator_headers)
     assert missing.status_code == 404
     assert (await client.post(url, json={"tier": "PRO", "reason": "because"}, headers=org.headers)).status_code == 403

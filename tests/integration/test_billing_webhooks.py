@@ -119,6 +119,63 @@ async def test_unknown_event_types_are_acknowledged_and_ignored(paid_client, db,
 
 # --- order independence ---------------------------------------------------------------------
 
+# Each scenario: (status, tier, seconds after the start, event type) in Stripe's time, the order
+# of delivery, and the status the fold must end on. Every scenario starts 30 days ago, so any
+# grace period is over and a lapsed subscription leaves the tenant on BUILDER. Delivery is chosen
+# so that folding in arrival order (the table's physical order) ends on another answer; in the
+# first two, folding in timestamp order (what an index on (subscription, event_created) returns,
+# so a fold that trusts the database's order) ends on another answer too.
+ORDER_SCENARIOS = {
+    # a late update stamped after the cancellation: cancelled is final whatever its timestamp
+    "stale-update-after-cancel": (
+        [("active", "PRO", 0, "created"), ("canceled", "PRO", 10, "deleted"), ("active", "CENTER", 20, "updated")],
+        [1, 2, 0], "canceled", "BUILDER", True,
+    ),
+    # two reports of the same second: the later lifecycle state (past_due after active) wins
+    "same-second-tie": (
+        [("active", "CENTER", 0, "created"), ("past_due", "CENTER", 100, "updated"), ("active", "CENTER", 100, "updated")],
+        [0, 1, 2], "past_due", "BUILDER", True,
+    ),
+    # plain reordering: the newest timestamp wins over the last arrival
+    "newest-timestamp": (
+        [("active", "PRO", 0, "created"), ("active", "CENTER", 3600, "updated"), ("past_due", "CENTER", 7200, "updated")],
+        [2, 1, 0], "past_due", "BUILDER", False,
+    ),
+}
+
+
+@pytest.mark.parametrize("scenario", sorted(ORDER_SCENARIOS))
+async def test_out_of_order_delivery_folds_by_stripe_time_not_by_arrival(paid_client, db, subscriber, scenario):
+    _, tenant_id, customer = subscriber
+    reports, delivery, final_status, final_tier, time_order_differs = ORDER_SCENARIOS[scenario]
+    start = now() - 30 * DAY
+    sub = "sub_" + secrets.token_hex(8)
+    events = [
+        event(f"customer.subscription.{kind}",
+              subscription_object(sub, customer, status, PRICES[tier], created=start, tenant_id=tenant_id), created=start + offset)
+        for status, tier, offset, kind in reports
+    ]
+    async with db.admin.begin() as conn:  # a fresh start for this tenant's billing, on a paid tier
+        await conn.execute(sa.text("DELETE FROM platform.subscriptions WHERE tenant_id = :t"), {"t": tenant_id})
+        await conn.execute(sa.text("UPDATE platform.tenants SET tier = 'CENTER' WHERE id = :t"), {"t": tenant_id})
+    for i in delivery:
+        response = await post_event(paid_client, events[i])
+        assert response.status_code == 200, response.text
+    # neither order the database could hand the rows back in ends on the right state by accident
+    async with db.admin.connect() as conn:
+        physical = (await conn.execute(sa.text(
+            "SELECT status FROM platform.billing_events WHERE stripe_subscription_id = :s ORDER BY ctid"), {"s": sub})).scalars().all()
+        by_time = (await conn.execute(sa.text(
+            "SELECT status FROM platform.billing_events WHERE stripe_subscription_id = :s ORDER BY event_created, ctid"), {"s": sub}
+        )).scalars().all()
+    assert len(physical) == len(by_time) == len(reports)
+    assert physical[-1] != final_status, physical
+    assert (by_time[-1] != final_status) is time_order_differs, by_time
+    status = await scalar(db, "SELECT status FROM platform.subscriptions WHERE stripe_subscription_id = :s", s=sub)
+    tier = await scalar(db, "SELECT tier FROM platform.tenants WHERE id = :t", t=tenant_id)
+    assert (status, tier) == (final_status, final_tier)
+
+
 status_st = st.sampled_from(["active", "trialing", "past_due", "unpaid"])
 timeline_st = st.tuples(
     st.lists(st.tuples(status_st, st.sampled_from(["PRO", "CENTER"])), min_size=1, max_size=6),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 from anima.domains.journal.schemas import MAX_HTML_BYTES
+from tests import clock
 from tests.conftest import add_member, bearer, signup
 
 
@@ -53,7 +54,7 @@ async def test_size_limit_and_kind_rules(client, db):
         ({"kind": "note", "html": "<p>x</p>", "data": {}}, "data", "not-for-notes"),
         ({"kind": "form_submission", "html": "<p>x</p>"}, "data", "required"),
         ({"kind": "audio_reference", "data": {"seconds": 3}}, "data.uri", "required"),
-        ({"kind": "note", "html": "<p>x</p>", "occurred_at": "2025-01-01T10:00:00"}, "occurred_at", "timezone"),
+        ({"kind": "note", "html": "<p>x</p>", "occurred_at": clock.naive_iso(days=-1)}, "occurred_at", "timezone"),
         ({"kind": "dream", "html": "<p>x</p>"}, "kind", None),
         ({"kind": "note", "html": "<p>x</p>", "visibility": "public"}, "visibility", None),
     ]

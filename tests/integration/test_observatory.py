@@ -28,6 +28,7 @@ from anima.ai.observatory import LOCAL_MODEL, NOT_CONFIGURED_NOTE
 from anima.runtime import RUNTIME_KEY
 from tests.conftest import add_member, bearer, signup
 from tests.conftest import test_environ as environ_for_tests
+from tests.redis_support import REDIS_URL, needs_redis
 from tests.gemini_stub import DEFAULT_ANALYSIS, GeminiStub
 from tests.integration.test_patients_encryption import scan
 
@@ -285,8 +286,9 @@ async def test_job_functions(client, app, db):
     assert {e["detail"]["level"] for e in screened_events} == {"HIGH", "LOW"}
 
 
+@needs_redis
 async def test_redis_cache_is_keyed_by_tenant_and_expires():
-    cache = RedisCache("redis://127.0.0.1:6379/0")
+    cache = RedisCache(REDIS_URL)
     digest = uuid.uuid4().hex
     try:
         await cache.put(1, digest, b"sealed", ttl=30)
@@ -297,7 +299,11 @@ async def test_redis_cache_is_keyed_by_tenant_and_expires():
     finally:
         await cache._redis.delete(cache.key(1, digest))
         await cache.close()
-    broken = RedisCache("redis://127.0.0.1:1/0")  # unreachable: a miss, never an error
+
+
+async def test_an_unreachable_redis_cache_is_a_miss_never_an_error():
+    digest = uuid.uuid4().hex
+    broken = RedisCache("redis://127.0.0.1:1/0")  # nothing listens on port 1
     assert await broken.get(1, digest) is None
     await broken.put(1, digest, b"x")
     await broken.close()

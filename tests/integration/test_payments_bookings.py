@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 
+from tests import clock
 from tests.conftest import add_member, bearer, signup
 
 
@@ -46,8 +47,8 @@ async def test_bookings_validation_roles_and_transitions(client, db):
               "currency": "EUR", "location": "ONLINE", "therapist_ids": [therapist_id]}, headers=org.headers,
     )).json()
     base = f"/api/v1/orgs/{org.slug}/bookings"
-    good = {"patient_id": patient["id"], "service_id": service["id"], "starts_at": "2030-05-01T10:00:00Z", "therapist_id": therapist_id}
-    for change, field in (({"starts_at": "2030-05-01T10:00:00"}, "starts_at"), ({"service_id": str(uuid.uuid4())}, "service_id"),
+    good = {"patient_id": patient["id"], "service_id": service["id"], "starts_at": clock.iso(days=30), "therapist_id": therapist_id}
+    for change, field in (({"starts_at": clock.naive_iso(days=30)}, "starts_at"), ({"service_id": str(uuid.uuid4())}, "service_id"),
                           ({"patient_id": str(uuid.uuid4())}, "patient_id"), ({"therapist_id": str(uuid.uuid4())}, "therapist_id")):
         bad = await client.post(base, json={**good, **change}, headers=assistant)
         assert bad.status_code == 422 and field in bad.text, bad.text
@@ -62,3 +63,9 @@ async def test_bookings_validation_roles_and_transitions(client, db):
     assert (await client.post(f"{base}/{bid}/complete", headers=assistant)).status_code == 409
     types = [e["type"] for e in (await client.get(f"/api/v1/orgs/{org.slug}/events", headers=org.headers)).json()["items"]]
     assert types[:2] == ["BOOKING_CANCELLED", "BOOKING_CONFIRMED"]
+    # the past limit is a year (366 days) back from now: a day inside it is accepted
+    within = await client.post(base, json={**good, "starts_at": clock.iso(days=-365)}, headers=assistant)
+    assert within.status_code == 201, within.text
+    refused = await client.post(base, json={**good, "starts_at": clock.iso(days=-367)}, headers=assistant)
+    assert refused.status_code == 422, refused.text
+    assert [(e["field"], e["rule"]) for e in refused.json()["errors"]] == [("starts_at", "range")]

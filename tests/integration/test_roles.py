@@ -6,12 +6,14 @@ member whose role the route does not allow 403; operators' routes refuse members
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 
 from anima.identity.operators import ensure_operator
 from tests.conftest import PASSWORD, add_member, bearer, login, signup, unique_email, unique_slug
@@ -177,6 +179,34 @@ async def test_the_last_owner_can_be_neither_demoted_nor_removed(client, db):
     assert (await client.delete(f"/api/v1/orgs/{org.slug}/members/{second}", headers=org.headers)).status_code == 403
     members = (await client.get(f"/api/v1/orgs/{org.slug}/members", headers=bearer(tokens["access_token"]))).json()["items"]
     assert {m["role"] for m in members} == {"OWNER", "ASSISTANT"}
+
+
+@pytest.mark.parametrize("change", ["demote", "remove"])
+async def test_two_owners_changing_each_other_at_once_leave_one_owner(client, db, change):
+    """Two owners each demote (or remove) the other in the same instant, four times over: exactly
+    one change passes, the other is refused (409 last-owner, or 403 when it arrives after the
+    first made its author a non-owner), and the organization always keeps an owner."""
+    for _ in range(4):
+        org = await signup(client)
+        _, tokens, second = await add_member(client, db, org, "THERAPIST")
+        promoted = await client.patch(f"/api/v1/orgs/{org.slug}/members/{second}", json={"role": "OWNER"}, headers=org.headers)
+        assert promoted.status_code == 200, promoted.text
+        pairs = ((org.headers, second), (bearer(tokens["access_token"]), org.owner_id))
+        if change == "demote":
+            calls = [client.patch(f"/api/v1/orgs/{org.slug}/members/{target}", json={"role": "ASSISTANT"}, headers=h) for h, target in pairs]
+        else:
+            calls = [client.delete(f"/api/v1/orgs/{org.slug}/members/{target}", headers=h) for h, target in pairs]
+        responses = await asyncio.gather(*calls)
+        codes = sorted(r.status_code for r in responses)
+        assert codes in ([200, 403], [200, 409], [204, 403], [204, 409]), [r.text for r in responses]
+        refused = next(r for r in responses if r.status_code in (403, 409))
+        if refused.status_code == 409:
+            assert refused.json()["errors"][0]["rule"] == "last-owner"
+        async with db.admin.connect() as conn:
+            owners = await conn.scalar(sa.text(
+                "SELECT count(*) FROM platform.memberships m JOIN platform.tenants t ON t.id = m.tenant_id "
+                "WHERE t.slug = :s AND m.role = 'OWNER'"), {"s": org.slug})
+        assert owners == 1
 
 
 async def test_removed_member_loses_access_at_once(client, db):

@@ -20,6 +20,7 @@ from anima.tenancy.provisioning import (
     delete_tenant,
     provision_tenant,
     register_tenant,
+    resume_provisioning,
     run_provisioning_steps,
 )
 from anima.tenancy.scope import current_scope, enter_tenant
@@ -117,6 +118,40 @@ async def test_provisioning_resumes_after_a_crash_at_any_step(db: Database, cras
     # and a further retry of an active tenant is refused as a duplicate, changing nothing
     with pytest.raises(TenantExists):
         await provision_tenant(db, slug=slug)
+
+
+async def test_resume_provisioning_completes_a_crash_after_every_step(db: Database):
+    """What ``anima migrate`` runs after a crash: one tenant left after each step but the last,
+    all completed by one call, each usable and at head; a second call finds nothing to do."""
+    crashed = {}
+    for crash_after in range(len(STEPS) - 1):  # after "activate" nothing is left to resume
+        slug = unique_slug(f"resume{crash_after}")
+        async with db.admin.begin() as conn:
+            ref = await register_tenant(conn, db, slug=slug, name="Resumable", tier="PRO", owner_email=None, actor="test")
+        await run_provisioning_steps(db, ref, actor="test", steps=STEPS[1 : crash_after + 1])
+        crashed[slug] = ref
+    async with db.admin.connect() as conn:
+        states = dict((await conn.execute(
+            sa.text("SELECT slug, state FROM platform.tenants WHERE slug = ANY(:s)"), {"s": list(crashed)})).all())
+    assert states == dict.fromkeys(crashed, "provisioning")
+
+    resumed = await resume_provisioning(db, actor="test")
+
+    assert set(crashed) <= set(resumed)
+    head = head_revision("tenant")
+    for slug, ref in crashed.items():
+        async with db.admin.connect() as conn:
+            row = (await conn.execute(sa.text("SELECT state, revision FROM platform.tenants WHERE id = :i"), {"i": ref.id})).one()
+            version = await conn.scalar(sa.text(f'SELECT version_num FROM "{ref.schema_name}".alembic_version'))
+        assert (row.state, row.revision, version) == ("active", head, head), slug
+        async with db.sessionmaker()() as session:  # requests may enter it now, and it is seeded
+            assert await enter_tenant(session, ref.id) is not None, slug
+            assert await session.scalar(sa.text("SELECT people_label FROM practice_settings")) == "Patient", slug
+    assert not set(crashed) & set(await resume_provisioning(db, actor="test"))
+    async with db.admin.connect() as conn:
+        left = await conn.scalar(sa.text("SELECT count(*) FROM platform.tenants WHERE slug = ANY(:s) AND state <> 'active'"),
+                                 {"s": list(crashed)})
+    assert left == 0
 
 
 async def test_provisioning_one_tenant_is_fast_and_idempotent_steps_rerun(db: Database):

@@ -21,6 +21,15 @@ from anima.identity.passwords import (
 STRONG = "violet-Harbor-lantern-42"
 
 
+def refusal(password: str, email: str | None = None) -> str | None:
+    """The rule ``check_policy`` refuses ``password`` by, or None when it accepts it."""
+    try:
+        check_policy(password, email=email)
+    except WeakPassword as weak:
+        return weak.rule
+    return None
+
+
 def test_hash_is_argon2id_with_owasp_parameters() -> None:
     phc = hash_password(STRONG)
     assert phc.startswith("$argon2id$v=19$")
@@ -67,16 +76,11 @@ def test_common_passwords_are_refused(password: str) -> None:
 
 
 def test_length_bounds() -> None:
-    with pytest.raises(WeakPassword) as caught:
-        check_policy("xK9#vq2")  # 7
-    assert caught.value.rule == "length"
-    check_policy("xK9#vq2m")  # 8
-    check_policy("xK9#vq2m" * 16)  # 128
-    assert len("xK9#vq2m" * 16) == MAX_LENGTH
-    with pytest.raises(WeakPassword) as caught:
-        check_policy("xK9#vq2m" * 16 + "z")  # 129
-    assert caught.value.rule == "length"
-    assert MIN_LENGTH == 8
+    assert (MIN_LENGTH, MAX_LENGTH) == (8, 128)
+    assert refusal("xK9#vq2") == "length"  # 7
+    assert refusal("xK9#vq2m") is None  # 8
+    assert refusal("xK9#vq2m" * 16) is None  # 128
+    assert refusal("xK9#vq2m" * 16 + "z") == "length"  # 129
 
 
 def test_empty_password_is_refused() -> None:
@@ -86,14 +90,13 @@ def test_empty_password_is_refused() -> None:
 
 
 def test_spaces_are_kept_and_count() -> None:
-    check_policy("a b c d ")  # 8 characters including spaces
-    with pytest.raises(WeakPassword):
-        check_policy("a b c d")
+    assert refusal("a b c d ") is None  # 8 characters including spaces
+    assert refusal("a b c d") == "length"
 
 
 @pytest.mark.parametrize("password", ["Ünïcödé-Pässwört", "пароль-надёжный-7", "密码很长很安全的句子", "🔒🗝️🔑-vault-Ω"])
 def test_unicode_passwords_are_accepted_and_verify(password: str) -> None:
-    check_policy(password)
+    assert refusal(password) is None
     phc = hash_password(password)
     assert verify_password(phc, password)
 
@@ -113,8 +116,8 @@ def test_unicode_is_nfkc_normalized() -> None:
 
 def test_length_is_counted_after_normalization() -> None:
     # U+FB03 LATIN SMALL LIGATURE FFI becomes "ffi" under NFKC: 6 code points -> 8 characters
-    check_policy("\ufb03xq7!Z")
-    assert len(unicodedata.normalize("NFKC", "\ufb03xq7!Z")) == 8
+    assert len("\ufb03xq7!Z") == 6 and len(unicodedata.normalize("NFKC", "\ufb03xq7!Z")) == 8
+    assert refusal("\ufb03xq7!Z") is None
 
 
 @pytest.mark.parametrize(
@@ -132,5 +135,10 @@ def test_email_local_part_is_refused(email: str, password: str) -> None:
 
 
 def test_unrelated_email_does_not_refuse() -> None:
-    check_policy(STRONG, email="someone.else@example.org")
-    check_policy(STRONG, email=None)
+    """Only the email's own local part refuses: the same password passes for another address,
+    without an address, and when the local part is shorter than 4 characters."""
+    password = "violet-Harbor-maria-42"
+    assert refusal(password, email="maria@example.org") == "contains-email"
+    assert refusal(password, email="someone.else@example.org") is None
+    assert refusal(password, email=None) is None
+    assert refusal("violet-Harbor-al-42", email="al@example.org") is None

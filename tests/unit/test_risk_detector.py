@@ -5,7 +5,7 @@ limit makes it fail, and every span lies within the text and quotes it exactly."
 from __future__ import annotations
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from anima.ai.risk import MAX_TEXT_BYTES, TextTooLong, detect_language, detect_risk
@@ -166,11 +166,15 @@ def test_no_input_makes_it_fail_and_spans_are_exact(text, language):
     assert (result.level == "LOW") == (not result.evidence)
 
 
-@settings(max_examples=5, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@example(seed="é", size=MAX_TEXT_BYTES).via("the limit in two-byte characters")
+@example(seed="\U0001f600", size=MAX_TEXT_BYTES - 1).via("four-byte characters cut short of the limit")
 @given(st.text(min_size=1, max_size=64), st.integers(min_value=1, max_value=MAX_TEXT_BYTES))
 def test_any_unicode_up_to_the_limit(seed, size):
     """Long texts of any characters, cut to at most the limit in UTF-8 bytes."""
     text = (seed * (size // max(1, len(seed.encode())) + 1)).encode()[:size].decode("utf-8", "ignore")
+    assert len(text.encode()) <= MAX_TEXT_BYTES
     result = detect_risk(text)
+    assert (result.level == "LOW") == (not result.evidence)
     for e in result.evidence + result.negated:
         assert text[e.start : e.end] == e.text
