@@ -11,6 +11,7 @@ import secrets
 import time
 
 from croniter import croniter
+from sqlalchemy import text
 
 from anima.jobs import billing as billing_jobs
 from anima.jobs.queue import job_options
@@ -65,12 +66,18 @@ async def test_the_worker_schedules_and_runs_the_grace_expiry(paid_client, db):
         assert (await post_event(paid_client, event(kind, obj, created=created))).status_code == 200
     assert (await tenant_row(db, org.slug)).tier == "CENTER"  # in grace
     async with db.admin.begin() as conn:  # the grace period runs out
-        from sqlalchemy import text
-
         await conn.execute(text("UPDATE platform.subscriptions SET grace_until = now() - interval '1 minute' WHERE stripe_subscription_id = :s"), {"s": sub})
 
-    async with services_for(queue_settings("postgres"), db) as svc, running_worker(svc):
-        # the worker put the cron job on the queue for the next full hour (minute 7)
+    async with db.admin.begin() as conn:
+        # SAQ keys cron jobs by function alone ("cron:expire_grace") and its job table is shared by
+        # every queue name in the database: a worker of an earlier test (another queue) holds the
+        # key, and this queue's cron would not be enqueued. One queue name per deployment, as in
+        # production, never meets this.
+        await conn.execute(text("DELETE FROM saq.saq_jobs WHERE key = 'cron:expire_grace'"))
+    async with services_for(queue_settings("postgres"), db) as svc, running_worker(svc) as worker:
+        # the worker puts its cron jobs on the queue (its upkeep does it every second; done here at
+        # once so a loaded machine's timer cannot make the test late): the next full hour, minute 7
+        await worker.schedule()
         scheduled = await eventually(lambda: svc.queue.job("cron:expire_grace"))
         assert 0 < scheduled.scheduled - time.time() <= 3600
         # run it now, as the cron will at that time
