@@ -125,7 +125,8 @@ async def test_stage_timeout_is_listed_for_when_it_falls_due(client, db):
             await conn.execute(
                 sa.text("UPDATE platform.tenant_work SET due_at = due_at - interval '4 days' WHERE tenant_id = :t"), {"t": tid}
             )
-        assert await automation_tick({"anima": svc}) >= 1
+        fanned_out = await automation_tick({"anima": svc})
+        assert tid in fanned_out and idle_id not in fanned_out
         assert tid in await _claimed(db) and idle_id not in await _claimed(db)
         from anima.jobs.handlers import tenant_tick
 

@@ -95,9 +95,9 @@ TICK_LEASE = 600
 
 
 @job_function
-async def automation_tick(ctx: dict[str, Any]) -> int:
+async def automation_tick(ctx: dict[str, Any]) -> list[int]:
     """Enqueue one ``tenant_tick`` per tenant with tick work due (keyed by tenant and second, so
-    once per tick); returns how many tenants."""
+    once per tick); returns those tenants' ids."""
     svc = runtime_of(ctx)
     async with svc.sessionmaker() as session, session.begin():
         ids = await claim_due(session, WorkKind.TICK, lease=TICK_LEASE)
@@ -105,7 +105,7 @@ async def automation_tick(ctx: dict[str, Any]) -> int:
     options = job_options(svc.settings, timeout=120, retries=3)
     for tenant_id in ids:
         await svc.queue.enqueue("tenant_tick", key=f"tick:{tenant_id}:{stamp}", tenant_id=tenant_id, **{**options, "ttl": TICK_LEASE})
-    return len(ids)
+    return ids
 
 
 @job_function
