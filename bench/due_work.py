@@ -18,7 +18,8 @@ Each round makes every busy tenant busy — one event in its outbox (noted ``rel
 and a ``tick`` row due — then runs, on the real code with a PostgreSQL queue:
 :meth:`anima.jobs.relay.Relay.relay_all` (the sweep) and
 :func:`anima.jobs.handlers.automation_tick` followed by the ``tenant_tick`` it fanned out for each
-tenant (run in process rather than on a worker, so the time is the pass's own). Every statement
+tenant (run in process, four at a time as a worker would run them, rather than on a worker, so
+the time is the pass's own). Every statement
 the app engine sends during the pass is recorded (SQLAlchemy ``before_cursor_execute``); the
 bench checks that every tenant id among the statements' parameters is a busy one and reports
 statements per pass, per busy tenant, and the pass time (median of ``--rounds``). The queue's
@@ -58,6 +59,11 @@ from anima.runtime import Runtime, build_runtime  # noqa: E402
 from anima.tenancy.provisioning import provision_tenant  # noqa: E402
 from anima.tenancy.scope import enter_tenant  # noqa: E402
 from bench.tenancy import bench_settings, drop_bench_database, open_bench_database  # noqa: E402
+
+
+#: tenant ticks run at once, as a worker runs its jobs (below the default worker concurrency of
+#: 10 and the bench's pool of 4 connections + 4 overflow)
+TICK_CONCURRENCY = 4
 
 
 @dataclass
@@ -140,8 +146,13 @@ async def one_pass(svc: Runtime) -> PassResult:
         started = time.perf_counter()
         relayed = await Relay(svc).relay_all()
         ticked = await automation_tick(ctx)
-        for tenant_id in ticked:
-            await tenant_tick(ctx, tenant_id=tenant_id)
+        gate = asyncio.Semaphore(TICK_CONCURRENCY)
+
+        async def tick(tenant_id: int) -> None:
+            async with gate:
+                await tenant_tick(ctx, tenant_id=tenant_id)
+
+        await asyncio.gather(*(tick(t) for t in ticked))
         seconds = time.perf_counter() - started
     return PassResult(seconds, len(log.sent), frozenset(log.tenant_ids()), relayed, frozenset(ticked))
 

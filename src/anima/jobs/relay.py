@@ -38,6 +38,9 @@ from anima.jobs.runner import TenantInactive, tenant_transaction
 
 log = get_logger(__name__)
 
+#: tenants one sweep relays at once (each holds one pooled connection while it does)
+SWEEP_CONCURRENCY = 4
+
 #: notes the entered tenant again when events are still unrelayed (uses the partial index)
 _NOTE_IF_LEFT = sa.text(
     f"SELECT {FUNCTION_SCHEMA}.note('{WorkKind.RELAY}', now()) "
@@ -100,17 +103,25 @@ class Relay:
     async def relay_all(self) -> int:
         """Relay the pending events of every tenant the due-work index lists; returns how many.
 
-        Tenants are claimed for a lease of a few sweep intervals: a worker that dies mid-sweep
+        Up to :data:`SWEEP_CONCURRENCY` tenants are relayed at once; one tenant's failure is logged
+        and does not stop the others. Tenants are claimed for a lease of a few sweep intervals: a worker that dies mid-sweep
         leaves them to the next sweep after the lease, and a suspended tenant's rows wait (leased)
         until it is active again.
         """
         lease = max(60.0, 6 * float(self.svc.settings.worker_sweep))
         async with self.svc.sessionmaker() as session, session.begin():
             tenant_ids = await claim_due(session, WorkKind.RELAY, lease=lease)
-        total = 0
-        for tenant_id in tenant_ids:
-            total += await self.relay_tenant(tenant_id)
-        return total
+        gate = asyncio.Semaphore(SWEEP_CONCURRENCY)
+
+        async def one(tenant_id: int) -> int:
+            async with gate:
+                return await self.relay_tenant(tenant_id)
+
+        outcomes = await asyncio.gather(*(one(t) for t in tenant_ids), return_exceptions=True)
+        failed = [o for o in outcomes if isinstance(o, BaseException)]
+        for exc in failed:  # that tenant's rows stay listed; its claim runs out and a later sweep retries
+            log.warning("relay of one tenant failed", error_type=type(exc).__qualname__)
+        return sum(o for o in outcomes if isinstance(o, int))
 
     async def _tenant_of(self, schema: str) -> int | None:
         if schema not in self._schemas:
