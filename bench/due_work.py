@@ -122,6 +122,8 @@ async def add_idle_tenants(db: Database, count: int) -> None:
             "UPDATE platform.tenants SET schema_name = 'tenant_' || id, db_role = :prefix || '_tenant_' || id "
             "WHERE schema_name IS NULL"
         ), {"prefix": db.prefix})
+    async with db.admin.connect() as conn:  # what autovacuum does after a bulk insert
+        await conn.execute(sa.text("ANALYZE platform.tenants"))
 
 
 async def provision_busy(db: Database, count: int, prefix: str = "busy") -> list[int]:
