@@ -21,8 +21,6 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-import sqlalchemy as sa
-
 from anima.events.due_work import WorkKind, claim_due, take_due
 from anima.events.models import OutboxEvent
 from anima.jobs.queue import job_options
