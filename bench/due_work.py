@@ -12,7 +12,8 @@ Setup per size: ``--busy`` tenants are provisioned for real (role, schema, table
 schema or role behind them). The sweep and the tick read the due-work index
 (``platform.tenant_work``) and never the registry, so idle tenants cost them nothing whether or not
 their schemas exist; an idle tenant the passes did visit would fail loudly (no such role), and the
-statement log below would name it. Creating 10,000 real schemas would take most of an hour here.
+statement log below would name it. Creating 10,000 real tenants takes about 20 minutes here
+(``bench/tenancy.py --curve`` does it).
 
 Each round makes every busy tenant busy — one event in its outbox (noted ``relay`` by ``emit``)
 and a ``tick`` row due — then runs, on the real code with a PostgreSQL queue:

@@ -33,6 +33,10 @@ What it measures, each against a baseline measured in the same run:
   ``stm+member`` read). Every read checks that it returned the row of the tenant it asked for.
 * **Provisioning** — one tenant cold, then median and p95 over ``--provision-samples`` tenants
   provisioned one at a time (:func:`anima.tenancy.provisioning.provision_tenant`).
+* **Provisioning curve** (``--curve 1000,5000,10000``, that phase only) — the median and p95 of
+  ``--provision-samples`` tenants provisioned one at a time with 0 tenants, then after filling up
+  to each checkpoint with real tenants (``--fill-concurrency`` at a time), with ``pg_class``'s size
+  at each point; stops at a checkpoint it cannot reach within ``--budget`` seconds and says where.
 * **Migrations** — :func:`anima.tenancy.migrations.migrate_tenants` over all tenants with nothing
   to do, then with one throwaway revision (adds a nullable column) written into a temporary copy
   of ``migrations/`` (the repository's directory is never written).
