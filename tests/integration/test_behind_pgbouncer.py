@@ -20,7 +20,6 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 import sqlalchemy as sa
-import structlog
 from litestar import Litestar
 
 from anima.app import create_app
@@ -59,15 +58,7 @@ async def db(session_database: Database, pgbouncer, settings) -> AsyncIterator[D
 
 @pytest.fixture(scope="module")
 def app(settings, db: Database) -> Litestar:
-    """A second app on the PgBouncer database. ``create_app`` configures structlog again, with a
-    new processor list; loggers already cached by earlier tests hold the old list, which
-    ``structlog.testing.capture_logs`` in later tests would then not reach. The same processors go
-    back into the old list, so this module leaves logging as it found it."""
-    processors = structlog.get_config()["processors"]
-    built = create_app(settings, database=db, rate_limits=RateLimits().scaled(1000))
-    processors[:] = structlog.get_config()["processors"]
-    structlog.configure(processors=processors)
-    return built
+    return create_app(settings, database=db, rate_limits=RateLimits().scaled(1000))
 
 
 @pytest.fixture(scope="module")
