@@ -33,6 +33,10 @@ What it measures, each against a baseline measured in the same run:
   ``stm+member`` read). Every read checks that it returned the row of the tenant it asked for.
 * **Provisioning** — one tenant cold, then median and p95 over ``--provision-samples`` tenants
   provisioned one at a time (:func:`anima.tenancy.provisioning.provision_tenant`).
+* **Provisioning curve** (``--curve 1000,5000,10000``, that phase only) — the median and p95 of
+  ``--provision-samples`` tenants provisioned one at a time with 0 tenants, then after filling up
+  to each checkpoint with real tenants (``--fill-concurrency`` at a time), with ``pg_class``'s size
+  at each point; stops at a checkpoint it cannot reach within ``--budget`` seconds and says where.
 * **Migrations** — :func:`anima.tenancy.migrations.migrate_tenants` over all tenants with nothing
   to do, then with one throwaway revision (adds a nullable column) written into a temporary copy
   of ``migrations/`` (the repository's directory is never written).
@@ -930,6 +934,109 @@ async def run(args: argparse.Namespace) -> Results:
     return results
 
 
+@dataclass
+class CurvePoint:
+    """Provisioning measured with ``existing`` tenants already there: ``samples`` seconds each."""
+
+    existing: int
+    samples: list[float]
+    relations: int = 0
+
+    @property
+    def median(self) -> float:
+        return statistics.median(self.samples)
+
+    @property
+    def p95(self) -> float:
+        return _percentile(self.samples, 0.95)
+
+
+async def provisioning_curve(
+    db: Database,
+    checkpoints: list[int],
+    *,
+    samples: int = 10,
+    concurrency: int = 2,
+    budget: float = 1800.0,
+    report: Callable[[CurvePoint], None] | None = None,
+) -> list[CurvePoint]:
+    """Provisioning time as tenants accumulate: at 0 existing tenants (the first ``samples``), then
+    after filling up to each checkpoint, ``samples`` tenants provisioned one at a time.
+
+    Filling uses the same :func:`provision_tenant` (real roles, schemas and tables), ``concurrency``
+    at a time. Stops at the first checkpoint that cannot be reached within ``budget`` seconds and
+    returns the points measured so far (the fill count shows where it stopped).
+    """
+    started = time.perf_counter()
+    points: list[CurvePoint] = []
+    existing = 0
+    counter = itertools.count()
+
+    async def timed_point() -> CurvePoint:
+        nonlocal existing
+        point = CurvePoint(existing, [])
+        for _ in range(samples):
+            t0 = time.perf_counter()
+            await _provision(db, f"curve-{next(counter):06d}")
+            point.samples.append(time.perf_counter() - t0)
+        async with db.admin.connect() as conn:
+            point.relations = int(await conn.scalar(sa.text("SELECT count(*) FROM pg_class")))
+        existing += samples
+        points.append(point)
+        if report is not None:
+            report(point)
+        return point
+
+    await timed_point()
+    semaphore = asyncio.Semaphore(concurrency)
+
+    async def one() -> None:
+        async with semaphore:
+            await _provision(db, f"curve-{next(counter):06d}")
+
+    for target in checkpoints:
+        while existing < target:
+            if time.perf_counter() - started > budget:
+                print(f"budget spent: stopped filling at {existing} tenants (next checkpoint {target})", flush=True)
+                return points
+            batch = min(200, target - existing)
+            await asyncio.gather(*(one() for _ in range(batch)))
+            existing += batch
+        await timed_point()
+    return points
+
+
+def curve_table(points: list[CurvePoint]) -> str:
+    """The curve as a Markdown table, with each point's ratio to the first."""
+    first = points[0].median
+    lines = ["| existing tenants | median ms | p95 ms | ratio to first | pg_class rows |", "|---|---|---|---|---|"]
+    for p in points:
+        lines.append(
+            f"| {p.existing:,} | {p.median * 1000:.0f} | {p.p95 * 1000:.0f} | {p.median / first:.2f} | {p.relations:,} |"
+        )
+    return "\n".join(lines)
+
+
+async def run_curve(args: argparse.Namespace) -> list[CurvePoint]:
+    """The ``--curve`` mode: only the provisioning curve, in a database of its own."""
+    settings = bench_settings(workers=4)
+    configure_logging(production=False, level="warning")
+    db = await open_bench_database(settings)
+    try:
+        checkpoints = sorted({int(x) for x in args.curve.split(",") if x.strip()})
+
+        def show(p: CurvePoint) -> None:
+            print(f"existing {p.existing:>6}: median {p.median * 1000:.0f} ms, p95 {p.p95 * 1000:.0f} ms, "
+                  f"pg_class {p.relations:,}, load {os.getloadavg()[0]:.1f}", flush=True)
+
+        return await provisioning_curve(
+            db, checkpoints, samples=args.provision_samples, concurrency=args.fill_concurrency,
+            budget=args.budget, report=show,
+        )
+    finally:
+        await drop_bench_database(db)
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--tenants", default="1,100,1000", help="comma-separated tenant counts (default 1,100,1000)")
@@ -941,6 +1048,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--memory-max-uses", type=int, default=200)
     parser.add_argument("--budget", type=float, default=780.0, help="seconds after which remaining phases are skipped")
     parser.add_argument("--json", type=Path, default=None, help="also write the results as JSON here")
+    parser.add_argument("--curve", default=None,
+                        help="only the provisioning curve: checkpoints of existing tenants (e.g. 1000,5000,10000)")
+    parser.add_argument("--fill-concurrency", type=int, default=2, help="tenants provisioned at once while filling (--curve)")
     args = parser.parse_args(argv)
     if args.http_requests is None:
         args.http_requests = max(args.workers, args.requests // 2)
@@ -949,6 +1059,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
+    if args.curve:
+        print(curve_table(asyncio.run(run_curve(args))))
+        return
     results = asyncio.run(run(args))
     print(report(results))
     if args.json is not None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import secrets
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -50,7 +50,13 @@ def settings() -> Settings:
 
 
 @pytest.fixture(scope="session")
-async def db(settings: Settings) -> AsyncIterator[Database]:
+def db(session_database: Database) -> Database:
+    """The test session's database (a module may replace this fixture, e.g. to go through PgBouncer)."""
+    return session_database
+
+
+@pytest.fixture(scope="session")
+async def session_database(settings: Settings) -> AsyncIterator[Database]:
     name = f"anima_test_{secrets.token_hex(4)}"
     database = await open_database(settings, database=name)
     await migrate_platform(database)
@@ -76,6 +82,22 @@ async def drop_database(database: Database) -> None:
                 await conn.execute(sa.text(f'DROP ROLE IF EXISTS "{role}"'))
     finally:
         await server.dispose()
+
+
+@pytest.fixture(scope="session")
+def pgbouncer(session_database: Database) -> Iterator[Any]:
+    """A PgBouncer in transaction mode in front of the test database (tests/pgbouncer.py);
+    skips where the pgbouncer binary is not installed."""
+    from tests import pgbouncer as bouncer
+
+    if bouncer.binary() is None:
+        pytest.skip("pgbouncer is not installed (Debian: apt-get install pgbouncer)")
+    db, url = session_database, session_database.admin_url
+    with bouncer.running_pgbouncer(
+        server_host=url.host or "127.0.0.1", server_port=url.port or 5432, database=db.database,
+        users=[url.username or "postgres", db.app_role],
+    ) as running:
+        yield running
 
 
 @pytest.fixture(scope="session")

@@ -61,8 +61,15 @@ def configure_logging(*, production: bool, level: str = "info") -> None:
     renderer: Any = (
         structlog.processors.JSONRenderer() if production else structlog.dev.ConsoleRenderer(colors=False)
     )
+    processors: list[Any] = [*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter]
+    if structlog.is_configured():
+        # loggers cached on first use hold the configured list itself: configuring again (a second
+        # app in one process) updates that list in place, so they and capture_logs stay in step
+        current = structlog.get_config()["processors"]
+        current[:] = processors
+        processors = current
     structlog.configure(
-        processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
+        processors=processors,
         logger_factory=structlog.stdlib.LoggerFactory(),
         wrapper_class=structlog.stdlib.BoundLogger,
         # cached loggers ignore a later reconfiguration (structlog.testing.capture_logs in tests,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from anima.crypto import models as crypto_models  # noqa: F401  (data_keys)
 from anima.events import models as event_models  # noqa: F401  (outbox_events)
+from anima.events import due_work as due_work_models  # noqa: F401  (tenant_work)
 from anima.jobs import models as job_models  # noqa: F401  (job_failures)
 from anima.db.base import PlatformBase, TenantBase
 from anima.domains import import_domain_modules
@@ -18,5 +19,7 @@ from anima.tenancy import models as tenancy_models  # noqa: F401
 
 
 DOMAINS_WITH_MODELS = [m.__name__.split(".")[2] for m in import_domain_modules("models")]
+
+from anima.jobs import tick_due  # noqa: E402,F401  (flush listener keeping the tick's due-work row)
 
 __all__ = ["DOMAINS_WITH_MODELS", "PlatformBase", "TenantBase"]

@@ -14,6 +14,11 @@ cluster-wide: two Anima databases on one server (tests, staging) never share a t
 The app role's password is derived from ``ANIMA_SECRET_KEY`` (HMAC-SHA256), so one secret
 configures both logins.
 
+Behind a transaction pooler (PgBouncer ``pool_mode = transaction``) add
+``?anima_pooler=transaction`` to ``DATABASE_URL``: both engines then run without statement caches
+and with uniquely named prepared statements (:func:`pooler_connect_args`). Scoping needs nothing
+more: it is transaction-local.
+
 A pooled connection is replaced after ``ANIMA_DB_CONNECTION_MAX_USES`` checkouts: PostgreSQL
 caches the catalog entries of every relation a backend touches, and a connection that served
 thousands of tenants would otherwise hold thousands of tables' entries.
@@ -24,6 +29,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import re
+import uuid
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
@@ -138,15 +144,44 @@ async def ensure_app_role(admin: AsyncEngine, *, role: str, password: str) -> No
         await conn.execute(sa.text(f'GRANT CONNECT ON DATABASE "{admin.url.database}" TO "{role}"'))
 
 
-def create_engine(url: URL, settings: Settings, *, pool_size: int | None = None) -> AsyncEngine:
-    """An asyncpg engine with pre-ping, bounded connection reuse and a short statement timeout."""
+#: the URL query parameter that says the URL points at a transaction pooler (PgBouncer
+#: ``pool_mode = transaction``); removed before the driver sees the URL
+POOLER_PARAMETER = "anima_pooler"
+
+
+def pooler_connect_args() -> dict[str, Any]:
+    """asyncpg settings for a transaction pooler: no statement cache, and prepared statements
+    named uniquely, since consecutive transactions of one client may meet different server
+    connections (and one server connection serves many clients)."""
+    return {"statement_cache_size": 0, "prepared_statement_name_func": lambda: f"__anima_{uuid.uuid4().hex}__"}
+
+
+def split_pooler(url: URL) -> tuple[URL, bool]:
+    """``url`` without :data:`POOLER_PARAMETER`, and whether it named a transaction pooler
+    (``?anima_pooler=transaction``)."""
+    mode = url.query.get(POOLER_PARAMETER)
+    if mode is None:
+        return url, False
+    return url.difference_update_query([POOLER_PARAMETER]), mode == "transaction"
+
+
+def create_engine(
+    url: URL, settings: Settings, *, pool_size: int | None = None, transaction_pooler: bool = False
+) -> AsyncEngine:
+    """An asyncpg engine with bounded connection reuse; with ``transaction_pooler``, the driver
+    settings a transaction pooler needs (:func:`pooler_connect_args`, and SQLAlchemy's own
+    prepared-statement cache off)."""
+    connect_args: dict[str, Any] = {"server_settings": {"application_name": "anima"}}
+    if transaction_pooler:
+        connect_args.update(pooler_connect_args())
+        url = url.update_query_dict({"prepared_statement_cache_size": "0"})
     engine = create_async_engine(
         url,
         pool_size=pool_size or settings.db_pool_size,
         max_overflow=pool_size or settings.db_pool_size,
         pool_pre_ping=False,
         pool_recycle=3600,
-        connect_args={"server_settings": {"application_name": "anima"}},
+        connect_args=connect_args,
     )
     _install_max_uses(engine, settings.db_connection_max_uses)
     return engine
@@ -169,15 +204,16 @@ async def open_database(settings: Settings, *, database: str | None = None) -> D
         admin_url = to_asyncpg_url(settings.database_url)
         if database is not None:
             admin_url = admin_url.set(database=database)
+    admin_url, pooled = split_pooler(admin_url)
     await ensure_database_exists(admin_url)
     dbname = admin_url.database or "anima"
     prefix = role_prefix(dbname)
-    admin = create_engine(admin_url, settings, pool_size=max(2, settings.migration_concurrency))
+    admin = create_engine(admin_url, settings, pool_size=max(2, settings.migration_concurrency), transaction_pooler=pooled)
     app_role = f"{prefix}_app"
     password = app_role_password(settings.secret_key, dbname)
     await ensure_app_role(admin, role=app_role, password=password)
     app_url = admin_url.set(username=app_role, password=password)
-    app = create_engine(app_url, settings)
+    app = create_engine(app_url, settings, transaction_pooler=pooled)
     return Database(admin=admin, app=app, admin_url=admin_url, app_url=app_url, database=dbname, prefix=prefix)
 
 
@@ -192,6 +228,8 @@ __all__ = [
     "create_engine",
     "ensure_app_role",
     "open_database",
+    "pooler_connect_args",
+    "split_pooler",
     "quote",
     "quote_ident",
     "role_prefix",

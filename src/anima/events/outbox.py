@@ -7,8 +7,10 @@ Call it with the tenant-scoped session of the change, before the commit::
 The row commits or rolls back with the change (no event without its change, no change without its
 event). A ``NOTIFY anima_outbox`` carrying the schema name is sent in the same transaction;
 PostgreSQL delivers it only at commit, and the relay (:mod:`anima.jobs.relay`) listening on the
-channel then moves the event to the queue at once. Missed notifications (relay down) are caught
-by the relay's periodic sweep, so no event is lost.
+channel then moves the event to the queue at once. The same statement notes the tenant as having
+``relay`` work in the platform's due-work index (:mod:`anima.events.due_work`), in the same
+transaction: missed notifications (relay down) are caught by the relay's periodic sweep, which
+reads that index, so no event is lost and the sweep visits only tenants with events waiting.
 """
 
 from __future__ import annotations
@@ -20,10 +22,15 @@ import msgspec
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from anima.events.due_work import FUNCTION_SCHEMA, WorkKind
 from anima.events.models import OutboxEvent
 from anima.events.types import EVENT_TYPES, EventType
 
 CHANNEL = "anima_outbox"
+#: one round trip: the due-work row for the caller's own tenant, and the notification
+_NOTE_AND_NOTIFY = sa.text(
+    f"SELECT {FUNCTION_SCHEMA}.note('{WorkKind.RELAY}', now()), pg_notify(:channel, current_schema())"
+)
 #: an event's payload is ids and small facts; anything larger is a mistake
 MAX_PAYLOAD_BYTES = 4096
 
@@ -54,5 +61,5 @@ async def emit(
     event = OutboxEvent(id=uuid.uuid4(), type=str(type), payload=msgspec.json.decode(encoded), actor_id=actor_id)
     session.add(event)
     await session.flush()
-    await session.execute(sa.select(sa.func.pg_notify(CHANNEL, sa.func.current_schema())))
+    await session.execute(_NOTE_AND_NOTIFY, {"channel": CHANNEL})
     return event

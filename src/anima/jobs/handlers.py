@@ -5,10 +5,13 @@
   or a completed form submission -> the risk analysis job; ``AI_ANALYSIS_REQUESTED`` -> the
   observatory job), keyed so they run once.
 * ``automation_tick()`` — cron (``ANIMA_AUTOMATION_TICK``): fans out one ``tenant_tick`` per
-  active tenant (a scheduled job concerning all tenants fans out per tenant).
+  tenant with ``tick`` work due in the platform's due-work index (:mod:`anima.events.due_work`,
+  kept by :mod:`anima.jobs.tick_due`), claimed with a lease; tenants with nothing due are not
+  visited, so the tick's cost follows the tenants with work.
 * ``tenant_tick(tenant_id)`` — fires the tenant's due delayed playbook actions, then emits
   ``JOURNEY_STAGE_TIMEOUT`` for patients overdue in their stage
-  (:mod:`anima.domains.patients.stage_timeouts`), each in a transaction of its own.
+  (:mod:`anima.domains.patients.stage_timeouts`), each in a transaction of its own that first
+  takes the tenant's due ``tick`` rows and at the end notes its next tick moment.
 """
 
 from __future__ import annotations
@@ -18,11 +21,11 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-import sqlalchemy as sa
-
+from anima.events.due_work import WorkKind, claim_due, take_due
 from anima.events.models import OutboxEvent
 from anima.jobs.queue import job_options
 from anima.jobs.runner import job_function, tenant_transaction
+from anima.jobs.tick_due import note_next_tick
 from anima.runtime import runtime_of
 from anima.events.types import EventType
 from anima.logs import get_logger
@@ -84,17 +87,23 @@ async def handle_event(ctx: dict[str, Any], *, tenant_id: int, event_id: str) ->
     return {"type": event.type, "rules": outcomes, "follow_up": follow_up}
 
 
+#: seconds a tick's claim on a tenant's due rows lasts (the tenant_tick job's ttl): a job that
+#: never ran or failed for good leaves the tenant to a tick after that
+TICK_LEASE = 600
+
+
 @job_function
-async def automation_tick(ctx: dict[str, Any]) -> int:
-    """Enqueue one ``tenant_tick`` per active tenant (keyed by tenant and second, so once per tick)."""
+async def automation_tick(ctx: dict[str, Any]) -> list[int]:
+    """Enqueue one ``tenant_tick`` per tenant with tick work due (keyed by tenant and second, so
+    once per tick); returns those tenants' ids."""
     svc = runtime_of(ctx)
-    async with svc.sessionmaker() as session:
-        ids = list((await session.execute(sa.text("SELECT id FROM platform.tenants WHERE state = 'active' ORDER BY id"))).scalars())
+    async with svc.sessionmaker() as session, session.begin():
+        ids = await claim_due(session, WorkKind.TICK, lease=TICK_LEASE)
     stamp = int(time.time())
     options = job_options(svc.settings, timeout=120, retries=3)
     for tenant_id in ids:
-        await svc.queue.enqueue("tenant_tick", key=f"tick:{tenant_id}:{stamp}", tenant_id=tenant_id, **{**options, "ttl": 600})
-    return len(ids)
+        await svc.queue.enqueue("tenant_tick", key=f"tick:{tenant_id}:{stamp}", tenant_id=tenant_id, **{**options, "ttl": TICK_LEASE})
+    return ids
 
 
 @job_function
@@ -105,7 +114,11 @@ async def tenant_tick(ctx: dict[str, Any], *, tenant_id: int) -> dict[str, int]:
     from anima.domains.patients.stage_timeouts import emit_stage_timeouts
 
     async with tenant_transaction(ctx, tenant_id) as tj:
+        await take_due(tj.session, WorkKind.TICK)
         delays = await resume_due(tj)
+        await note_next_tick(tj.session)
     async with tenant_transaction(ctx, tenant_id) as tj:
+        await take_due(tj.session, WorkKind.TICK)
         timeouts = await emit_stage_timeouts(tj.session)
+        await note_next_tick(tj.session)
     return {"delays": delays, "stage_timeouts": timeouts}

@@ -2,9 +2,18 @@
 
 It listens on the ``anima_outbox`` channel (see :mod:`anima.events.outbox`): a notification names
 the schema whose transaction just committed an event, and that tenant's unrelayed events are
-enqueued at once. Every ``ANIMA_WORKER_SWEEP`` seconds it also sweeps every active tenant, which
-catches events committed while no relay listened. Relaying takes the rows ``FOR UPDATE SKIP
-LOCKED``, so several relays (one per worker process) share the work without blocking.
+enqueued at once. Every ``ANIMA_WORKER_SWEEP`` seconds it also sweeps the tenants that the
+platform's due-work index (:mod:`anima.events.due_work`) lists with ``relay`` work — every
+``emit`` notes its tenant there in the event's own transaction — which catches events committed
+while no relay listened. The sweep reads only those rows (claimed ``FOR UPDATE SKIP LOCKED`` with
+a lease, so several workers share them), so its cost follows the tenants with events waiting, not
+the number of tenants. Relaying takes the events ``FOR UPDATE SKIP LOCKED``, so several relays (one
+per worker process) share the work without blocking.
+
+Each relaying transaction first takes (deletes) its tenant's ``relay`` rows, then reads the
+events, and before committing notes the tenant again if unrelayed events remain (a full batch, or
+events another relay holds): see :mod:`anima.events.due_work` for why no event can be left
+unlisted.
 
 Each event becomes a ``handle_event`` job whose **key is the event** (``event:<tenant>:<id>``) and
 whose ``scheduled`` time is the event's own: relaying an event twice (a relay that died between
@@ -19,6 +28,7 @@ from typing import Any
 import asyncpg
 import sqlalchemy as sa
 
+from anima.events.due_work import FUNCTION_SCHEMA, WorkKind, claim_due, take_due
 from anima.events.models import OutboxEvent
 from anima.events.outbox import CHANNEL
 from anima.jobs.queue import job_options
@@ -27,6 +37,15 @@ from anima.logs import get_logger
 from anima.jobs.runner import TenantInactive, tenant_transaction
 
 log = get_logger(__name__)
+
+#: tenants one sweep relays at once (each holds one pooled connection while it does)
+SWEEP_CONCURRENCY = 4
+
+#: notes the entered tenant again when events are still unrelayed (uses the partial index)
+_NOTE_IF_LEFT = sa.text(
+    f"SELECT {FUNCTION_SCHEMA}.note('{WorkKind.RELAY}', now()) "
+    "WHERE EXISTS (SELECT 1 FROM outbox_events WHERE relayed_at IS NULL)"
+)
 
 
 def event_job_key(tenant_id: int, event_id: Any) -> str:
@@ -49,7 +68,9 @@ class Relay:
         while True:
             try:
                 async with tenant_transaction(self.svc, tenant_id) as tj:
+                    await take_due(tj.session, WorkKind.RELAY)
                     enqueued = await self._relay_batch(tj.session, tenant_id, options)
+                    await tj.session.execute(_NOTE_IF_LEFT)
             except TenantInactive:
                 return total
             total += enqueued
@@ -80,14 +101,27 @@ class Relay:
         return len(rows)
 
     async def relay_all(self) -> int:
-        """Relay every active tenant's pending events; returns how many."""
-        async with self.svc.sessionmaker() as session:
-            rows = (await session.execute(sa.text("SELECT id, schema_name FROM platform.tenants WHERE state = 'active'"))).all()
-        self._schemas.update({r.schema_name: r.id for r in rows})
-        total = 0
-        for r in rows:
-            total += await self.relay_tenant(r.id)
-        return total
+        """Relay the pending events of every tenant the due-work index lists; returns how many.
+
+        Up to :data:`SWEEP_CONCURRENCY` tenants are relayed at once; one tenant's failure is logged
+        and does not stop the others. Tenants are claimed for a lease of a few sweep intervals: a worker that dies mid-sweep
+        leaves them to the next sweep after the lease, and a suspended tenant's rows wait (leased)
+        until it is active again.
+        """
+        lease = max(60.0, 6 * float(self.svc.settings.worker_sweep))
+        async with self.svc.sessionmaker() as session, session.begin():
+            tenant_ids = await claim_due(session, WorkKind.RELAY, lease=lease)
+        gate = asyncio.Semaphore(SWEEP_CONCURRENCY)
+
+        async def one(tenant_id: int) -> int:
+            async with gate:
+                return await self.relay_tenant(tenant_id)
+
+        outcomes = await asyncio.gather(*(one(t) for t in tenant_ids), return_exceptions=True)
+        failed = [o for o in outcomes if isinstance(o, BaseException)]
+        for exc in failed:  # that tenant's rows stay listed; its claim runs out and a later sweep retries
+            log.warning("relay of one tenant failed", error_type=type(exc).__qualname__)
+        return sum(o for o in outcomes if isinstance(o, int))
 
     async def _tenant_of(self, schema: str) -> int | None:
         if schema not in self._schemas:

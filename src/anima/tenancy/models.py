@@ -43,6 +43,8 @@ class Tenant(Timestamps, PlatformBase):
         CheckConstraint("state IN ('provisioning','active','suspended','deleting')", name="state_valid"),
         CheckConstraint("tier IN ('BUILDER','PRO','CENTER')", name="tier_valid"),
         Index("uq_tenants_slug", "slug", unique=True),
+        # the due-work functions find the calling tenant by its role
+        Index("uq_tenants_db_role", "db_role", unique=True),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)

@@ -7,18 +7,21 @@ Provisioning is a sequence of idempotent steps:
 2. ``role`` – a NOLOGIN role for the tenant, granted (without inheritance) to the app role;
 3. ``schema`` – the schema, closed to PUBLIC, usable by the tenant role, with default privileges
    so that every table the admin creates in it is readable and writable by that role only;
-4. ``tables`` – every tenant table at the head revision, created from the metadata and stamped in
-   one transaction (never replaying the migrations);
+4. ``tables`` – every tenant table at the head revision, created from the metadata and stamped
+   (never replaying the migrations), sent as one script (:mod:`anima.tenancy.ddl`);
 5. ``seed`` – blueprint data (tenants/blueprint.toml) and the staff rows mirroring memberships;
 6. ``activate`` – state ``active``.
 
-Each step commits on its own and checks what exists, so a process killed after any step leaves a
-tenant in ``provisioning`` that :func:`provision_tenant` (a retry, ``anima tenants create`` again or
-``anima tenants migrate``) completes. Requests to a tenant not ``active`` are refused.
+The registry row commits first; the other steps then run in one transaction, each as one round
+trip or two, so provisioning costs the same whatever the number of tenants (no statement scans a
+catalog that grows with them). Each step checks what exists, so a process killed at any point
+leaves a tenant in ``provisioning`` that :func:`provision_tenant` (a retry, ``anima tenants create``
+again or ``anima tenants migrate``) completes. Requests to a tenant not ``active`` are refused.
 """
 
 from __future__ import annotations
 
+import functools
 import time
 import tomllib
 from dataclasses import dataclass
@@ -30,7 +33,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from anima.db.engine import Database, quote_ident
 from anima.logs import get_logger
-from anima.tenancy.migrations import build_tenant_at_head_sync, current_tenant_revision_sync
+from anima.tenancy.ddl import role_script, run_script, schema_script, tables_script
+from anima.tenancy.migrations import current_tenant_revision_sync, head_revision
 from anima.tenancy.models import TenantState, Tier
 from anima.tenancy.naming import role_name, schema_name, validate_slug
 
@@ -65,6 +69,12 @@ def load_blueprint(path: Path = BLUEPRINT_PATH) -> dict[str, Any]:
         return {"settings": {}}
     with path.open("rb") as fh:
         return tomllib.load(fh)
+
+
+@functools.cache
+def _blueprint_settings() -> dict[str, Any]:
+    """The blueprint's ``[settings]`` (read once per process)."""
+    return dict(load_blueprint().get("settings", {}))
 
 
 async def _fetch(conn: AsyncConnection, *, slug: str | None = None, tenant_id: int | None = None) -> TenantRef | None:
@@ -146,75 +156,46 @@ async def register_tenant(
     return TenantRef(tenant_id, slug, schema, role, TenantState.PROVISIONING.value)
 
 
-async def _step_role(db: Database, ref: TenantRef) -> None:
-    role, app_role = ref.db_role, db.app_role
-    async with db.admin.begin() as conn:
-        await conn.execute(sa.text("SELECT pg_advisory_xact_lock(hashtext('anima:roles'))"))
-        exists = await conn.scalar(sa.text("SELECT 1 FROM pg_roles WHERE rolname = :r"), {"r": role})
-        if not exists:
-            await conn.execute(sa.text(f"CREATE ROLE {quote_ident(role)} NOLOGIN NOINHERIT"))
-        await conn.execute(sa.text(f"GRANT {quote_ident(role)} TO {quote_ident(app_role)}"))
+async def _step_role(conn: AsyncConnection, db: Database, ref: TenantRef) -> None:
+    await run_script(conn, role_script(ref.db_role, db.app_role))
 
 
-async def _step_schema(db: Database, ref: TenantRef) -> None:
-    schema, role = quote_ident(ref.schema_name), quote_ident(ref.db_role)
-    async with db.admin.begin() as conn:
-        admin_role = await conn.scalar(sa.text("SELECT current_user"))
-        await conn.execute(sa.text(f"CREATE SCHEMA IF NOT EXISTS {schema}"))
-        await conn.execute(sa.text(f"REVOKE ALL ON SCHEMA {schema} FROM PUBLIC"))
-        await conn.execute(sa.text(f"GRANT USAGE ON SCHEMA {schema} TO {role}"))
-        await conn.execute(
-            sa.text(
-                f"ALTER DEFAULT PRIVILEGES FOR ROLE {quote_ident(admin_role)} IN SCHEMA {schema} "
-                f"GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO {role}"
-            )
-        )
-        await conn.execute(
-            sa.text(
-                f"ALTER DEFAULT PRIVILEGES FOR ROLE {quote_ident(admin_role)} IN SCHEMA {schema} "
-                f"GRANT USAGE, SELECT ON SEQUENCES TO {role}"
-            )
-        )
+async def _step_schema(conn: AsyncConnection, db: Database, ref: TenantRef) -> None:
+    await run_script(conn, schema_script(ref.schema_name, ref.db_role))
 
 
-async def _step_tables(db: Database, ref: TenantRef) -> str:
-    async with db.admin.begin() as conn:
-        await conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": ref.id})
-        revision = await conn.run_sync(current_tenant_revision_sync, ref.schema_name)
-        if revision is None:
-            revision = await conn.run_sync(build_tenant_at_head_sync, ref.schema_name)
-            schema, role = quote_ident(ref.schema_name), quote_ident(ref.db_role)
-            await conn.execute(
-                sa.text(f"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA {schema} TO {role}")
-            )
-            await conn.execute(sa.text(f"GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA {schema} TO {role}"))
-            # the version table is Alembic's, not the tenant's: it may read it, never change it
-            await conn.execute(sa.text(f"REVOKE INSERT, UPDATE, DELETE ON {schema}.alembic_version FROM {role}"))
-            # the audit trail is append-only; data keys are written by the admin engine only
-            await conn.execute(sa.text(f"REVOKE UPDATE, DELETE, TRUNCATE ON {schema}.audit_events FROM {role}"))
-            await conn.execute(sa.text(f"REVOKE INSERT, UPDATE, DELETE, TRUNCATE ON {schema}.data_keys FROM {role}"))
-        await conn.execute(
-            sa.text("UPDATE platform.tenants SET revision = :r WHERE id = :id"), {"r": revision, "id": ref.id}
-        )
+async def _step_tables(conn: AsyncConnection, db: Database, ref: TenantRef) -> str:
+    revision = await conn.run_sync(current_tenant_revision_sync, ref.schema_name)
+    if revision is None:  # the tables and their stamp commit together: none of them exist yet
+        revision = _tenant_head()
+        await run_script(conn, tables_script(ref.schema_name, ref.db_role, revision))
+    await conn.execute(
+        sa.text("UPDATE platform.tenants SET revision = :r WHERE id = :id"), {"r": revision, "id": ref.id}
+    )
     return revision
 
 
-async def _step_seed(db: Database, ref: TenantRef) -> None:
-    settings = load_blueprint().get("settings", {})
+@functools.cache
+def _tenant_head() -> str:
+    """The tenant head revision (the scripts are read once per process)."""
+    return head_revision("tenant")
+
+
+async def _step_seed(conn: AsyncConnection, db: Database, ref: TenantRef) -> None:
+    settings = _blueprint_settings()
     schema = quote_ident(ref.schema_name)
-    async with db.admin.begin() as conn:
-        await conn.execute(
-            sa.text(
-                f"INSERT INTO {schema}.practice_settings (id, people_label, locale, timezone, created_at, updated_at) "
-                "VALUES (1, :label, :locale, :tz, now(), now()) ON CONFLICT (id) DO NOTHING"
-            ),
-            {
-                "label": settings.get("people_label", "Patient"),
-                "locale": settings.get("locale", "en"),
-                "tz": settings.get("timezone", "UTC"),
-            },
-        )
-        await sync_staff(conn, ref)
+    await conn.execute(
+        sa.text(
+            f"INSERT INTO {schema}.practice_settings (id, people_label, locale, timezone, created_at, updated_at) "
+            "VALUES (1, :label, :locale, :tz, now(), now()) ON CONFLICT (id) DO NOTHING"
+        ),
+        {
+            "label": settings.get("people_label", "Patient"),
+            "locale": settings.get("locale", "en"),
+            "tz": settings.get("timezone", "UTC"),
+        },
+    )
+    await sync_staff(conn, ref)
 
 
 async def sync_staff(conn: AsyncConnection, ref: TenantRef) -> None:
@@ -232,31 +213,35 @@ async def sync_staff(conn: AsyncConnection, ref: TenantRef) -> None:
     )
 
 
-async def _step_activate(db: Database, ref: TenantRef, actor: str) -> None:
-    async with db.admin.begin() as conn:
-        updated = await conn.execute(
-            sa.text("UPDATE platform.tenants SET state = 'active', updated_at = now() WHERE id = :id AND state = 'provisioning'"),
-            {"id": ref.id},
-        )
-        if updated.rowcount:
-            await record_event(conn, ref.id, "provisioned", actor)
+async def _step_activate(conn: AsyncConnection, db: Database, ref: TenantRef, actor: str) -> None:
+    updated = await conn.execute(
+        sa.text("UPDATE platform.tenants SET state = 'active', updated_at = now() WHERE id = :id AND state = 'provisioning'"),
+        {"id": ref.id},
+    )
+    if updated.rowcount:
+        await record_event(conn, ref.id, "provisioned", actor)
 
 
 async def run_provisioning_steps(db: Database, ref: TenantRef, *, actor: str, steps: tuple[str, ...] = STEPS) -> None:
     """Run the named steps after ``registry`` for ``ref`` (all of them by default).
 
-    Tests run a prefix of the steps to leave a tenant as a crash after that step would.
+    The steps share one transaction, under an advisory lock on the tenant: a crash part-way
+    leaves the tenant as the last commit did, and each step checks what exists, so a tenant left
+    after any step (tests run a prefix of the steps to leave it as a crash would) is completed.
     """
-    if "role" in steps:
-        await _step_role(db, ref)
-    if "schema" in steps:
-        await _step_schema(db, ref)
-    if "tables" in steps:
-        await _step_tables(db, ref)
-    if "seed" in steps:
-        await _step_seed(db, ref)
-    if "activate" in steps:
-        await _step_activate(db, ref, actor)
+    async with db.admin.begin() as conn:
+        # also begins the driver's transaction before the multi-statement scripts
+        await conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": ref.id})
+        if "role" in steps:
+            await _step_role(conn, db, ref)
+        if "schema" in steps:
+            await _step_schema(conn, db, ref)
+        if "tables" in steps:
+            await _step_tables(conn, db, ref)
+        if "seed" in steps:
+            await _step_seed(conn, db, ref)
+        if "activate" in steps:
+            await _step_activate(conn, db, ref, actor)
 
 
 async def provision_tenant(

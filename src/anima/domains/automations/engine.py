@@ -36,6 +36,7 @@ from anima.domains.automations.alerts import SOURCE_KINDS, AlertSource, add_aler
 from anima.domains.patients.blocks import BlockSource, block_patient
 from anima.domains.patients.models import Patient, patient_therapists
 from anima.domains.staff.models import StaffMember
+from anima.events.due_work import WorkKind, note_due
 from anima.events.models import OutboxEvent
 from anima.events.outbox import emit
 from anima.tenancy.transaction import TenantTransaction
@@ -299,6 +300,7 @@ async def continue_run(rc: RunContext, run: AutomationRun, rule: AutomationRule,
                 pg_insert(AutomationDelay).values(id=uuid.uuid4(), run_id=run.id, resume_index=index + 1, due_at=due)
                 .on_conflict_do_nothing()
             )
+            await note_due(rc.session, WorkKind.TICK, due)  # the tick visits this tenant then
             run.status, run.next_action = "WAITING", index + 1
             return
         if not lang.all_hold(action.when, rc.facts):
