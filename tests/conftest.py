@@ -93,8 +93,10 @@ def pgbouncer(session_database: Database) -> Iterator[Any]:
     if bouncer.binary() is None:
         pytest.skip("pgbouncer is not installed (Debian: apt-get install pgbouncer)")
     db, url = session_database, session_database.admin_url
+    if url.host is None:
+        pytest.skip("the PgBouncer tests need PostgreSQL over TCP; the embedded server listens on a Unix socket only")
     with bouncer.running_pgbouncer(
-        server_host=url.host or "127.0.0.1", server_port=url.port or 5432, database=db.database,
+        server_host=url.host, server_port=url.port or 5432, database=db.database,
         users=[url.username or "postgres", db.app_role],
     ) as running:
         yield running

@@ -26,6 +26,7 @@ from anima.identity.signup import validate_password
 from anima.identity.tokens import hash_token, new_opaque_token
 from anima.logs import get_logger
 from anima.mail.messages import queue_email
+from anima.tenancy import registry
 from anima.tenancy.scope import ScopedTenant, enter_tenant
 
 log = get_logger(__name__)
@@ -160,9 +161,9 @@ async def accept_invitation(
         or invitation.expires_at <= now
     ):
         raise NotFound("this invitation is not valid (unknown, used, revoked or expired)")
-    tenant = (
-        await session.execute(sa.text("SELECT slug, state FROM platform.tenants WHERE id = :t"), {"t": invitation.tenant_id})
-    ).one()
+    tenant = await registry.by_id(session, invitation.tenant_id)
+    if tenant is None:
+        raise NotFound("this invitation is not valid (unknown, used, revoked or expired)")
     if tenant.state != "active":
         raise TenantUnavailable(f"this organization is {tenant.state}")
     user = (await session.execute(sa.select(User).where(User.email == invitation.email))).scalar_one_or_none()

@@ -35,6 +35,7 @@ from anima.jobs.queue import job_options
 from anima.runtime import Runtime
 from anima.logs import get_logger
 from anima.jobs.runner import TenantInactive, tenant_transaction
+from anima.tenancy import registry
 
 log = get_logger(__name__)
 
@@ -126,9 +127,7 @@ class Relay:
     async def _tenant_of(self, schema: str) -> int | None:
         if schema not in self._schemas:
             async with self.svc.sessionmaker() as session:
-                found = (await session.execute(
-                    sa.text("SELECT id FROM platform.tenants WHERE schema_name = :s"), {"s": schema}
-                )).scalar_one_or_none()
+                found = await registry.id_of_schema(session, schema)
             if found is None:
                 return None
             self._schemas[schema] = found

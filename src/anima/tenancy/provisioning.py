@@ -29,13 +29,15 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from anima.db.engine import Database, quote_ident
 from anima.logs import get_logger
 from anima.tenancy.ddl import role_script, run_script, schema_script, tables_script
 from anima.tenancy.migrations import current_tenant_revision_sync, head_revision
-from anima.tenancy.models import TenantState, Tier
+from anima.tenancy import registry
+from anima.tenancy.models import Tenant, TenantEvent, TenantState, Tier
 from anima.tenancy.naming import role_name, schema_name, validate_slug
 
 log = get_logger(__name__)
@@ -78,13 +80,7 @@ def _blueprint_settings() -> dict[str, Any]:
 
 
 async def _fetch(conn: AsyncConnection, *, slug: str | None = None, tenant_id: int | None = None) -> TenantRef | None:
-    column, value = ("slug", slug) if slug is not None else ("id", tenant_id)
-    row = (
-        await conn.execute(
-            sa.text(f"SELECT id, slug, schema_name, db_role, state FROM platform.tenants WHERE {column} = :v"),
-            {"v": value},
-        )
-    ).first()
+    row = await (registry.by_slug(conn, slug) if slug is not None else registry.by_id(conn, tenant_id))
     if row is None:
         return None
     return TenantRef(row.id, row.slug, row.schema_name, row.db_role, row.state)
@@ -98,11 +94,10 @@ async def record_event(
     import uuid
 
     await conn.execute(
-        sa.text(
-            "INSERT INTO platform.tenant_events (id, tenant_id, action, actor, reason, detail, created_at) "
-            "VALUES (:id, :t, :a, :actor, :r, CAST(:d AS jsonb), now())"
-        ),
-        {"id": uuid.uuid4(), "t": tenant_id, "a": action, "actor": actor, "r": reason, "d": json.dumps(detail)},
+        sa.insert(TenantEvent).values(
+            id=uuid.uuid4(), tenant_id=tenant_id, action=action, actor=actor, reason=reason,
+            detail=json.loads(json.dumps(detail, default=str)), created_at=sa.func.now(),
+        )
     )
 
 
@@ -136,22 +131,20 @@ async def register_tenant(
         return existing
     row = (
         await conn.execute(
-            sa.text(
-                "INSERT INTO platform.tenants (slug, name, tier, state, owner_email, created_at, updated_at) "
-                "VALUES (:s, :n, :t, 'provisioning', :o, now(), now()) "
-                "ON CONFLICT (slug) DO NOTHING RETURNING id"
-            ),
-            {"s": slug, "n": name, "t": tier, "o": owner_email},
+            pg_insert(Tenant)
+            .values(
+                slug=slug, name=name, tier=tier, state=TenantState.PROVISIONING.value, owner_email=owner_email,
+                created_at=sa.func.now(), updated_at=sa.func.now(),
+            )
+            .on_conflict_do_nothing(index_elements=[Tenant.slug])
+            .returning(Tenant.id)
         )
     ).first()
     if row is None:  # lost a race with a concurrent registration of the same slug
         raise TenantExists(slug)
     tenant_id = row.id
     schema, role = schema_name(tenant_id), role_name(db.prefix, tenant_id)
-    await conn.execute(
-        sa.text("UPDATE platform.tenants SET schema_name = :s, db_role = :r WHERE id = :id"),
-        {"s": schema, "r": role, "id": tenant_id},
-    )
+    await registry.update(conn, tenant_id, schema_name=schema, db_role=role)
     await record_event(conn, tenant_id, "created", actor, tier=tier)
     return TenantRef(tenant_id, slug, schema, role, TenantState.PROVISIONING.value)
 
@@ -169,9 +162,7 @@ async def _step_tables(conn: AsyncConnection, db: Database, ref: TenantRef) -> s
     if revision is None:  # the tables and their stamp commit together: none of them exist yet
         revision = _tenant_head()
         await run_script(conn, tables_script(ref.schema_name, ref.db_role, revision))
-    await conn.execute(
-        sa.text("UPDATE platform.tenants SET revision = :r WHERE id = :id"), {"r": revision, "id": ref.id}
-    )
+    await registry.update(conn, ref.id, revision=revision)
     return revision
 
 
@@ -215,8 +206,9 @@ async def sync_staff(conn: AsyncConnection, ref: TenantRef) -> None:
 
 async def _step_activate(conn: AsyncConnection, db: Database, ref: TenantRef, actor: str) -> None:
     updated = await conn.execute(
-        sa.text("UPDATE platform.tenants SET state = 'active', updated_at = now() WHERE id = :id AND state = 'provisioning'"),
-        {"id": ref.id},
+        sa.update(Tenant)
+        .where(Tenant.id == ref.id, Tenant.state == TenantState.PROVISIONING.value)
+        .values(state=TenantState.ACTIVE.value, updated_at=sa.func.now())
     )
     if updated.rowcount:
         await record_event(conn, ref.id, "provisioned", actor)
@@ -274,9 +266,7 @@ async def provision_tenant(
 async def resume_provisioning(db: Database, *, actor: str = "system") -> list[str]:
     """Complete every tenant left in ``provisioning`` (after a crash). Returns their slugs."""
     async with db.admin.connect() as conn:
-        rows = (
-            await conn.execute(sa.text("SELECT id FROM platform.tenants WHERE state = 'provisioning' ORDER BY id"))
-        ).all()
+        rows, _ = await registry.listing(conn, registry.filtered(states=[TenantState.PROVISIONING.value]))
         refs = [await _fetch(conn, tenant_id=r.id) for r in rows]
     done = []
     for ref in refs:
@@ -301,10 +291,7 @@ async def set_state(db: Database, slug: str, state: TenantState, *, actor: str, 
         if ref.state not in allowed[state]:
             raise ValueError(f"a tenant in state {ref.state} cannot become {state.value}")
         if ref.state != state.value:
-            await conn.execute(
-                sa.text("UPDATE platform.tenants SET state = :s, updated_at = now() WHERE id = :id"),
-                {"s": state.value, "id": ref.id},
-            )
+            await registry.update(conn, ref.id, state=state.value, updated_at=sa.func.now())
             await record_event(conn, ref.id, "suspended" if state == TenantState.SUSPENDED else "resumed", actor, reason)
     return TenantRef(ref.id, ref.slug, ref.schema_name, ref.db_role, state.value)
 
@@ -321,9 +308,7 @@ async def delete_tenant(db: Database, slug: str, *, actor: str, reason: str | No
         ref = await _fetch(conn, slug=slug)
         if ref is None:
             raise TenantNotFound(slug)
-        await conn.execute(
-            sa.text("UPDATE platform.tenants SET state = 'deleting', updated_at = now() WHERE id = :id"), {"id": ref.id}
-        )
+        await registry.update(conn, ref.id, state=TenantState.DELETING.value, updated_at=sa.func.now())
         await record_event(conn, ref.id, "deleting", actor, reason)
     async with db.admin.begin() as conn:
         if ref.schema_name:
@@ -333,6 +318,6 @@ async def delete_tenant(db: Database, slug: str, *, actor: str, reason: str | No
             if exists:
                 await conn.execute(sa.text(f"DROP OWNED BY {quote_ident(ref.db_role)}"))
                 await conn.execute(sa.text(f"DROP ROLE {quote_ident(ref.db_role)}"))
-        await conn.execute(sa.text("DELETE FROM platform.tenants WHERE id = :id"), {"id": ref.id})
+        await conn.execute(sa.delete(Tenant).where(Tenant.id == ref.id))
         await record_event(conn, ref.id, "deleted", actor, reason, slug=ref.slug)
     log.info("tenant deleted", tenant_id=ref.id, slug=slug)

@@ -47,6 +47,11 @@ async def id_of(db: Executor, slug: str) -> int | None:
     return (await db.execute(sa.select(Tenant.id).where(Tenant.slug == slug))).scalar_one_or_none()
 
 
+async def id_of_schema(db: Executor, schema: str) -> int | None:
+    """The id of the tenant whose schema is ``schema``, or None."""
+    return (await db.execute(sa.select(Tenant.id).where(Tenant.schema_name == schema))).scalar_one_or_none()
+
+
 async def exists(db: Executor, tenant_id: int) -> bool:
     """Whether a tenant with this id is registered (in any state)."""
     return (await db.execute(sa.select(Tenant.id).where(Tenant.id == tenant_id))).first() is not None
