@@ -1,7 +1,8 @@
 """The ``anima`` command.
 
-    anima demo                      migrate, provision tenants/, serve with docs, print logins
-    anima serve                     serve the API (uvicorn)
+    anima demo                      migrate, provision tenants/, serve with docs, print logins;
+                                    a worker runs as a child process
+    anima serve                     serve the API (uvicorn; one process unless --workers)
     anima worker                    run a job worker and the outbox relay
     anima migrate                   platform schema to head, resume provisioning, tenants to head
     anima tenants create|list|show|migrate|suspend|resume|delete|apply
@@ -16,6 +17,8 @@ from __future__ import annotations
 import asyncio
 import getpass
 import json
+import os
+import subprocess
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -65,6 +68,32 @@ async def prepare(settings: Settings, db: Database) -> dict[str, Any]:
     resumed = await resume_provisioning(db)
     report = await migrate_tenants(db.admin, concurrency=settings.migration_concurrency)
     return {"platform": head, "resumed": resumed, "tenants": report}
+
+
+def start_worker_process(db: Database) -> subprocess.Popen:
+    """Start ``anima worker`` as a child process on ``db``'s database (the demo's job runner).
+
+    The worker gets its own process, not a task in the API's event loop: risk screening, the
+    relay and the queue's polling are CPU and database work that, sharing the loop, delayed every
+    request behind them (see the README's Measured section). The child inherits the environment
+    with ``DATABASE_URL`` set to the database the demo opened (the embedded server's socket URL
+    included), so it never starts or stops an embedded server of its own; development secrets
+    come from the same ``ANIMA_DATA_DIR``.
+    """
+    env = {**os.environ, "DATABASE_URL": db.admin_url.set(drivername="postgresql").render_as_string(hide_password=False)}
+    return subprocess.Popen([sys.executable, "-m", "anima", "worker"], env=env)
+
+
+async def stop_worker_process(process: subprocess.Popen, *, grace: float = 15.0) -> int:
+    """SIGTERM the worker, wait up to ``grace`` seconds for it to finish its jobs, then SIGKILL. Returns its status."""
+    if process.poll() is None:
+        process.terminate()
+        try:
+            await asyncio.to_thread(process.wait, grace)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            await asyncio.to_thread(process.wait)
+    return process.returncode
 
 
 @click.group()
@@ -147,17 +176,13 @@ def demo(port: int | None, tenants_dir: str, no_serve: bool) -> None:
             click.echo("\n".join(lines) + "\n")
             if no_serve:
                 return
-            from anima.jobs.worker import run_worker
-
             app = create_app(settings, database=db)
             config = uvicorn.Config(app, host=settings.host, port=port, log_config=None, access_log=False, lifespan="on")
-            stop_worker = asyncio.Event()
-            worker_task = asyncio.create_task(run_worker(settings, db, stop_worker, handle_signals=False))
+            worker = start_worker_process(db)
             try:
                 await uvicorn.Server(config).serve()
             finally:
-                stop_worker.set()
-                await worker_task
+                await stop_worker_process(worker)
         finally:
             await db.dispose()
 

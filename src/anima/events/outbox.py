@@ -21,6 +21,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from anima.events.models import OutboxEvent
+from anima.db.base import utcnow
 from anima.events.types import EVENT_TYPES, EventType
 
 CHANNEL = "anima_outbox"
@@ -43,6 +44,10 @@ async def emit(
         payload: JSON-serializable ids and non-clinical facts (at most 4 KB).
         actor_id: the user who caused it, when a user did.
 
+    Returns:
+        The event as written (not attached to ``session``: it is inserted with one statement that
+        also sends the NOTIFY, instead of a flush and a second ``SELECT pg_notify``).
+
     Raises:
         ValueError: unknown type or a payload too large or not JSON-serializable.
     """
@@ -51,8 +56,14 @@ async def emit(
     encoded = msgspec.json.encode(payload)
     if len(encoded) > MAX_PAYLOAD_BYTES:
         raise ValueError(f"event payload is {len(encoded)} bytes; at most {MAX_PAYLOAD_BYTES}")
-    event = OutboxEvent(id=uuid.uuid4(), type=str(type), payload=msgspec.json.decode(encoded), actor_id=actor_id)
-    session.add(event)
-    await session.flush()
-    await session.execute(sa.select(sa.func.pg_notify(CHANNEL, sa.func.current_schema())))
+    event = OutboxEvent(
+        id=uuid.uuid4(), type=str(type), payload=msgspec.json.decode(encoded), actor_id=actor_id, occurred_at=utcnow()
+    )
+    await session.flush()  # what the caller added goes first (no round trip when nothing is pending)
+    # one round trip: the row and its NOTIFY (RETURNING evaluates pg_notify once for the one row)
+    await session.execute(
+        sa.insert(OutboxEvent)
+        .values(id=event.id, type=event.type, payload=event.payload, actor_id=actor_id, occurred_at=event.occurred_at)
+        .returning(sa.func.pg_notify(CHANNEL, sa.func.current_schema()))
+    )
     return event
