@@ -562,7 +562,8 @@ async def measure(
     sampler = asyncio.create_task(sample_rss())
     cpu_before = {p.name: p.cpu_seconds() for p in (server, *helpers)}
     samples = await drive(base, schedule, tokens, max_in_flight=args.max_in_flight)
-    cpu = {p.name: (p.cpu_seconds() - cpu_before[p.name]) * 1000 / len(schedule) for p in (server, *helpers)}
+    answered = max(1, sum(1 for s in samples if s.status > 0))
+    cpu = {p.name: (p.cpu_seconds() - cpu_before[p.name]) * 1000 / answered for p in (server, *helpers)}
     stop.set()
     await sampler
     statuses: dict[str, int] = {}
@@ -588,7 +589,7 @@ def report(phases: list[Phase], args: argparse.Namespace, notes: list[str]) -> s
         for i, w in enumerate(p.windows):
             out.append(fmt(f"{i * args.window:.0f}-{min((i + 1) * args.window, args.duration):.0f}s", w))
         out.append(fmt("overall", p.overall))
-        out.append("  CPU ms per request: " + ", ".join(f"{k} {v:.2f}" for k, v in p.cpu_ms_per_request.items())
+        out.append("  CPU ms per answered request: " + ", ".join(f"{k} {v:.2f}" for k, v in p.cpu_ms_per_request.items())
                    + "; answers: " + ", ".join(f"{k} × {v}" for k, v in sorted(p.statuses.items())))
     if len(phases) == 2:
         real, base = phases
@@ -643,7 +644,10 @@ async def run(args: argparse.Namespace) -> list[Phase]:
         phases = []
         helpers = [s for s in servers if s.name == "anima-worker"]
         print("pids: " + ", ".join(f"{s.name} {s.process.pid}" for s in servers), file=sys.stderr, flush=True)
-        for name, url, server, targets in (("real", base, real, orgs), ("baseline", single_base, baseline, [single])):
+        runs = [("real", base, real, orgs)]
+        if not args.no_baseline:
+            runs.append(("baseline", single_base, baseline, [single]))
+        for name, url, server, targets in runs:
             async with httpx.AsyncClient() as client:
                 for org in targets:
                     await login(client, url, org)
@@ -671,6 +675,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--mode", choices=["serve", "demo"], default="serve")
     parser.add_argument("--api-workers", type=int, default=1, help="`anima serve --workers`")
     parser.add_argument("--no-worker", action="store_true", help="serve mode without an `anima worker` process")
+    parser.add_argument("--no-baseline", action="store_true", help="measure the real server only")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--json", type=Path, default=None, help="also write the figures as JSON here")
     parser.add_argument("--serve-baseline", action="store_true", help=argparse.SUPPRESS)
