@@ -15,12 +15,14 @@ Every command reads the settings once; a bad setting stops it with one line per 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import getpass
 import json
 import os
+import signal
 import subprocess
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -70,6 +72,13 @@ async def prepare(settings: Settings, db: Database) -> dict[str, Any]:
     return {"platform": head, "resumed": resumed, "tenants": report}
 
 
+def _die_with_parent() -> None:  # pragma: no cover - runs in the child between fork and exec
+    """Linux: have the kernel send SIGTERM to this process when its parent dies (PR_SET_PDEATHSIG)."""
+    import ctypes
+
+    ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)
+
+
 def start_worker_process(db: Database) -> subprocess.Popen:
     """Start ``anima worker`` as a child process on ``db``'s database (the demo's job runner).
 
@@ -78,22 +87,47 @@ def start_worker_process(db: Database) -> subprocess.Popen:
     request behind them (see the README's Measured section). The child inherits the environment
     with ``DATABASE_URL`` set to the database the demo opened (the embedded server's socket URL
     included), so it never starts or stops an embedded server of its own; development secrets
-    come from the same ``ANIMA_DATA_DIR``.
+    come from the same ``ANIMA_DATA_DIR``. On Linux the kernel also stops it if the demo dies
+    without stopping it (SIGKILL).
     """
     env = {**os.environ, "DATABASE_URL": db.admin_url.set(drivername="postgresql").render_as_string(hide_password=False)}
-    return subprocess.Popen([sys.executable, "-m", "anima", "worker"], env=env)
+    return subprocess.Popen(
+        [sys.executable, "-m", "anima", "worker"], env=env,
+        preexec_fn=_die_with_parent if sys.platform == "linux" else None,  # noqa: PLW1509
+    )
 
 
-async def stop_worker_process(process: subprocess.Popen, *, grace: float = 15.0) -> int:
+def stop_worker_process(process: subprocess.Popen, *, grace: float = 15.0) -> int:
     """SIGTERM the worker, wait up to ``grace`` seconds for it to finish its jobs, then SIGKILL. Returns its status."""
     if process.poll() is None:
         process.terminate()
         try:
-            await asyncio.to_thread(process.wait, grace)
+            process.wait(grace)
         except subprocess.TimeoutExpired:
             process.kill()
-            await asyncio.to_thread(process.wait)
+            process.wait()
     return process.returncode
+
+
+def _demo_server(config: Any, worker: subprocess.Popen) -> Any:
+    """uvicorn's server, stopping the demo's worker once serving ends.
+
+    uvicorn re-raises the signal it shut down on (SIGTERM, SIGINT) when it stops listening for
+    signals, which ends the process before code after ``serve()`` runs; the worker is stopped
+    just before that.
+    """
+    import uvicorn
+
+    class DemoServer(uvicorn.Server):
+        @contextlib.contextmanager
+        def capture_signals(self) -> Iterator[None]:
+            with super().capture_signals():
+                try:
+                    yield
+                finally:
+                    stop_worker_process(worker)
+
+    return DemoServer(config)
 
 
 @click.group()
@@ -180,9 +214,9 @@ def demo(port: int | None, tenants_dir: str, no_serve: bool) -> None:
             config = uvicorn.Config(app, host=settings.host, port=port, log_config=None, access_log=False, lifespan="on")
             worker = start_worker_process(db)
             try:
-                await uvicorn.Server(config).serve()
+                await _demo_server(config, worker).serve()
             finally:
-                await stop_worker_process(worker)
+                stop_worker_process(worker)  # serving failed to start, or ended without a signal
         finally:
             await db.dispose()
 
