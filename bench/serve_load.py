@@ -29,7 +29,11 @@ What it does:
   counts); any answer other than 200/201 is an error.
 
 Reported per ``--window`` seconds and overall: requests, achieved rate, p50, p99, max, errors,
-the server's resident memory, and the ratios real / baseline of p50, p99 and achieved rate.
+p50 and p99 of the writes alone, p99 of the reads alone, the server's resident memory; per server
+the CPU milliseconds per answered request of the API process and of the worker (``/proc``, a
+figure a shared machine's load inflates less than latency) and the answers by status; and the
+ratios real / baseline of p50, p99 and achieved rate (``--no-baseline`` measures the real server
+only, for before/after comparisons).
 
 **The baseline.** The fairest yardstick for "what does tenant scoping cost under load" is the same
 application doing the same work without it: a second server process built here from the *same*
@@ -386,7 +390,7 @@ async def login(client: httpx.AsyncClient, base: str, org: Org) -> None:
     """A fresh access token for ``org``'s owner (tokens live 10 minutes)."""
     r = await client.post(f"{base}/api/v1/auth/login", json={"email": org.email, "password": PASSWORD}, timeout=60)
     r.raise_for_status()
-    org.token = r.json()["access_token"] if "access_token" in r.json() else r.json()["tokens"]["access_token"]
+    org.token = r.json()["access_token"]
 
 
 async def add_patients(client: httpx.AsyncClient, base: str, org: Org, count: int = 3) -> None:
