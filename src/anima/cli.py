@@ -140,7 +140,12 @@ def main() -> None:
 @click.option("--port", default=None, type=int, help="port (ANIMA_PORT)")
 @click.option("--workers", default=1, show_default=True, help="uvicorn worker processes")
 def serve(host: str | None, port: int | None, workers: int) -> None:
-    """Serve the API (run `anima migrate` first)."""
+    """Serve the API (run `anima migrate` first).
+
+    One process by default: uvicorn with one worker serves in this very process (one event loop);
+    jobs run in `anima worker` processes beside it. On 2 cores that leaves a core to the worker and
+    PostgreSQL; more uvicorn workers only pay where the API alone needs more than a core.
+    """
     import uvicorn
 
     settings = _settings()
