@@ -205,7 +205,7 @@ async def bench(sizes: list[int], busy_count: int, rounds: int) -> dict[int, lis
 def report(results: dict[int, list[PassResult]], busy: int) -> None:
     """Print the per-size figures and the ratio of the largest size to the smallest."""
     medians = {}
-    print(f"\n| tenants | busy | statements per pass | per busy tenant | pass median (ms) | pass max (ms) |")
+    print("\n| tenants | busy | statements per pass | per busy tenant | pass median (ms) | pass max (ms) |")
     print("|---|---|---|---|---|---|")
     for size, runs in results.items():
         med = statistics.median(r.seconds for r in runs)

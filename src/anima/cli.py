@@ -1,7 +1,8 @@
 """The ``anima`` command.
 
-    anima demo                      migrate, provision tenants/, serve with docs, print logins
-    anima serve                     serve the API (uvicorn)
+    anima demo                      migrate, provision tenants/, serve with docs, print logins;
+                                    a worker runs as a child process
+    anima serve                     serve the API (uvicorn; one process unless --workers)
     anima worker                    run a job worker and the outbox relay
     anima migrate                   platform schema to head, resume provisioning, tenants to head
     anima tenants create|list|show|migrate|suspend|resume|delete|apply
@@ -14,11 +15,14 @@ Every command reads the settings once; a bad setting stops it with one line per 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import getpass
 import json
 import os
+import signal
+import subprocess
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -80,6 +84,64 @@ async def prepare(settings: Settings, db: Database) -> dict[str, Any]:
     return {"platform": head, "resumed": resumed, "tenants": report}
 
 
+def _die_with_parent() -> None:  # pragma: no cover - runs in the child between fork and exec
+    """Linux: have the kernel send SIGTERM to this process when its parent dies (PR_SET_PDEATHSIG)."""
+    import ctypes
+
+    ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)
+
+
+def start_worker_process(db: Database) -> subprocess.Popen:
+    """Start ``anima worker`` as a child process on ``db``'s database (the demo's job runner).
+
+    The worker gets its own process, not a task in the API's event loop: risk screening, the
+    relay and the queue's polling are CPU and database work that, sharing the loop, delayed every
+    request behind them (see the README's Measured section). The child inherits the environment
+    with ``DATABASE_URL`` set to the database the demo opened (the embedded server's socket URL
+    included), so it never starts or stops an embedded server of its own; development secrets
+    come from the same ``ANIMA_DATA_DIR``. On Linux the kernel also stops it if the demo dies
+    without stopping it (SIGKILL).
+    """
+    env = {**os.environ, "DATABASE_URL": db.admin_url.set(drivername="postgresql").render_as_string(hide_password=False)}
+    return subprocess.Popen(
+        [sys.executable, "-m", "anima", "worker"], env=env,
+        preexec_fn=_die_with_parent if sys.platform == "linux" else None,  # noqa: PLW1509
+    )
+
+
+def stop_worker_process(process: subprocess.Popen, *, grace: float = 15.0) -> int:
+    """SIGTERM the worker, wait up to ``grace`` seconds for it to finish its jobs, then SIGKILL. Returns its status."""
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(grace)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+    return process.returncode
+
+
+def _demo_server(config: Any, worker: subprocess.Popen) -> Any:
+    """uvicorn's server, stopping the demo's worker once serving ends.
+
+    uvicorn re-raises the signal it shut down on (SIGTERM, SIGINT) when it stops listening for
+    signals, which ends the process before code after ``serve()`` runs; the worker is stopped
+    just before that.
+    """
+    import uvicorn
+
+    class DemoServer(uvicorn.Server):
+        @contextlib.contextmanager
+        def capture_signals(self) -> Iterator[None]:
+            with super().capture_signals():
+                try:
+                    yield
+                finally:
+                    stop_worker_process(worker)
+
+    return DemoServer(config)
+
+
 @click.group()
 def main() -> None:
     """Anima: the practice platform for therapy and wellness professionals."""
@@ -90,7 +152,12 @@ def main() -> None:
 @click.option("--port", default=None, type=int, help="port (ANIMA_PORT)")
 @click.option("--workers", default=1, show_default=True, help="uvicorn worker processes")
 def serve(host: str | None, port: int | None, workers: int) -> None:
-    """Serve the API (run `anima migrate` first)."""
+    """Serve the API (run `anima migrate` first).
+
+    One process by default: uvicorn with one worker serves in this very process (one event loop);
+    jobs run in `anima worker` processes beside it. On 2 cores that leaves a core to the worker and
+    PostgreSQL; more uvicorn workers only pay where the API alone needs more than a core.
+    """
     import uvicorn
 
     settings = with_address(_settings(), host, port)
@@ -164,17 +231,13 @@ def demo(host: str | None, port: int | None, tenants_dir: str, no_serve: bool) -
             click.echo("\n".join(lines) + "\n")
             if no_serve:
                 return
-            from anima.jobs.worker import run_worker
-
             app = create_app(settings, database=db)
             config = uvicorn.Config(app, host=settings.host, port=port, log_config=None, access_log=False, lifespan="on")
-            stop_worker = asyncio.Event()
-            worker_task = asyncio.create_task(run_worker(settings, db, stop_worker, handle_signals=False))
+            worker = start_worker_process(db)
             try:
-                await uvicorn.Server(config).serve()
+                await _demo_server(config, worker).serve()
             finally:
-                stop_worker.set()
-                await worker_task
+                stop_worker_process(worker)  # serving failed to start, or ended without a signal
         finally:
             await db.dispose()
 

@@ -37,7 +37,7 @@ from urllib.parse import quote
 import sqlalchemy as sa
 from sqlalchemy import event, exc, make_url
 from sqlalchemy.engine import URL
-from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 from anima.config import Settings
 from anima.db.embedded import start_embedded_postgres
@@ -217,6 +217,55 @@ async def open_database(settings: Settings, *, database: str | None = None) -> D
     return Database(admin=admin, app=app, admin_url=admin_url, app_url=app_url, database=dbname, prefix=prefix)
 
 
+class _BegunTransaction:
+    """Stands in for asyncpg's ``Transaction`` in SQLAlchemy's asyncpg adapter once :func:`begin_with`
+    has sent ``BEGIN`` itself: the adapter only ever awaits ``commit()`` or ``rollback()`` on it."""
+
+    def __init__(self, connection: Any) -> None:
+        self._connection = connection
+
+    async def commit(self) -> None:
+        await self._connection.execute("COMMIT")
+
+    async def rollback(self) -> None:
+        await self._connection.execute("ROLLBACK")
+
+
+async def begin_with(session: AsyncSession, statements: str) -> str | None:
+    """Start ``session``'s transaction with ``BEGIN; <statements>`` in **one** round trip.
+
+    SQLAlchemy's asyncpg adapter sends ``BEGIN`` as a round trip of its own before the first
+    statement of a transaction. Here ``BEGIN`` and ``statements`` go as one simple-protocol query
+    (PostgreSQL runs a multi-statement query string in order; after ``BEGIN`` the rest belongs to
+    the transaction), and the adapter is told its transaction has begun, so its next statement
+    sends no ``BEGIN`` and its commit or rollback ends this transaction as usual.
+
+    ``statements`` is sent as text, without parameters: the caller must build it from values it
+    has validated or quoted itself. The simple protocol returns no rows, only the last
+    command's status, e.g. ``SELECT 1``.
+
+    Returns:
+        The status of the last statement, or None when the transaction had already begun on the
+        connection or the driver is not SQLAlchemy's asyncpg adapter (the caller then uses its
+        ordinary path; nothing was sent).
+    """
+    connection = await session.connection()
+    adapter = (await connection.get_raw_connection()).dbapi_connection
+    if not all(hasattr(adapter, a) for a in ("_started", "_transaction", "_execute_mutex", "_connection")):
+        return None
+    async with adapter._execute_mutex:
+        if adapter._started or adapter._connection.is_in_transaction():
+            return None
+        try:
+            status = await adapter._connection.execute("BEGIN;" + statements)
+        except Exception as error:  # noqa: BLE001 - translated to SQLAlchemy's exceptions by the adapter
+            if adapter._connection.is_in_transaction():
+                adapter._transaction, adapter._started = _BegunTransaction(adapter._connection), True
+            adapter._handle_exception(error)
+        adapter._transaction, adapter._started = _BegunTransaction(adapter._connection), True
+    return status
+
+
 def quote_ident(name: str) -> str:
     """Quote a PostgreSQL identifier (doubling embedded quotes)."""
     return '"' + name.replace('"', '""') + '"'
@@ -224,6 +273,7 @@ def quote_ident(name: str) -> str:
 
 __all__ = [
     "Database",
+    "begin_with",
     "app_role_password",
     "create_engine",
     "ensure_app_role",

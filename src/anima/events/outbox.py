@@ -24,13 +24,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from anima.events.due_work import FUNCTION_SCHEMA, WorkKind
 from anima.events.models import OutboxEvent
+from anima.db.base import utcnow
 from anima.events.types import EVENT_TYPES, EventType
 
 CHANNEL = "anima_outbox"
-#: one round trip: the due-work row for the caller's own tenant, and the notification
-_NOTE_AND_NOTIFY = sa.text(
-    f"SELECT {FUNCTION_SCHEMA}.note('{WorkKind.RELAY}', now()), pg_notify(:channel, current_schema())"
-)
+#: the due-work note of the caller's own tenant (see :mod:`anima.events.due_work`)
+_NOTE_RELAY = sa.literal_column(f"{FUNCTION_SCHEMA}.note('{WorkKind.RELAY}', now())")
 #: an event's payload is ids and small facts; anything larger is a mistake
 MAX_PAYLOAD_BYTES = 4096
 
@@ -50,6 +49,10 @@ async def emit(
         payload: JSON-serializable ids and non-clinical facts (at most 4 KB).
         actor_id: the user who caused it, when a user did.
 
+    Returns:
+        The event as written (not attached to ``session``: it is inserted with one statement that
+        also sends the NOTIFY, instead of a flush and a second ``SELECT pg_notify``).
+
     Raises:
         ValueError: unknown type or a payload too large or not JSON-serializable.
     """
@@ -58,8 +61,15 @@ async def emit(
     encoded = msgspec.json.encode(payload)
     if len(encoded) > MAX_PAYLOAD_BYTES:
         raise ValueError(f"event payload is {len(encoded)} bytes; at most {MAX_PAYLOAD_BYTES}")
-    event = OutboxEvent(id=uuid.uuid4(), type=str(type), payload=msgspec.json.decode(encoded), actor_id=actor_id)
-    session.add(event)
-    await session.flush()
-    await session.execute(_NOTE_AND_NOTIFY, {"channel": CHANNEL})
+    event = OutboxEvent(
+        id=uuid.uuid4(), type=str(type), payload=msgspec.json.decode(encoded), actor_id=actor_id, occurred_at=utcnow()
+    )
+    await session.flush()  # what the caller added goes first (no round trip when nothing is pending)
+    # one round trip: the row, the due-work note of the caller's own tenant, and the NOTIFY
+    # (RETURNING evaluates both once, for the one row)
+    await session.execute(
+        sa.insert(OutboxEvent)
+        .values(id=event.id, type=event.type, payload=event.payload, actor_id=actor_id, occurred_at=event.occurred_at)
+        .returning(sa.func.pg_notify(CHANNEL, sa.func.current_schema()), _NOTE_RELAY)
+    )
     return event

@@ -89,7 +89,11 @@ def build_tenant_at_head_sync(conn: Connection, schema: str) -> str:
     """Inside the caller's transaction: create every tenant table in ``schema`` and stamp the head.
 
     Idempotent: tables that exist are left alone (``checkfirst``). Returns the head revision.
+    Every model module is imported first: a process that never imported one (``anima serve``
+    imports the controllers' models, not ``data_keys``) would otherwise build a tenant without it.
     """
+    import anima.models  # noqa: F401  (complete TenantBase.metadata)
+
     _set_local_search_path(conn, schema)
     TenantBase.metadata.create_all(conn, checkfirst=True)
     head = head_revision("tenant")

@@ -18,11 +18,17 @@ Two entry points:
 
 from __future__ import annotations
 
+import hashlib
+import re
 import uuid
+from collections import OrderedDict
 from dataclasses import dataclass
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
+
+from anima.db.engine import begin_with
+from anima.tenancy.naming import SLUG_PATTERN
 
 _MEMBER_SCOPE = sa.text(
     """
@@ -80,6 +86,68 @@ class ScopedTenant:
         return self.state == "active"
 
 
+#: what a confirming statement may inline: slugs as :func:`anima.tenancy.naming.validate_slug`
+#: allows them, and the closed sets of tiers and member roles
+_INLINE_SLUG = re.compile(SLUG_PATTERN)
+_INLINE_TIERS = frozenset({"BUILDER", "PRO", "CENTER"})
+_INLINE_ROLES = frozenset({"OWNER", "THERAPIST", "ASSISTANT"})
+
+#: ``BEGIN`` plus the member statement with the facts last seen for (slug, user) as conditions
+#: (the tenant id being known, membership and session are uncorrelated EXISTS: one-time filters,
+#: cheaper to plan than the ordinary statement's join — a simple-protocol query is planned each time):
+#: ``SELECT 1`` means they still hold — same slug, membership with that role, live auth session,
+#: active tenant with that id, tier and name — and the transaction is scoped; ``SELECT 0`` means
+#: something changed (or never held) and nothing was scoped.
+_CONFIRM_MEMBER_SCOPE = (
+    " SELECT set_config('search_path', quote_ident(t.schema_name), true), set_config('role', t.db_role, true)"
+    " FROM platform.tenants t"
+    " WHERE t.slug = '{slug}' AND t.id = {id} AND t.state = 'active' AND t.tier = '{tier}'"
+    " AND md5(t.name) = '{name_md5}'"
+    " AND EXISTS (SELECT FROM platform.memberships m"
+    " WHERE m.tenant_id = {id} AND m.user_id = '{user}'::uuid AND m.role = '{role}')"
+    " AND EXISTS (SELECT FROM platform.auth_sessions s WHERE s.id = '{session}'::uuid AND s.user_id = '{user}'::uuid"
+    " AND s.revoked_at IS NULL AND s.expires_at > now())"
+)
+
+
+class _SeenMembers:
+    """Per process: the tenant facts last returned for (slug, user), at most ``capacity`` (oldest out).
+
+    Never an authorization by itself: an entry only lets the next request of the same member
+    *confirm* the facts inside the statement that scopes its transaction (see
+    :func:`enter_as_member`).
+    """
+
+    def __init__(self, capacity: int = 20_000) -> None:
+        self.capacity = capacity
+        self._entries: OrderedDict[tuple[str, uuid.UUID], ScopedTenant] = OrderedDict()
+
+    def get(self, slug: str, user_id: uuid.UUID) -> ScopedTenant | None:
+        return self._entries.get((slug, user_id))
+
+    def put(self, slug: str, user_id: uuid.UUID, tenant: ScopedTenant) -> None:
+        self._entries[(slug, user_id)] = tenant
+        self._entries.move_to_end((slug, user_id))
+        while len(self._entries) > self.capacity:
+            self._entries.popitem(last=False)
+
+    def drop(self, slug: str, user_id: uuid.UUID) -> None:
+        self._entries.pop((slug, user_id), None)
+
+
+SEEN_MEMBERS = _SeenMembers()
+
+
+def _confirming_statement(seen: ScopedTenant, user_id: uuid.UUID, session_id: uuid.UUID) -> str | None:
+    """The confirming statement for ``seen``, or None when a value is not safe to inline."""
+    if not (_INLINE_SLUG.fullmatch(seen.slug) and seen.tier in _INLINE_TIERS and seen.member_role in _INLINE_ROLES):
+        return None
+    return _CONFIRM_MEMBER_SCOPE.format(
+        user=uuid.UUID(str(user_id)), session=uuid.UUID(str(session_id)), slug=seen.slug, id=int(seen.id),
+        tier=seen.tier, role=seen.member_role, name_md5=hashlib.md5(seen.name.encode()).hexdigest(),  # noqa: S324 - a fingerprint, not security
+    )
+
+
 async def enter_as_member(
     session: AsyncSession, *, slug: str, user_id: uuid.UUID, session_id: uuid.UUID, enter: bool = True
 ) -> ScopedTenant | None:
@@ -88,11 +156,38 @@ async def enter_as_member(
     With ``enter=False`` the same statement only authorizes: the transaction stays on the platform
     (for routes that work on members, invitations or billing, which live in ``platform``).
 
+    **One round trip, BEGIN included.** When the same member entered the same organization
+    before in this process, the transaction starts with ``BEGIN`` and a statement that both
+    *confirms* every fact returned last time (membership and its role, live auth session, tenant
+    id, active state, tier, name) and scopes — sent together (:func:`anima.db.engine.begin_with`).
+    Only when that statement matches (``SELECT 1``) are the remembered facts returned; the check is
+    as live as the ordinary statement's. Otherwise (first visit, anything changed, a revoked
+    session, a value unsafe to inline) the ordinary parameterized statement runs in the same
+    transaction and decides, as it always did.
+
     Returns:
         The tenant, with ``member_role``; None when there is no such tenant, the user is not a
         member, or the auth session is revoked or expired. When the tenant is not active the
         transaction is **not** scoped and the caller must refuse the request.
     """
+    seen = SEEN_MEMBERS.get(slug, user_id) if enter else None
+    if seen is not None:
+        confirming = _confirming_statement(seen, user_id, session_id)
+        if confirming is not None and await begin_with(session, confirming) == "SELECT 1":
+            return seen
+    scoped = await _enter_as_member(session, slug=slug, user_id=user_id, session_id=session_id, enter=enter)
+    if enter:
+        if scoped is not None and scoped.active:
+            SEEN_MEMBERS.put(slug, user_id, scoped)
+        else:
+            SEEN_MEMBERS.drop(slug, user_id)
+    return scoped
+
+
+async def _enter_as_member(
+    session: AsyncSession, *, slug: str, user_id: uuid.UUID, session_id: uuid.UUID, enter: bool
+) -> ScopedTenant | None:
+    """The ordinary path of :func:`enter_as_member`: one parameterized statement."""
     row = (
         await session.execute(
             _MEMBER_SCOPE, {"slug": slug, "user_id": user_id, "session_id": session_id, "enter": enter}

@@ -143,13 +143,18 @@ async def _amendments(session: AsyncSession, cipher: FieldCipher, entry_id: uuid
     return out
 
 
-async def to_out(session: AsyncSession, cipher: FieldCipher, entry: JournalEntry, *, sanitized: bool = False) -> EntryOut:
-    """Decrypt an entry and its amendments (the caller has checked visibility and audits)."""
+async def to_out(
+    session: AsyncSession, cipher: FieldCipher, entry: JournalEntry, *, sanitized: bool = False, new: bool = False
+) -> EntryOut:
+    """Decrypt an entry and its amendments (the caller has checked visibility and audits).
+
+    ``new``: the entry was created in this transaction, so it has no amendments to read.
+    """
     body = await cipher.decrypt_json(ENTRIES, "content_enc", entry.id, entry.content_enc)
     return EntryOut(
         id=entry.id, patient_id=entry.patient_id, author_id=entry.author_id, kind=entry.kind,
         visibility=entry.visibility, occurred_at=entry.occurred_at, html=body.get("html"), data=body.get("data"),
-        signed_at=entry.signed_at, amendments=await _amendments(session, cipher, entry.id),
+        signed_at=entry.signed_at, amendments=[] if new else await _amendments(session, cipher, entry.id),
         created_at=entry.created_at, updated_at=entry.updated_at, html_sanitized=sanitized,
     )
 
@@ -202,8 +207,8 @@ async def _insert_entry(
             session, EventType.FORM_SUBMISSION_COMPLETED,
             {"entry_id": str(entry.id), "patient_id": str(patient.id)}, actor_id=viewer.user_id,
         )
-    await session.refresh(entry)
-    return await to_out(session, cipher, entry, sanitized=sanitized)
+    # every column was set here (timestamps by their Python defaults): no re-read, no amendments yet
+    return await to_out(session, cipher, entry, sanitized=sanitized, new=True)
 
 
 async def get_entry(session: AsyncSession, viewer: Viewer, patient_id: uuid.UUID, entry_id: uuid.UUID) -> JournalEntry:
