@@ -103,6 +103,9 @@ def test_encrypted_column_types_refuse_plaintext_and_are_discovered():
     with pytest.raises(TypeError):
         EncryptedJSON().process_bind_param("text", None)
     assert EncryptedJSON().process_bind_param(b"\x01abc", None) == b"\x01abc"
-    found = encrypted_columns()
+    import anima.models  # noqa: F401  (complete the metadata)
+    from anima.db.base import TenantBase
+
+    found = encrypted_columns(TenantBase.metadata)
     assert set(found["patients"]) == {"email_enc", "phone_enc", "clinical_enc", "block_lift_reason_enc"}
     assert found["journal_entries"] == ["content_enc"] and found["journal_amendments"] == ["content_enc"]

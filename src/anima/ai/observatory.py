@@ -50,7 +50,7 @@ from anima.billing.limits import ensure_within_limit
 from anima.billing.usage import ai_analyses_count
 from anima.domains.insights.models import AiAnalysisUsage
 from anima.domains.patients.consent import require_ai_consent
-from anima.domains.patients.services import get_patient
+from anima.domains.patients.visibility import get_patient
 from anima.domains.patients.visibility import Viewer
 from anima.problems import Conflict, NotFound
 from anima.ai.gemini import GeminiUnavailable

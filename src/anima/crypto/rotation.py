@@ -23,10 +23,12 @@ from dataclasses import dataclass, field
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+import anima.models  # noqa: F401  (every tenant table in the metadata: rotation must miss none)
 from anima.crypto.cipher import FieldCipher
 from anima.crypto.envelope import master_fingerprint, new_data_key, unwrap_key, wrap_key
 from anima.crypto.keyring import DATA, Keyring, create_initial_keys
 from anima.crypto.types import encrypted_columns
+from anima.db.base import TenantBase
 from anima.db.engine import quote_ident
 from anima.logs import get_logger
 from anima.tenancy import registry
@@ -100,7 +102,7 @@ async def reencrypt_tenant(
     """
     done: dict[str, int] = {}
     batches = 0
-    for table, columns in encrypted_columns().items():
+    for table, columns in encrypted_columns(TenantBase.metadata).items():
         done[table] = 0
         tq = quote_ident(table)
         while max_batches is None or batches < max_batches:

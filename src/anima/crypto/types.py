@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import LargeBinary
+from sqlalchemy import LargeBinary, MetaData
 from sqlalchemy.types import TypeDecorator
 
 
@@ -48,13 +48,13 @@ class EncryptedJSON(EncryptedBytes):
     content = "json"
 
 
-def encrypted_columns() -> dict[str, list[str]]:
-    """Every tenant table with encrypted columns -> their names (from the models' metadata)."""
-    import anima.models  # noqa: F401  (complete the metadata)
-    from anima.db.base import TenantBase
+def encrypted_columns(metadata: MetaData) -> dict[str, list[str]]:
+    """Every table of ``metadata`` with encrypted columns -> their names.
 
+    The caller passes a complete metadata (``anima.models`` imported), or tables are missed.
+    """
     found: dict[str, list[str]] = {}
-    for table in TenantBase.metadata.sorted_tables:
+    for table in metadata.sorted_tables:
         cols = [c.name for c in table.columns if isinstance(c.type, EncryptedBytes)]
         if cols:
             found[table.name] = cols

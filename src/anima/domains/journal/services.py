@@ -44,7 +44,7 @@ from anima.domains.journal.schemas import (
     EntryOut,
     EntryUpdate,
 )
-from anima.domains.patients.services import get_patient
+from anima.domains.patients.visibility import get_patient
 from anima.domains.patients.visibility import Viewer
 from anima.events.outbox import emit
 from anima.events.types import EventType

@@ -19,8 +19,7 @@ from anima.crypto.cipher import FieldCipher
 from anima.domains.audit.services import Actor, record
 from anima.domains.patients.models import Patient
 from anima.domains.patients.schemas import BlockOut
-from anima.domains.patients.services import get_patient, refuse_non_clinical
-from anima.domains.patients.visibility import Viewer
+from anima.domains.patients.visibility import Viewer, get_patient, refuse_non_clinical
 from anima.problems import Conflict
 
 TABLE = "patients"

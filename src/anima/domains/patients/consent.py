@@ -20,8 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from anima.domains.audit.services import Actor, record
 from anima.domains.patients.models import AiConsent, Patient
 from anima.domains.patients.schemas import ConsentChange, ConsentOut, ConsentState, ConsentUpdate
-from anima.domains.patients.services import get_patient
-from anima.domains.patients.visibility import Viewer
+from anima.domains.patients.visibility import Viewer, get_patient
 from anima.problems import Problem
 
 

@@ -33,7 +33,7 @@ from anima.domains.patients.schemas import (
     StageRename,
     TherapistIds,
 )
-from anima.domains.patients.visibility import Viewer, get_policy
+from anima.domains.patients.visibility import Viewer, get_patient, get_policy
 from anima.http.access import CLINICIANS, EVERY_MEMBER, OWNERS, TenantContext
 from anima.http.clinical_audit import CLINICAL
 from anima.http.openapi import answers
@@ -73,7 +73,7 @@ class PatientsController(Controller):
 
     @get("/{patient_id:uuid}", opt=EVERY_MEMBER, summary="Read a patient (clinical part for owners and therapists)")
     async def read(self, tenant: TenantContext, cipher: FieldCipher, viewer: Viewer, actor: Actor, patient_id: uuid.UUID) -> PatientOut:
-        patient = await rules.get_patient(tenant.session, viewer, patient_id)
+        patient = await get_patient(tenant.session, viewer, patient_id)
         return await rules.to_out(tenant.session, cipher, viewer, actor, patient, audit_action="patient.read")
 
     @put("/{patient_id:uuid}", opt=EVERY_MEMBER, summary="Change a patient (clinical part: owners and therapists)")

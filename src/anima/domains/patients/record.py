@@ -22,7 +22,8 @@ from anima.domains.audit.services import Actor, patient_trail, record
 from anima.domains.journal.models import JournalAmendment, JournalEntry
 from anima.domains.journal.services import to_out as entry_out
 from anima.domains.patients.consent import read_consent
-from anima.domains.patients.services import get_patient, to_out
+from anima.domains.patients.services import to_out
+from anima.domains.patients.visibility import get_patient
 from anima.domains.patients.visibility import Viewer
 from anima.problems import Forbidden
 

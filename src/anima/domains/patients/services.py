@@ -22,10 +22,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from anima.billing.limits import ensure_within_limit
 from anima.crypto.cipher import FieldCipher
-from anima.domains.audit.denials import mark_denied
 from anima.domains.audit.services import Actor, record
+from anima.domains.patients.blocks import block_of
+from anima.domains.patients.consent import consent_state
 from anima.domains.patients.models import DEFAULT_STAGES, JourneyStage, Patient, patient_therapists
-from anima.domains.patients.visibility import Viewer, visible
+from anima.domains.patients.visibility import Viewer, get_patient, refuse_non_clinical, visible
 from anima.domains.patients.schemas import (
     CLINICAL_KEYS,
     PROFILE_MAX_BYTES,
@@ -40,7 +41,7 @@ from anima.domains.settings.services import get_settings
 from anima.domains.staff.models import StaffMember
 from anima.events.outbox import emit
 from anima.events.types import EventType
-from anima.problems import Forbidden, InvalidInput, NotFound
+from anima.problems import InvalidInput, NotFound
 from anima.identity.models import Role
 
 TABLE = "patients"
@@ -155,23 +156,6 @@ async def _set_clinical(cipher: FieldCipher, patient: Patient, clinical: Clinica
 # -- reading --------------------------------------------------------------------------------------
 
 
-async def get_patient(session: AsyncSession, viewer: Viewer, patient_id: uuid.UUID) -> Patient:
-    """The patient if ``viewer`` may see it; 404 otherwise (another tenant's id is simply absent).
-
-    A patient that exists but is hidden from a restricted therapist gives the same 404, marked as a
-    denial (:func:`anima.domains.audit.denials.mark_denied`) so that it is audited."""
-    patient = (
-        await session.execute(sa.select(Patient).where(Patient.id == patient_id, *visible(viewer)))
-    ).scalar_one_or_none()
-    if patient is None:
-        refusal = NotFound("patient not found")
-        if viewer.restricted and await session.get(Patient, patient_id) is not None:
-            # the patient exists but the restricted policy hides it: the same 404, audited as a denial
-            raise mark_denied(refusal, "patient-not-assigned", patient_id=patient_id)
-        raise refusal
-    return patient
-
-
 async def assigned_ids(session: AsyncSession, patient_id: uuid.UUID) -> list[uuid.UUID]:
     rows = await session.execute(
         sa.select(patient_therapists.c.staff_id).where(patient_therapists.c.patient_id == patient_id).order_by(patient_therapists.c.staff_id)
@@ -201,8 +185,6 @@ async def to_out(
     session: AsyncSession, cipher: FieldCipher, viewer: Viewer, actor: Actor, p: Patient, *, audit_action: str | None
 ) -> PatientOut:
     """The full record for ``viewer``: clinical part decrypted for clinical roles only (audited)."""
-    from anima.domains.patients.blocks import block_of
-    from anima.domains.patients.consent import consent_state
 
     clinical = None
     if viewer.clinical:
@@ -266,18 +248,6 @@ async def list_patients(
 
 
 # -- writing --------------------------------------------------------------------------------------
-
-
-def refuse_non_clinical(viewer: Viewer, patient_id: uuid.UUID | None = None) -> None:
-    """Raise Forbidden (marked as an audited denial) unless ``viewer`` has a clinical role."""
-    if not viewer.clinical:
-        raise mark_denied(
-            Forbidden(
-                f"your role {viewer.role} may not read or write clinical content",
-                errors=[{"field": "clinical", "rule": "clinical-role", "message": "owners and therapists only"}],
-            ),
-            "role-reads-no-clinical-content", patient_id=patient_id,
-        )
 
 
 def _count_active() -> sa.Select:

@@ -16,7 +16,9 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from anima.domains.patients.models import ClinicalPolicy, Patient, patient_therapists
+from anima.domains.audit.denials import mark_denied
 from anima.identity.models import Role
+from anima.problems import Forbidden, NotFound
 
 
 @dataclass(frozen=True)
@@ -63,3 +65,30 @@ def visible(viewer: Viewer) -> list[sa.ColumnElement[bool]]:
     return []
 
 
+async def get_patient(session: AsyncSession, viewer: Viewer, patient_id: uuid.UUID) -> Patient:
+    """The patient if ``viewer`` may see it; 404 otherwise (another tenant's id is simply absent).
+
+    A patient that exists but is hidden from a restricted therapist gives the same 404, marked as a
+    denial (:func:`anima.domains.audit.denials.mark_denied`) so that it is audited."""
+    patient = (
+        await session.execute(sa.select(Patient).where(Patient.id == patient_id, *visible(viewer)))
+    ).scalar_one_or_none()
+    if patient is None:
+        refusal = NotFound("patient not found")
+        if viewer.restricted and await session.get(Patient, patient_id) is not None:
+            # the patient exists but the restricted policy hides it: the same 404, audited as a denial
+            raise mark_denied(refusal, "patient-not-assigned", patient_id=patient_id)
+        raise refusal
+    return patient
+
+
+def refuse_non_clinical(viewer: Viewer, patient_id: uuid.UUID | None = None) -> None:
+    """Raise Forbidden (marked as an audited denial) unless ``viewer`` has a clinical role."""
+    if not viewer.clinical:
+        raise mark_denied(
+            Forbidden(
+                f"your role {viewer.role} may not read or write clinical content",
+                errors=[{"field": "clinical", "rule": "clinical-role", "message": "owners and therapists only"}],
+            ),
+            "role-reads-no-clinical-content", patient_id=patient_id,
+        )

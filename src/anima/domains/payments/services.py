@@ -16,7 +16,7 @@ from babel.numbers import list_currencies
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from anima.domains.patients.models import Patient
-from anima.domains.patients.services import get_patient
+from anima.domains.patients.visibility import get_patient
 from anima.domains.patients.visibility import Viewer, visible
 from anima.domains.payments.models import PaymentRequest
 from anima.domains.payments.schemas import PaymentCreate, PaymentOut
