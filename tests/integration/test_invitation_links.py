@@ -45,3 +45,13 @@ def test_command_line_address_drives_the_public_url():
     explicit = load_settings(environ_for_tests(ANIMA_PUBLIC_URL="https://app.example.org"))
     kept = with_address(explicit, None, 9125, environ={"ANIMA_PUBLIC_URL": "https://app.example.org"})
     assert kept.port == 9125 and kept.public_url == "https://app.example.org"
+
+
+async def test_the_invitation_page_needs_nothing_the_content_security_policy_refuses(client):
+    """The page is served under the API's policy (``default-src 'none'``): no inline style or script,
+    which a browser would refuse (seen in Chromium before this test existed)."""
+    page = await client.get("/invitations/" + "A" * 43)
+    assert page.status_code == 200
+    assert "default-src 'none'" in page.headers["content-security-policy"]
+    body = page.text.lower()
+    assert "style=" not in body and "<style" not in body and "<script" not in body

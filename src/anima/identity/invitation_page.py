@@ -25,7 +25,7 @@ TOKEN_SHAPE = re.compile(r"^[A-Za-z0-9_-]{43}$")
 _PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Your invitation to Anima</title>
 <meta name="viewport" content="width=device-width, initial-scale=1"></head>
-<body style="font-family: system-ui, sans-serif; max-width: 40rem; margin: 2rem auto; line-height: 1.5">
+<body>
 <h1>You have been invited to Anima</h1>
 <p>The Anima workspace in the browser is coming soon. Until then, accept your invitation through the API:
 send a <code>POST</code> request to <code>/api/v1/invitations/accept</code> with this JSON body
