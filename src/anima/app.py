@@ -30,7 +30,7 @@ from anima.http.access import check_org_routes
 from anima.http.clinical_audit import record_clinical_denial
 from anima.http.exception_handlers import EXCEPTION_HANDLERS
 from anima.http.input_guard import GuardedRequest, guard_request
-from anima.http.security_headers import SecurityHeadersMiddleware
+from anima.http.security_headers import STRIPE_FORM_TARGETS, SecurityHeadersMiddleware, page_csp
 from anima.http.openapi import openapi_plugins
 from anima.identity import controllers as identity_controllers
 from anima.identity.rate_limit import RateLimits
@@ -39,6 +39,9 @@ from anima.providers import application_dependencies
 from anima.runtime import RUNTIME_KEY, Runtime, build_runtime
 from anima.logs import configure_logging, get_logger
 from anima.tenancy import controllers as tenancy_controllers
+from anima.web.csrf import csrf_config
+from anima.web.router import page_router, static_router
+from anima.web.templating import template_config
 
 log = get_logger(__name__)
 
@@ -114,7 +117,11 @@ def create_app(
             *billing_controllers.ROUTE_HANDLERS,
             *jobs_controllers.ROUTE_HANDLERS,
             *domain_route_handlers(),
+            static_router(),
+            page_router(),
         ],
+        template_config=template_config(),
+        csrf_config=csrf_config(settings),
         dependencies=application_dependencies(),
         request_class=GuardedRequest,
         before_request=guard_request,
@@ -142,4 +149,17 @@ def wrap_edge(app: Litestar, settings: Settings) -> None:
     """
     allow = {route.path_format: ", ".join(sorted(route.methods)) for route in app.routes if isinstance(route, HTTPRoute)}
     context = RequestContextMiddleware(app.asgi_handler, settings.trusted_proxies, settings.secret_key)
-    app.asgi_handler = SecurityHeadersMiddleware(context, production=settings.is_production, allow=allow)
+    targets = STRIPE_FORM_TARGETS
+    if settings.stripe_api_base and not settings.stripe_api_base.startswith("https://api.stripe.com"):
+        targets = (*targets, origin_of(settings.stripe_api_base))  # a local Stripe stub serves its own Checkout page
+    app.asgi_handler = SecurityHeadersMiddleware(
+        context, production=settings.is_production, allow=allow, page_policy=page_csp(targets)
+    )
+
+
+def origin_of(url: str) -> str:
+    """``scheme://host[:port]`` of ``url``."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"

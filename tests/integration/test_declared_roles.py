@@ -39,11 +39,11 @@ def _concrete(path: str, slug: str) -> str:
     return _PARAM.sub(fill, path)
 
 
-def org_operations(app: Litestar) -> list[tuple[str, str, frozenset[str]]]:
-    """``(method, path template, declared roles)`` of every organization route of ``app``."""
+def org_operations(app: Litestar, prefix: str = "/api/v1/orgs/{org_slug") -> list[tuple[str, str, frozenset[str]]]:
+    """``(method, path template, declared roles)`` of every organization route of ``app`` under ``prefix``."""
     out = []
     for route in app.routes:
-        if "{org_slug" not in route.path:
+        if not route.path.startswith(prefix):
             continue
         for handler in getattr(route, "route_handlers", []):
             for method in sorted(handler.http_methods):

@@ -12,7 +12,7 @@ import pytest
 from litestar.routes import HTTPRoute
 
 from anima.http.input_guard import GuardedRequest, guard_request
-from anima.http.security_headers import API_CSP, DOCS_CSP
+from anima.http.security_headers import API_CSP, DOCS_CSP, PAGE_CSP, is_page
 from anima.request_body import RequestBody
 from tests import clock
 from tests.conftest import Org, add_member, bearer, signup
@@ -224,7 +224,8 @@ async def test_security_headers_on_every_kind_of_api_response(client, org, db):
         for name, value in COMMON.items():
             assert response.headers[name] == value, (response.request.url, name)
         assert response.headers["cache-control"] == "no-store", response.request.url
-        assert response.headers["content-security-policy"] == API_CSP
+        expected = API_CSP if is_page(response.request.url.path) is False else PAGE_CSP
+        assert response.headers["content-security-policy"] == expected
         assert "frame-ancestors 'none'" in response.headers["content-security-policy"]
         assert "strict-transport-security" not in response.headers  # development: no HSTS
 

@@ -31,15 +31,25 @@ class Role(enum.StrEnum):
 
 
 class User(UUIDKey, Timestamps, PlatformBase):
-    """A person who can log in. ``email`` is stored lowercased and unique."""
+    """A person who can log in. ``email`` is stored lowercased and unique.
+
+    ``language`` and ``time_zone`` are the person's own preferences for pages and emails; unset,
+    the organization's (practice settings) apply.
+    """
 
     __tablename__ = "users"
-    __table_args__ = (Index("uq_users_email", "email", unique=True),)
+    __table_args__ = (
+        Index("uq_users_email", "email", unique=True),
+        CheckConstraint("language IN ('en','es','ca','it')", name="language_valid"),
+    )
 
     email: Mapped[str] = mapped_column(String(254))
     password_hash: Mapped[str] = mapped_column(String(255))
     display_name: Mapped[str] = mapped_column(String(120))
     is_operator: Mapped[bool] = mapped_column(Boolean, default=False, server_default="false")
+    #: the person's own page language (en, es, ca, it) and IANA time zone; None: the organization's
+    language: Mapped[str | None] = mapped_column(String(8), nullable=True)
+    time_zone: Mapped[str | None] = mapped_column(String(64), nullable=True)
     last_login_at: Mapped[datetime.datetime | None] = mapped_column(nullable=True)
 
 

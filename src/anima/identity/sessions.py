@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime
 import uuid
+from dataclasses import dataclass
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -95,8 +96,30 @@ async def login(
     return pair
 
 
-async def refresh(session: AsyncSession, *, token: str, secret: str) -> TokenPair:
+@dataclass(frozen=True)
+class RefreshedConcurrently:
+    """A refresh token presented again within the browser's grace period of its first use.
+
+    A browser sends its requests in parallel; when the access cookie has just expired, two of
+    them may carry the same refresh token. The first rotates it; the others get this instead of
+    a revoked session: the session is live and they may be served with a new access token for it,
+    but no new refresh token (the first response already set it).
+    """
+
+    user_id: uuid.UUID
+    session_id: uuid.UUID
+    is_operator: bool
+
+
+async def refresh(
+    session: AsyncSession, *, token: str, secret: str, reuse_grace: datetime.timedelta | None = None
+) -> TokenPair | RefreshedConcurrently:
     """Rotate a refresh token. A token used twice revokes its whole session (committed) and fails.
+
+    Args:
+        reuse_grace: browsers only (:mod:`anima.web.browser_session`): a token used again within
+            this time of its first use, on a live session, gives :class:`RefreshedConcurrently`
+            instead of revoking the session. The API passes None: every reuse revokes.
 
     Raises:
         Unauthorized: unknown, reused, idle-expired, expired or revoked.
@@ -115,6 +138,11 @@ async def refresh(session: AsyncSession, *, token: str, secret: str) -> TokenPai
     stored, auth = row
     now = utcnow()
     if stored.used_at is not None:
+        live = auth.revoked_at is None and now < auth.expires_at and now < auth.idle_expires_at
+        if reuse_grace is not None and live and now - stored.used_at <= reuse_grace:
+            user = await session.get(User, auth.user_id)
+            if user is not None:
+                return RefreshedConcurrently(user.id, auth.id, user.is_operator)
         if auth.revoked_at is None:
             auth.revoked_at, auth.revoke_reason = now, "refresh-reuse"
             await session.commit()
@@ -144,6 +172,16 @@ async def logout(session: AsyncSession, *, session_id: uuid.UUID, user_id: uuid.
         .where(AuthSession.id == session_id, AuthSession.user_id == user_id, AuthSession.revoked_at.is_(None))
         .values(revoked_at=utcnow(), revoke_reason="logout")
     )
+
+
+async def logout_everywhere(session: AsyncSession, *, user_id: uuid.UUID) -> int:
+    """Revoke every live auth session of ``user_id`` (every browser and API client); returns how many."""
+    result = await session.execute(
+        sa.update(AuthSession)
+        .where(AuthSession.user_id == user_id, AuthSession.revoked_at.is_(None))
+        .values(revoked_at=utcnow(), revoke_reason="logout-everywhere")
+    )
+    return result.rowcount or 0
 
 
 async def live_user(session: AsyncSession, *, user_id: uuid.UUID, session_id: uuid.UUID) -> User:

@@ -83,14 +83,24 @@ async def get(session: AsyncSession, role: str, user_id: uuid.UUID, booking_id: 
 async def list_bookings(
     session: AsyncSession, role: str, user_id: uuid.UUID, *, limit: int, offset: int,
     status: str | None = None, patient_id: uuid.UUID | None = None,
+    starts_from: datetime.datetime | None = None, starts_before: datetime.datetime | None = None,
+    ascending: bool = False,
 ) -> tuple[list[Booking], int]:
+    """Bookings the caller may see, newest first (``ascending``: soonest first), with filters.
+
+    ``starts_from``/``starts_before`` bound ``starts_at`` (aware instants, half-open range).
+    """
     where = _visible(role, user_id)
+    if starts_from is not None:
+        where.append(Booking.starts_at >= starts_from)
+    if starts_before is not None:
+        where.append(Booking.starts_at < starts_before)
     if status:
         where.append(Booking.status == status)
     if patient_id:
         where.append(Booking.patient_id == patient_id)
     total = (await session.execute(sa.select(sa.func.count()).select_from(Booking).where(*where))).scalar_one()
-    rows = (await session.execute(sa.select(Booking).where(*where).order_by(Booking.starts_at.desc(), Booking.id).limit(limit).offset(offset))).scalars()
+    rows = (await session.execute(sa.select(Booking).where(*where).order_by(Booking.starts_at.asc() if ascending else Booking.starts_at.desc(), Booking.id).limit(limit).offset(offset))).scalars()
     return list(rows), total
 
 

@@ -1,0 +1,64 @@
+"""Dates, times, numbers and money for a page, by Babel in the viewer's locale and time zone.
+
+An instant (a UTC ``datetime`` from the database) is always shown in the viewer's IANA zone with
+the zone named (``30 Nov 2026, 15:00 CET``), as the README's time rules ask. Money is an integer
+amount in minor units with an ISO 4217 currency; Babel knows each currency's digits.
+"""
+
+from __future__ import annotations
+
+import datetime
+from decimal import Decimal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from babel import dates, numbers
+from babel.core import get_global
+
+
+def zone(name: str | None) -> ZoneInfo:
+    """The IANA zone ``name``; UTC when unset or unknown (never an error on a page)."""
+    try:
+        return ZoneInfo(name or "UTC")
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo("UTC")
+
+
+def instant(value: datetime.datetime | None, language: str, zone_name: str | None, *, style: str = "medium") -> str:
+    """``value`` in ``zone_name`` with the zone's short name (``30 Nov 2026, 15:00 CET``); '' for None.
+
+    Args:
+        value: an aware datetime (naive values are taken as UTC).
+        language: the page language (``en``, ``es``, ``ca``, ``it``).
+        zone_name: the viewer's IANA zone.
+        style: Babel's date style (``short``, ``medium``, ``long``).
+    """
+    if value is None:
+        return ""
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=datetime.UTC)
+    local = value.astimezone(zone(zone_name))
+    day = dates.format_date(local.date(), format=style, locale=language)
+    clock = dates.format_time(local, format="short", locale=language)
+    return f"{day}, {clock} {local.tzname()}"
+
+
+def day(value: datetime.date | datetime.datetime | None, language: str, zone_name: str | None = None) -> str:
+    """A calendar day in the locale's medium style; an instant is first moved into ``zone_name``."""
+    if value is None:
+        return ""
+    if isinstance(value, datetime.datetime):
+        value = (value if value.tzinfo else value.replace(tzinfo=datetime.UTC)).astimezone(zone(zone_name)).date()
+    return dates.format_date(value, format="medium", locale=language)
+
+
+def money(amount_minor: int | None, currency: str, language: str) -> str:
+    """``amount_minor`` (minor units, e.g. cents) of ``currency`` (ISO 4217) as the locale writes it."""
+    if amount_minor is None:
+        return ""
+    digits = get_global("currency_fractions").get(currency, get_global("currency_fractions")["DEFAULT"])[0]
+    return numbers.format_currency(Decimal(amount_minor).scaleb(-digits), currency, locale=language)
+
+
+def number(value: int | float | None, language: str) -> str:
+    """A number with the locale's grouping and decimal signs."""
+    return "" if value is None else numbers.format_decimal(value, locale=language)
