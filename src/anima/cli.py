@@ -562,5 +562,17 @@ def worker() -> None:
     _run(run)
 
 
+@main.command()
+def catalogs() -> None:
+    """Extract the pages' messages and bring every locales/<lang>.po in step (translations kept)."""
+    from anima.web.catalogs import areas, update_area
+    from anima.web.i18n import PACKAGE_ROOT
+
+    for area in areas():
+        missing = update_area(area)
+        todo = ", ".join(f"{lang}: {n}" for lang, n in missing.items() if n) or "complete"
+        click.echo(f"{area.relative_to(PACKAGE_ROOT)}: {todo}")
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()
