@@ -13,7 +13,6 @@ from anima.http.access import EVERY_MEMBER, OWNERS, MemberContext, client_addres
 from anima.http.openapi import answers
 from anima.runtime import Runtime
 from anima.http.pagination import OffsetPagination, Page
-from anima.identity import invitation_page
 from anima.identity import members as members_service
 from anima.identity import sessions as sessions_service
 from anima.identity.schemas import (
@@ -140,4 +139,4 @@ class MembersController(Controller):
         await members_service.remove_member(member.session, member.tenant, user_id)
 
 
-ROUTE_HANDLERS = [AuthController, MembersController, *invitation_page.ROUTE_HANDLERS]
+ROUTE_HANDLERS = [AuthController, MembersController]

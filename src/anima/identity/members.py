@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime
 import uuid
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -137,6 +138,41 @@ async def revoke_invitation(session: AsyncSession, org: ScopedTenant, invitation
         raise NotFound("invitation not found or already accepted")
 
 
+_NOT_VALID = "this invitation is not valid (unknown, used, revoked or expired)"
+
+
+async def pending_invitation(session: AsyncSession, token: str, *, lock: bool = False) -> tuple[Invitation, Any]:
+    """The pending invitation of ``token`` and its organization (registry row); one answer for every failure.
+
+    Args:
+        lock: lock the invitation row (accepting: single use under concurrency).
+
+    Raises:
+        NotFound: unknown, expired, revoked or used invitation, or an organization that is gone.
+        TenantUnavailable: the organization exists but is not active.
+    """
+    query = sa.select(Invitation).where(Invitation.token_hash == hash_token(token))
+    invitation = (await session.execute(query.with_for_update() if lock else query)).scalar_one_or_none()
+    if (
+        invitation is None
+        or invitation.accepted_at is not None
+        or invitation.revoked_at is not None
+        or invitation.expires_at <= utcnow()
+    ):
+        raise NotFound(_NOT_VALID)
+    tenant = await registry.by_id(session, invitation.tenant_id)
+    if tenant is None:
+        raise NotFound(_NOT_VALID)
+    if tenant.state != "active":
+        raise TenantUnavailable(f"this organization is {tenant.state}")
+    return invitation, tenant
+
+
+async def account_exists(session: AsyncSession, email: str) -> bool:
+    """Whether an account with ``email`` exists (the invitation page asks for its password, not a new one)."""
+    return (await session.execute(sa.select(User.id).where(User.email == normalize_email(email)))).first() is not None
+
+
 async def accept_invitation(
     session: AsyncSession, *, token: str, password: str, display_name: str | None
 ) -> AcceptInvitationResponse:
@@ -148,24 +184,8 @@ async def accept_invitation(
         Unauthorized: wrong password for an existing account.
         Conflict: already a member.
     """
-    invitation = (
-        await session.execute(
-            sa.select(Invitation).where(Invitation.token_hash == hash_token(token)).with_for_update()
-        )
-    ).scalar_one_or_none()
+    invitation, tenant = await pending_invitation(session, token, lock=True)
     now = utcnow()
-    if (
-        invitation is None
-        or invitation.accepted_at is not None
-        or invitation.revoked_at is not None
-        or invitation.expires_at <= now
-    ):
-        raise NotFound("this invitation is not valid (unknown, used, revoked or expired)")
-    tenant = await registry.by_id(session, invitation.tenant_id)
-    if tenant is None:
-        raise NotFound("this invitation is not valid (unknown, used, revoked or expired)")
-    if tenant.state != "active":
-        raise TenantUnavailable(f"this organization is {tenant.state}")
     user = (await session.execute(sa.select(User).where(User.email == invitation.email))).scalar_one_or_none()
     created = False
     if user is None:

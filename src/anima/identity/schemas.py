@@ -110,3 +110,22 @@ class MemberOut(msgspec.Struct):
 
 class RoleChange(RequestBody):
     role: RoleName
+
+
+LanguageCode = Literal["en", "es", "ca", "it"]
+TimeZoneName = Annotated[str, msgspec.Meta(min_length=1, max_length=64, description="IANA time zone, e.g. Europe/Madrid")]
+
+
+class ProfileUpdate(RequestBody, omit_defaults=True):
+    """A person's own preferences: ``language`` and ``time_zone`` null mean "the organization's"."""
+
+    display_name: DisplayName | msgspec.UnsetType = msgspec.UNSET
+    language: LanguageCode | None | msgspec.UnsetType = msgspec.UNSET
+    time_zone: TimeZoneName | None | msgspec.UnsetType = msgspec.UNSET
+
+
+class ProfileOut(msgspec.Struct):
+    email: str
+    display_name: str
+    language: str | None
+    time_zone: str | None
