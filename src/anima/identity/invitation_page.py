@@ -127,8 +127,9 @@ def _show(form: FormState, problem: Problem, language: str) -> None:
     """``problem`` in the form, with the password policy's and the account's refusals beside the password."""
     form.show(problem, language)
     for error in problem.errors:
-        if error.get("field") == "password" and error.get("rule") in _PASSWORD_RULES and language != i18n.DEFAULT_LANGUAGE:
-            form.errors["password"] = gettext(language, _PASSWORD_RULES[error["rule"]])
+        sentence = _PASSWORD_RULES.get(error.get("rule", ""))
+        if error.get("field") == "password" and sentence and language != i18n.DEFAULT_LANGUAGE:
+            form.errors["password"] = gettext(language, sentence)
     if isinstance(problem, Unauthorized):
         form.errors["password"] = gettext(language, "This password does not match your existing Anima account.")
         form.message = gettext(language, "Enter the password of your existing account to join.")

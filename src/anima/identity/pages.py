@@ -54,8 +54,9 @@ def reason(problem: Problem, language: str) -> str:
     """One sentence for a refusal of the members service, in ``language``."""
     for error in problem.errors:
         for key in (error.get("rule"), error.get("message")):
-            if key in _RULES:
-                return gettext(language, _RULES[key])
+            sentence = _RULES.get(key or "")
+            if sentence:
+                return gettext(language, sentence)
     form = FormState().show(problem, language)
     return form.message or ""
 
