@@ -16,7 +16,7 @@ from decimal import Decimal
 from typing import Any
 
 import sqlalchemy as sa
-from babel.numbers import get_currency_name, get_currency_precision
+from babel.numbers import get_currency_name, get_currency_precision, get_decimal_symbol
 from litestar import Request, get, post
 from litestar.response import Response, Template
 
@@ -59,7 +59,7 @@ def price_to_minor(text: str, currency: str, language: str) -> tuple[int | None,
     digits = get_currency_precision(currency) if re.fullmatch(r"[A-Z]{3}", currency or "") else 2
     match = _AMOUNT.fullmatch(text.strip())
     if match is None:
-        example = "60" if digits == 0 else "60." + "0" * digits
+        example = "60" if digits == 0 else "60" + get_decimal_symbol(language) + "0" * digits
         return None, gettext(language, "Enter an amount such as %(example)s, without the currency sign.", example=example)
     whole, fraction = match.group(1), (match.group(2) or "")
     if len(fraction.rstrip("0")) > digits:
