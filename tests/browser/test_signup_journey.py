@@ -88,6 +88,14 @@ def test_a_practice_signs_up_on_pro_pays_through_checkout_and_lands_on_pro(new_p
     other.wait_for_url(re.compile(rf"/o/{other_slug}/?$"))
     assert _tier(server, other_slug) == "BUILDER"
     visit_check(other, "builder-workspace", request=request)
+
+    # the signup page in Catalan: every sentence translated
+    visitor = new_page(locale="ca-ES")
+    visitor.goto(f"{server.base}/signup?tier=CENTER")
+    assert visitor.get_by_role("heading", level=1).inner_text() == "Crea la teva consulta"
+    text = visitor.locator("main").inner_text()
+    assert "Persones ateses" in text and "Your organization" not in text and "Password" not in text
+    visit_check(visitor, "signup-ca", request=request)
     assert not server.notes, server.notes
 
 

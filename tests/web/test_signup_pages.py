@@ -115,6 +115,8 @@ async def test_hostile_inputs_are_refused_and_nothing_is_made(browser: Browser, 
         assert 400 <= response.status_code < 500, (values, response.status_code)
         assert "anima_access" not in response.headers.get("set-cookie", "")
         await _nothing_made(db, values)
+    named = await browser.submit("/signup", _form(organization_name="Harbour\x00Therapy"))
+    assert named.status_code == 422 and 'id="e-organization_name"' in named.text and "\x00" not in named.text
 
 
 async def test_signup_without_the_csrf_token_is_refused(browser: Browser, db):
