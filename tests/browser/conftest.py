@@ -106,7 +106,9 @@ def running_server(db: Database, work: Path, **extra_env: str) -> Iterator[Serve
         **os.environ,
         **test_environ(
             DATABASE_URL=url.render_as_string(hide_password=False), ANIMA_DATA_DIR=str(work / "data"),
-            ANIMA_PUBLIC_URL=f"http://127.0.0.1:{port}", ANIMA_LOG_LEVEL="info", **extra_env,
+            ANIMA_PUBLIC_URL=f"http://127.0.0.1:{port}", ANIMA_LOG_LEVEL="info",
+            ANIMA_RATE_LIMIT_SCALE="1000",  # every browser test signs up from 127.0.0.1
+            **extra_env,
         ),
         "PYTHONPATH": str(ROOT),
     }
