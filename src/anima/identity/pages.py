@@ -17,7 +17,10 @@ from litestar import Request, get, post
 from litestar.response import Response, Template
 
 from anima.db.base import utcnow
-from anima.http.access import EVERY_MEMBER, OWNERS, MemberContext
+from anima.domains.settings.services import get_settings
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from anima.http.access import EVERY_MEMBER, OWNERS, MemberContext, TenantContext
 from anima.identity import invitation_page
 from anima.identity import members as members_service
 from anima.identity import profile as profile_service
@@ -41,6 +44,17 @@ _RULES = {
     "already a member": N_("This person is already a member of the organization."),
     "already invited": N_("An invitation to this email is already pending. Revoke it to send a new one."),
 }
+
+
+def on_platform(tenant: TenantContext, db_session: AsyncSession) -> MemberContext:
+    """The member ``tenant`` authorized (the page's declared roles, like the API), with the request's
+    platform session: the members and profile services work in ``platform``.
+
+    A page asks for ``tenant`` (which ``ws`` needs anyway) rather than also for ``member``: two
+    authorizing dependencies are resolved concurrently, and one refusing while the other is
+    starting its transaction could leave that pooled connection inside a transaction.
+    """
+    return MemberContext(db_session, tenant.tenant, tenant.user_id, tenant.role)
 
 
 def plan_limit(problem: Problem) -> dict[str, Any] | None:
@@ -90,14 +104,16 @@ async def _team(
 
 
 @get("/o/{org_slug:str}/team", opt=EVERY_MEMBER, name="identity:team")
-async def team_page(member: MemberContext, ws: Workspace) -> Template:
+async def team_page(tenant: TenantContext, ws: Workspace, db_session: AsyncSession) -> Template:
     """Members and their roles (every member); invitations and changes (owners)."""
+    member = on_platform(tenant, db_session)
     return await _team(member, ws)
 
 
 @post("/o/{org_slug:str}/team/invitations", opt=OWNERS, name="identity:invite")
-async def invite_submit(request: Request[Any, Any, Any], runtime: Runtime, member: MemberContext, ws: Workspace) -> Response[Any]:
+async def invite_submit(request: Request[Any, Any, Any], runtime: Runtime, tenant: TenantContext, ws: Workspace, db_session: AsyncSession) -> Response[Any]:
     """Invite someone by email with a role (the API's service and rate limits)."""
+    member = on_platform(tenant, db_session)
     try:
         values = await read_form(request)
     except InvalidInput as problem:
@@ -121,15 +137,17 @@ async def invite_submit(request: Request[Any, Any, Any], runtime: Runtime, membe
 
 
 @post("/o/{org_slug:str}/team/invitations/{invitation_id:uuid}/revoke", opt=OWNERS, name="identity:revoke")
-async def revoke_submit(request: Request[Any, Any, Any], member: MemberContext, ws: Workspace, invitation_id: uuid.UUID) -> Response[Any]:
+async def revoke_submit(request: Request[Any, Any, Any], tenant: TenantContext, ws: Workspace, db_session: AsyncSession, invitation_id: uuid.UUID) -> Response[Any]:
     """Revoke a pending invitation; its link stops working at once."""
+    member = on_platform(tenant, db_session)
     await members_service.revoke_invitation(member.session, member.tenant, invitation_id)
     return see_other(request, f"{ws.base}/team#invitations")
 
 
 @post("/o/{org_slug:str}/team/members/{user_id:uuid}/role", opt=OWNERS, name="identity:change-role")
-async def role_submit(request: Request[Any, Any, Any], member: MemberContext, ws: Workspace, user_id: uuid.UUID) -> Response[Any]:
+async def role_submit(request: Request[Any, Any, Any], tenant: TenantContext, ws: Workspace, db_session: AsyncSession, user_id: uuid.UUID) -> Response[Any]:
     """Give a member another role; the last owner's refusal is shown beside the row."""
+    member = on_platform(tenant, db_session)
     try:
         values = await read_form(request)
     except InvalidInput as problem:
@@ -145,8 +163,9 @@ async def role_submit(request: Request[Any, Any, Any], member: MemberContext, ws
 
 
 @post("/o/{org_slug:str}/team/members/{user_id:uuid}/remove", opt=OWNERS, name="identity:remove-member")
-async def remove_submit(request: Request[Any, Any, Any], member: MemberContext, ws: Workspace, user_id: uuid.UUID) -> Response[Any]:
+async def remove_submit(request: Request[Any, Any, Any], tenant: TenantContext, ws: Workspace, db_session: AsyncSession, user_id: uuid.UUID) -> Response[Any]:
     """Remove a member (never the last owner: the refusal is shown beside the row)."""
+    member = on_platform(tenant, db_session)
     try:
         await members_service.remove_member(member.session, member.tenant, user_id)
     except Problem as problem:
@@ -157,14 +176,15 @@ async def remove_submit(request: Request[Any, Any, Any], member: MemberContext, 
 # -- the person's own profile -----------------------------------------------------------------------
 
 
-async def _profile(member: MemberContext, ws: Workspace, *, form: FormState | None = None, saved: bool = False, status: int = 200) -> Template:
+async def _profile(member: MemberContext, tenant: TenantContext, ws: Workspace, *, form: FormState | None = None, saved: bool = False, status: int = 200) -> Template:
     if status >= 400:
         await member.session.rollback()
     current = await profile_service.get_profile(member.session, member.user_id)
     if form is None:
         form = FormState(values={"display_name": current.display_name, "language": current.language or "",
                                  "time_zone": current.time_zone or ""})
-    settings_zone, settings_language = await _organization_defaults(member)
+    settings = await get_settings(tenant.session)  # what "the organization's default" means
+    settings_zone, settings_language = settings.timezone, settings.locale
     ws.active = "profile"
     return render(
         "identity/profile.html", language=ws.language, time_zone=ws.time_zone, ws=ws, status=status, form=form,
@@ -174,32 +194,21 @@ async def _profile(member: MemberContext, ws: Workspace, *, form: FormState | No
     )
 
 
-async def _organization_defaults(member: MemberContext) -> tuple[str, str]:
-    """The organization's time zone and language (what "the organization's default" means)."""
-    from anima.domains.settings.services import get_settings
-    from anima.tenancy.scope import enter_tenant
-
-    await member.session.rollback()  # a read-only transaction of its own, entered into the tenant
-    await enter_tenant(member.session, member.tenant.id)
-    settings = await get_settings(member.session)
-    zone, language = settings.timezone, settings.locale
-    await member.session.rollback()
-    return zone, language
-
-
 @get("/o/{org_slug:str}/profile", opt=EVERY_MEMBER, name="identity:profile")
-async def profile_page(member: MemberContext, ws: Workspace, saved: bool = False) -> Template:
+async def profile_page(tenant: TenantContext, ws: Workspace, db_session: AsyncSession, saved: bool = False) -> Template:
     """The signed-in person's own name, language and time zone."""
-    return await _profile(member, ws, saved=saved)
+    member = on_platform(tenant, db_session)
+    return await _profile(member, tenant, ws, saved=saved)
 
 
 @post("/o/{org_slug:str}/profile", opt=EVERY_MEMBER, name="identity:profile-submit")
-async def profile_submit(request: Request[Any, Any, Any], runtime: Runtime, member: MemberContext, ws: Workspace) -> Response[Any]:
+async def profile_submit(request: Request[Any, Any, Any], runtime: Runtime, tenant: TenantContext, ws: Workspace, db_session: AsyncSession) -> Response[Any]:
     """Save the person's preferences; an empty language or zone means the organization's."""
+    member = on_platform(tenant, db_session)
     try:
         values = await read_form(request)
     except InvalidInput as problem:
-        return await _profile(member, ws, form=FormState().show(problem, ws.language), status=problem.status)
+        return await _profile(member, tenant, ws, form=FormState().show(problem, ws.language), status=problem.status)
     data: dict[str, Any] = dict(values)
     for key in ("language", "time_zone"):
         if isinstance(data.get(key), str) and not data[key].strip():
@@ -207,12 +216,12 @@ async def profile_submit(request: Request[Any, Any, Any], runtime: Runtime, memb
     body, form = parse(ProfileUpdate, data, language=ws.language)
     form.values = dict(values)
     if body is None:
-        return await _profile(member, ws, form=form, status=422)
+        return await _profile(member, tenant, ws, form=form, status=422)
     try:
         saved = await profile_service.update_profile(member.session, member.user_id, body)
         organizations = await profile_service.organizations_of(member.session, member.user_id)
     except Problem as problem:
-        return await _profile(member, ws, form=form.show(problem, ws.language), status=problem.status)
+        return await _profile(member, tenant, ws, form=form.show(problem, ws.language), status=problem.status)
     await member.session.commit()
     for tenant_id in organizations:  # each organization's staff mirror, in a transaction of its own
         async with runtime.sessionmaker() as session:
