@@ -6,6 +6,8 @@
 (function () {
   "use strict";
   var ACTIONS = ["bold", "italic", "underline", "heading2", "ulist", "olist", "quote"];
+  // the buttons' marks are drawn by the stylesheet (.pell-icon-NAME::before): their names are the
+  // translated titles alone (aria-label), in every language
 
   function escapeText(text) {
     var div = document.createElement("div");
@@ -23,8 +25,10 @@
     holder.className = "pell";
     textarea.parentNode.insertBefore(holder, textarea);
     var actions = ACTIONS.map(function (name) {
+      var action = { name: name, icon: '<span class="pell-icon pell-icon-' + name + '" aria-hidden="true"></span>' };
       var title = box.getAttribute("data-title-" + name);
-      return title ? { name: name, title: title } : name;
+      if (title) action.title = title;
+      return action;
     });
     window.pell.init({
       element: holder,
