@@ -372,3 +372,44 @@ async def test_the_pages_speak_spanish_and_catalan(client, browser: Browser):
         person = await browser.get(f"/o/{org.slug}/people/{pid}")
         for english in ("Clinical profile", "Journal", "AI analyses", "Details", "Consent to AI processing", "Write a journal entry"):
             assert f">{english}<" not in person.text, (locale, english)
+
+
+async def _block(db, org: Org, patient_id: str, source_id: str) -> None:
+    """Block a patient as the risk playbook does (its columns set directly: no worker runs here)."""
+    import sqlalchemy as sa
+
+    async with db.admin.begin() as conn:
+        schema = (await conn.execute(sa.text("SELECT schema_name FROM platform.tenants WHERE slug = :s"), {"s": org.slug})).scalar_one()
+        await conn.execute(
+            sa.text(f'UPDATE "{schema}".patients SET blocked_at = now(), blocked_reason = :r, blocked_source_kind = :k, '
+                    "blocked_source_id = :i WHERE id = :p"),
+            {"r": "HIGH risk found by the screening", "k": "note", "i": source_id, "p": patient_id},
+        )
+
+
+async def test_a_block_comes_first_and_a_clinician_lifts_it_after_review(client, db, browser: Browser, other_browser: Browser, team):
+    org, members = team
+    pid = await _patient(client, org, "Bea", "Roca")
+    note = await client.post(f"/api/v1/orgs/{org.slug}/patients/{pid}/journal", json={"kind": "note", "html": "<p>CONFIDENTIAL-NOTE</p>"},
+                             headers=members["THERAPIST"][1])
+    await _block(db, org, pid, note.json()["id"])
+    base = f"/o/{org.slug}/people/{pid}"
+    await other_browser.login(members["ASSISTANT"][0])
+    seen = await other_browser.get(base)
+    assert "Blocked from new bookings" in seen.text and "a journal note" in seen.text and "HIGH risk found by the screening" in seen.text
+    assert "Open the source entry" not in seen.text and "/block/lift" not in seen.text and "CONFIDENTIAL" not in seen.text
+    assert "Blocked" in (await other_browser.get(f"/o/{org.slug}/people")).text
+    await browser.login(members["THERAPIST"][0])
+    page = await browser.get(base)
+    assert page.text.index("Blocked from new bookings") < page.text.index('id="details-heading"')
+    assert f'href="#entry-{note.json()["id"]}"' in page.text and "⛔" in page.text
+    empty = await browser.submit(f"{base}/block/lift", {"reason": "  "}, form_page=base)
+    assert empty.status_code == 422 and 'id="e-reason"' in empty.text
+    lifted = await browser.submit(f"{base}/block/lift", {"reason": "Reviewed in session: safe plan agreed"}, form_page=base)
+    assert lifted.status_code == 303
+    after = await browser.get(base)
+    assert "Blocked from new bookings" not in after.text and "safe plan agreed" in after.text
+    again = await browser.submit(f"{base}/block/lift", {"reason": "twice"}, form_page=base)
+    assert again.status_code == 409 and "not blocked" in again.text
+    assistant_after = await other_browser.get(base)
+    assert "A block was lifted on" in assistant_after.text and "safe plan agreed" not in assistant_after.text

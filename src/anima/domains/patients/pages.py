@@ -343,6 +343,8 @@ async def _write(
         if isinstance(problem, NotFound):
             raise problem
         form.show(problem, ws.language)
+        if problem.status == 409:  # about the record's state, not a field: said at the top of the page
+            forms.message = form.message
         return await person_page(request, tenant, ws, viewer, actor, cipher, patient_id, forms=forms, status=problem.status)
     return see_other(request, _people_url(ws, patient_id, done, anchor))
 
