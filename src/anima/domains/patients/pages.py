@@ -291,7 +291,7 @@ async def person_page(
             session, cipher, viewer, actor, patient.id, limit=page.limit, offset=page.offset
         )
         analyses = [analysis_out(e) for e in entries if e.kind == "ai_analysis"]
-        latest = analyses[0] if analyses else None
+        latest = analyses[0] if analyses and page.offset == 0 else None  # the newest analysis, on the first page
         if latest is not None and latest.risk_level in ("HIGH", "MEDIUM"):
             risks.append(RiskFlag(latest.risk_level, "ai_analysis", latest.created_at, f"entry-{latest.id}"))
     assignable: list[Any] = []
