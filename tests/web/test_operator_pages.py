@@ -127,7 +127,7 @@ async def test_provision_suspend_resume_and_comp(client, db, browser: Browser, o
     history = await browser.get(f"/operator/tenants/{org.slug}")
     assert "pilot partner" in history.text and "comped: CENTER" in history.text
     bad_tier = await browser.submit(f"/operator/tenants/{org.slug}/tier", {"tier": "GOLD", "reason": "x"}, form_page=f"/operator/tenants/{org.slug}")
-    assert bad_tier.status_code == 422 and 'id="e-tier"' in bad_tier.text and 'id="e-reason"' in bad_tier.text
+    assert bad_tier.status_code == 422 and 'id="e-tier"' in bad_tier.text and 'id="e-comp-reason"' in bad_tier.text
 
 
 async def test_hostile_inputs_are_refused_and_nothing_is_half_written(db, browser: Browser):
