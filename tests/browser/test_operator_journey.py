@@ -5,6 +5,7 @@ language — and resuming it, after which the owner's workspace opens again."""
 from __future__ import annotations
 
 import re
+import time
 
 import httpx
 import pytest
@@ -79,6 +80,35 @@ def test_operator_provisions_suspends_and_resumes_a_tenant(page, new_page, serve
     assert member.get_by_role("heading", level=1).is_visible()
     assert "suspesa" not in member.locator("main").inner_text()
     visit_check(member, "member-workspace-again", request=request)
+
+    # the owner's playbooks and alerts: a high-risk note is screened by the demo's worker and alerts them
+    member.goto(f"/o/{slug}/playbooks")
+    visit_check(member, "playbooks", request=request)
+    member.get_by_role("button", name="Install Escudo de Seguridad").click()
+    member.wait_for_url(re.compile(r"done=installed"))
+    assert member.get_by_role("button", name="Switch off Escudo de Seguridad").is_visible()
+    visit_check(member, "playbooks-installed", request=request)
+    token = httpx.post(f"{server.base}/api/v1/auth/login", json={"email": owner, "password": PASSWORD}, timeout=30).json()["access_token"]
+    auth = {"authorization": f"Bearer {token}"}
+    patient = httpx.post(f"{server.base}/api/v1/orgs/{slug}/patients", headers=auth, timeout=30,
+                         json={"first_name": "Iris", "last_name": "Vale"}).json()
+    note = httpx.post(f"{server.base}/api/v1/orgs/{slug}/patients/{patient['id']}/journal", headers=auth, timeout=30,
+                      json={"kind": "note", "html": "<p>She said: I want to kill myself, I have a plan for tonight.</p>"})
+    assert note.status_code == 201, note.text
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if httpx.get(f"{server.base}/api/v1/orgs/{slug}/alerts", headers=auth, timeout=30).json()["total"]:
+            break
+        time.sleep(0.5)
+    member.goto(f"/o/{slug}/alerts")
+    row = member.locator("li.alert-high").first
+    assert "High risk" in row.inner_text() and "a journal note" in row.inner_text()
+    assert row.get_by_role("link", name="Open the record").get_attribute("href") == f"/o/{slug}/people/{patient['id']}"
+    visit_check(member, "alerts-unread", request=request)
+    row.get_by_role("button", name="Mark as read").click()  # HTMX swaps the row in place
+    member.locator("li.alert-high.alert-read").first.wait_for()
+    assert "/alerts" in member.url and member.get_by_role("button", name="Mark as read").count() == 0
+    visit_check(member, "alerts-read", request=request)
 
     page.get_by_label("Tier", exact=True).select_option("CENTER")
     page.get_by_label("Reason for the comp (recorded)").fill("Pilot partner for retreats")
