@@ -37,6 +37,8 @@ class FormState:
     def value(self, name: str, default: Any = "") -> Any:
         """What the field ``name`` holds (as typed, or ``default``)."""
         value = self.values.get(name)
+        if isinstance(value, str):
+            return value.replace("\x00", "")  # a refused control character is not shown back
         return default if value is None else value
 
     def error(self, name: str) -> str | None:
@@ -58,23 +60,17 @@ class FormState:
 async def read_form(request: Request[Any, Any, Any], *, lists: tuple[str, ...] = ()) -> dict[str, Any]:
     """The submitted form: one string per field (``lists``: every value, as a list); no CSRF field.
 
-    Raises:
-        InvalidInput: a value holds a NUL character or a lone surrogate (field and rule named).
+    Text is returned as sent; :func:`parse` refuses NUL characters and lone surrogates by field.
     """
     form = await request.form()
     values: dict[str, Any] = {}
-    errors: list[dict[str, str]] = []
     for key in form:
         if key == CSRF_FIELD:
             continue
         items = [v for v in form.getall(key) if isinstance(v, str)]
-        for item in items:
-            errors += string_errors(item, key)
         values[key] = items if key in lists else (items[-1] if items else "")
     for key in lists:
         values.setdefault(key, [])
-    if errors:
-        raise InvalidInput.fields(errors)
     return values
 
 
@@ -98,6 +94,11 @@ def parse(
     data: dict[str, Any] = {}
     errors: list[dict[str, str]] = []
     for key, value in values.items():
+        texts = value if isinstance(value, list) else [value] if isinstance(value, str) else []
+        bad = [e for text in texts if isinstance(text, str) for e in string_errors(text, key)]
+        if bad:
+            errors += bad[:1]
+            continue
         if isinstance(value, str):
             value = value.strip()
             if value == "" and key not in keep_empty:

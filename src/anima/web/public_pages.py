@@ -55,6 +55,7 @@ async def login_submit(request: Request[Any, Any, Any], runtime: Runtime, db_ses
     target = safe_next(values.pop("next", None), "")
     body, form = parse(LoginRequest, values, language=language, keep_empty=("password",))
     form.values.pop("password", None)  # never sent back to the page
+    status = 422
     if body is not None:
         try:
             address = client_address(request)
@@ -66,11 +67,12 @@ async def login_submit(request: Request[Any, Any, Any], runtime: Runtime, db_ses
             )
         except Problem as problem:
             form.show(problem, language)
+            status = problem.status
         else:
             response = see_other(request, target or "/workspaces")
             response.cookies.extend(session_cookies(pair, production=runtime.settings.is_production))
             return response
-    return render("web/login.html", language=language, form=form, next=target, status=400 if form.errors else 401)
+    return render("web/login.html", language=language, form=form, next=target, status=status)
 
 
 @post("/logout", name="web:logout")
