@@ -6,6 +6,12 @@ answering the endpoints Anima calls — ``POST /v1/customers``, ``/v1/checkout/s
 is pointed at it through its own base-URL setting (``STRIPE_API_BASE`` → ``base_addresses``).
 Every request is recorded (path, decoded form fields, headers) for assertions.
 
+For browser tests, :meth:`StripeStub.serve_checkout` makes the stub host Checkout itself: a Checkout
+Session's ``url`` is then ``{stub}/c/pay/{session_id}``, a small page with a "Pay" button that, when
+posted, sends Anima the Stripe-signed events of a paid subscription (``checkout.session.completed``,
+``customer.subscription.created``, ``invoice.paid``) and redirects to the session's ``success_url``
+("Cancel" goes to its ``cancel_url``), as Stripe's hosted page does.
+
 :func:`sign` builds ``Stripe-Signature`` exactly as Stripe does:
 ``t=<unix ts>,v1=<hex HMAC-SHA256(secret, "<ts>.<raw payload>")>``.
 """
@@ -14,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import html
 import json
 import secrets
 import threading
@@ -21,6 +28,8 @@ import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+import urllib.error
+import urllib.request
 from urllib.parse import parse_qsl
 
 SECRET_KEY = "sk_test_anima_stub_" + "0" * 24
@@ -44,6 +53,17 @@ class StripeStub:
     requests: list[Recorded] = field(default_factory=list)
     server: ThreadingHTTPServer | None = None
     thread: threading.Thread | None = None
+    #: Checkout Sessions created, by id (their Stripe-shaped bodies plus the price)
+    sessions: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: where the stub's own Checkout page delivers webhooks (None: Checkout URLs stay on checkout.stripe.com)
+    webhook_url: str | None = None
+    #: (event type, HTTP status of Anima's answer) of every webhook the Checkout page delivered
+    delivered: list[tuple[str, int]] = field(default_factory=list)
+
+    def serve_checkout(self, webhook_url: str) -> StripeStub:
+        """Host Checkout on the stub (see the module docstring), delivering webhooks to ``webhook_url``."""
+        self.webhook_url = webhook_url
+        return self
 
     @property
     def url(self) -> str:
@@ -58,11 +78,19 @@ class StripeStub:
             def log_message(self, *args: Any) -> None:  # keep test output quiet
                 pass
 
+            def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+                session = stub.sessions.get(self.path.removeprefix("/c/pay/")) if self.path.startswith("/c/pay/") else None
+                if session is None or stub.webhook_url is None:
+                    return self._page(404, "<h1>Not found</h1>")
+                self._page(200, _checkout_page(session))
+
             def do_POST(self) -> None:  # noqa: N802 - http.server's naming
                 length = int(self.headers.get("Content-Length") or 0)
                 raw = self.rfile.read(length).decode()
                 form = dict(parse_qsl(raw, keep_blank_values=True))
                 stub.requests.append(Recorded("POST", self.path, form, {k.lower(): v for k, v in self.headers.items()}))
+                if self.path.startswith("/c/pay/") and stub.webhook_url is not None:
+                    return self._pay(self.path.removeprefix("/c/pay/"), form)
                 if self.headers.get("Authorization") != f"Bearer {SECRET_KEY}":
                     return self._send(401, {"error": {"type": "invalid_request_error", "message": "Invalid API Key provided"}})
                 handler = {
@@ -73,7 +101,39 @@ class StripeStub:
                 if handler is None:
                     return self._send(404, {"error": {"type": "invalid_request_error", "message": f"Unrecognized request URL (POST: {self.path})"}})
                 status, body = handler(form)
+                if self.path == "/v1/checkout/sessions" and status == 200:
+                    stub.sessions[body["id"]] = {**body, "price": form.get("line_items[0][price]")}
+                    if stub.webhook_url is not None:
+                        body["url"] = f"{stub.url}/c/pay/{body['id']}"
                 self._send(status, body)
+
+            def _pay(self, session_id: str, form: dict[str, str]) -> None:
+                session = stub.sessions.get(session_id)
+                if session is None:
+                    return self._page(404, "<h1>Not found</h1>")
+                if form.get("action") == "cancel":
+                    return self._redirect(session["cancel_url"])
+                for kind, obj in _paid_events(session):
+                    payload = json.dumps(event(kind, obj, created=int(time.time())))
+                    status = _deliver(stub.webhook_url or "", payload)
+                    stub.delivered.append((kind, status))
+                    if status != 200:
+                        return self._page(502, f"<h1>Anima refused the {kind} webhook ({status})</h1>")
+                self._redirect(session["success_url"].replace("{CHECKOUT_SESSION_ID}", session_id))
+
+            def _redirect(self, location: str) -> None:
+                self.send_response(303)
+                self.send_header("Location", location)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def _page(self, status: int, body: str) -> None:
+                data = _PAGE.format(body=body).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "text/html; charset=utf-8")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
 
             def _send(self, status: int, body: dict[str, Any]) -> None:
                 data = json.dumps(body).encode()
@@ -135,6 +195,51 @@ def _checkout_session(form: dict[str, str]) -> tuple[int, dict[str, Any]]:
         "livemode": False,
         "created": int(time.time()),
     }
+
+
+_PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Checkout (test stub)</title></head>
+<body><main>{body}</main></body></html>
+"""
+
+
+def _checkout_page(session: dict[str, Any]) -> str:
+    """The stub's Checkout page: what is bought, a Pay button and a Cancel button."""
+    tier = html.escape(session.get("metadata", {}).get("tier", "?"))
+    return (
+        f"<h1>Pay for Anima {tier}</h1><p>Test payment: nothing is charged. Stripe would ask for a card here.</p>"
+        f'<form method="post"><button type="submit" name="action" value="pay">Pay</button> '
+        f'<button type="submit" name="action" value="cancel">Cancel</button></form>'
+    )
+
+
+def _paid_events(session: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    """The events Stripe sends when a subscription Checkout is paid, in its usual order."""
+    metadata = session.get("metadata", {})
+    tenant_id, tier = int(metadata["tenant_id"]), metadata.get("tier", "PRO")
+    customer, sub_id, now = session["customer"], "sub_" + secrets.token_hex(8), int(time.time())
+    price = session.get("price") or PRICE_PRO
+    completed = checkout_completed_object(customer, sub_id, tenant_id=tenant_id, tier=tier, created=now)
+    completed["id"] = session["id"]
+    return [
+        ("checkout.session.completed", completed),
+        ("customer.subscription.created", subscription_object(sub_id, customer, "active", price, created=now, tenant_id=tenant_id)),
+        ("invoice.paid", invoice_object(sub_id, customer, price, paid=True, created=now)),
+    ]
+
+
+def _deliver(url: str, payload: str) -> int:
+    """POST a signed webhook to Anima; returns the HTTP status."""
+    request = urllib.request.Request(
+        url, data=payload.encode(), method="POST",
+        headers={"Content-Type": "application/json", "Stripe-Signature": sign(payload)},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310 - a local test URL
+            return response.status
+    except urllib.error.HTTPError as exc:
+        return exc.code
 
 
 def _portal_session(form: dict[str, str]) -> tuple[int, dict[str, Any]]:

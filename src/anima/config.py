@@ -59,6 +59,11 @@ ENVIRONMENT: dict[str, tuple[str, str]] = {
     ),
     "ANIMA_MIGRATION_CONCURRENCY": ("Tenants migrated in parallel.", "4"),
     "ANIMA_LOG_LEVEL": ("debug, info, warning or error.", "info"),
+    "ANIMA_RATE_LIMIT_SCALE": (
+        "Multiplies every rate limit (signup, login, password reset …): for a staging or test deployment whose "
+        "clients share one address.",
+        "1",
+    ),
     "STRIPE_SECRET_KEY": (
         "Stripe secret API key (sk_...). Unset: payments are not configured; billing endpoints say so and "
         "operators still set tiers by hand.",
@@ -130,6 +135,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     billing_grace_days: int = 7
     queue_name: str = "anima"
     worker_concurrency: int = 10
+    rate_limit_scale: int = 1
     job_heartbeat: int = 30
     worker_sweep: int = 10
     automation_tick: str = "* * * * *"
@@ -271,6 +277,7 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         migration_concurrency=_int(env, "ANIMA_MIGRATION_CONCURRENCY", 4, 1, 64, problems),
         billing_grace_days=_int(env, "BILLING_GRACE_DAYS", 7, 0, 365, problems),
         worker_concurrency=_int(env, "ANIMA_WORKER_CONCURRENCY", 10, 1, 1000, problems),
+        rate_limit_scale=_int(env, "ANIMA_RATE_LIMIT_SCALE", 1, 1, 100_000, problems),
         job_heartbeat=_int(env, "ANIMA_JOB_HEARTBEAT", 30, 1, 3600, problems),
         worker_sweep=_int(env, "ANIMA_WORKER_SWEEP", 10, 1, 3600, problems),
     )

@@ -64,7 +64,7 @@ def build_runtime(
         db=db,
         sessionmaker=db.sessionmaker(),
         keyring=Keyring(settings.master_key, db.admin),
-        rate_limiter=RateLimiter(db.app, rate_limits or RateLimits()),
+        rate_limiter=RateLimiter(db.app, rate_limits or RateLimits().scaled(settings.rate_limit_scale)),
         analysis_cache=analysis_cache if analysis_cache is not None else cache_for(settings.redis_url),
         analyst=analyst if analyst is not None else analyst_for(settings),
         queue=queue,

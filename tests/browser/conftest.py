@@ -15,6 +15,7 @@ read their inbox.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import secrets
@@ -91,17 +92,13 @@ def _wait_ready(base: str, proc: subprocess.Popen, log: Path, timeout: float = 1
     raise AssertionError(f"server not ready in {timeout}s:\n{log.read_text()}")
 
 
-@pytest.fixture(scope="session")
-def server(db: Database, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    """``anima demo`` on a database of its own (no demo tenants: each test makes what it needs).
-
-    Synchronous on purpose: Playwright's synchronous API runs an event loop of its own while a
-    browser is open, so nothing of the browser tests may need the test session's loop.
-    """
+@contextlib.contextmanager
+def running_server(db: Database, work: Path, **extra_env: str) -> Iterator[Server]:
+    """``anima demo`` on a database of its own under ``work`` (no demo tenants), with ``extra_env``
+    added to its settings; stopped, and its database and roles dropped, on exit."""
     name = f"anima_browser_{secrets.token_hex(4)}"
     url = db.admin_url.set(database=name)
     server_dsn = db.admin_url.set(database="postgres", drivername="postgresql").render_as_string(hide_password=False)
-    work = tmp_path_factory.mktemp("browser-server")
     tenants = work / "tenants"
     tenants.mkdir()
     port = free_port()
@@ -110,6 +107,8 @@ def server(db: Database, tmp_path_factory: pytest.TempPathFactory) -> Iterator[S
         **test_environ(
             DATABASE_URL=url.render_as_string(hide_password=False), ANIMA_DATA_DIR=str(work / "data"),
             ANIMA_PUBLIC_URL=f"http://127.0.0.1:{port}", ANIMA_LOG_LEVEL="info",
+            ANIMA_RATE_LIMIT_SCALE="1000",  # every browser test signs up from 127.0.0.1
+            **extra_env,
         ),
         "PYTHONPATH": str(ROOT),
     }
@@ -134,6 +133,17 @@ def server(db: Database, tmp_path_factory: pytest.TempPathFactory) -> Iterator[S
             roles = conn.execute("SELECT rolname FROM pg_roles WHERE rolname LIKE %s", (role_prefix(name) + "\\_%",)).fetchall()
             for (role,) in roles:
                 conn.execute(f'DROP ROLE IF EXISTS "{role}"')
+
+
+@pytest.fixture(scope="session")
+def server(db: Database, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """``anima demo`` on a database of its own (no demo tenants: each test makes what it needs).
+
+    Synchronous on purpose: Playwright's synchronous API runs an event loop of its own while a
+    browser is open, so nothing of the browser tests may need the test session's loop.
+    """
+    with running_server(db, tmp_path_factory.mktemp("browser-server")) as running:
+        yield running
 
 
 @pytest.fixture(scope="module")

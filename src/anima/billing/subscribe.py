@@ -3,7 +3,8 @@
 The tenant's Stripe customer is created once (idempotency key per tenant) and linked in
 ``platform.billing_accounts`` before any payment, so every later webhook finds its tenant by the
 customer. The tier itself only changes when Stripe's events say the subscription is paid
-(:mod:`anima.billing.webhooks`), never on the redirect.
+(:mod:`anima.billing.webhooks`), never on the redirect. Stripe sends the owner back to the
+workspace's billing page (``/o/{slug}/billing``, :func:`billing_page_url`).
 """
 
 from __future__ import annotations
@@ -19,6 +20,11 @@ from anima.problems import Conflict
 from anima.logs import get_logger
 
 log = get_logger(__name__)
+
+
+def billing_page_url(settings: Settings, slug: str) -> str:
+    """The workspace's billing page, where Stripe's Checkout and Portal send the owner back."""
+    return f"{settings.public_url}/o/{slug}/billing"
 
 
 def price_for(settings: Settings, tier: str) -> str:
@@ -71,7 +77,7 @@ async def start_checkout(
             errors=[{"field": "tier", "rule": "existing-subscription", "message": "use POST …/billing/portal"}],
         )
     customer_id = await _customer(session, gateway, tenant_id, name=name, email=owner_email)
-    base = f"{settings.public_url}/orgs/{slug}/billing"
+    base = billing_page_url(settings, slug)
     redirect = await gateway.create_checkout_session(
         customer_id=customer_id, price_id=price_for(settings, tier), tenant_id=tenant_id, tier=tier,
         success_url=f"{base}?checkout=success&session_id={{CHECKOUT_SESSION_ID}}", cancel_url=f"{base}?checkout=cancel",
@@ -92,5 +98,5 @@ async def open_portal(
     if account is None or not account.stripe_customer_id:
         raise Conflict("this organization has no subscription yet; subscribe with POST …/billing/checkout first")
     return await gateway.create_portal_session(
-        customer_id=account.stripe_customer_id, return_url=f"{settings.public_url}/orgs/{slug}/billing"
+        customer_id=account.stripe_customer_id, return_url=billing_page_url(settings, slug)
     )

@@ -53,6 +53,8 @@ class AuthController(Controller):
             client_address=address,
             user_agent=request.headers.get("user-agent"),
             grant_paid_tier=not services.settings.is_production and not services.settings.payments_configured,
+            public_url=services.settings.public_url,
+            log_link=not services.settings.is_production,
         )
 
     @post("/auth/login", opt=answers(401, 429), status_code=HTTP_200_OK, summary="Log in with email and password")

@@ -18,6 +18,7 @@ from anima.billing.limits import ensure_seat_available
 from anima.db.base import utcnow
 from anima.domains.staff.models import StaffMember
 from anima.problems import Conflict, NotFound, TenantUnavailable, Unauthorized
+from anima.identity.email_verification import mark_verified
 from anima.identity.models import Invitation, Membership, Role, User
 from anima.identity.passwords import hash_password, verify_password
 from anima.identity.schemas import AcceptInvitationResponse, InvitationOut, MemberOut
@@ -191,6 +192,7 @@ async def accept_invitation(
     await ensure_seat_available(session, invitation.tenant_id, include_pending=False)
     session.add(Membership(tenant_id=invitation.tenant_id, user_id=user.id, role=invitation.role))
     invitation.accepted_at = now
+    mark_verified(user)  # the invitation reached this address
     await session.flush()
     await _enter(session, invitation.tenant_id)
     await _upsert_staff(session, user, invitation.role)

@@ -8,6 +8,9 @@
   using it again revokes the whole session (reuse detection, RFC 6819 §5.2.2.3; OAuth 2.0
   Security BCP §4.14).
 * An **invitation** carries the SHA-256 of a single-use token sent by email.
+* An **account token** is a single-use emailed link of one user: email verification or password
+  reset (``purpose``); only its SHA-256 is stored, with its expiry and when it was used.
+  ``users.email_verified_at`` records the first verification.
 """
 
 from __future__ import annotations
@@ -51,6 +54,8 @@ class User(UUIDKey, Timestamps, PlatformBase):
     language: Mapped[str | None] = mapped_column(String(8), nullable=True)
     time_zone: Mapped[str | None] = mapped_column(String(64), nullable=True)
     last_login_at: Mapped[datetime.datetime | None] = mapped_column(nullable=True)
+    #: when the person proved the email is theirs (an emailed link or an accepted invitation); None: not yet
+    email_verified_at: Mapped[datetime.datetime | None] = mapped_column(nullable=True)
 
 
 class Membership(UUIDKey, Timestamps, PlatformBase):
@@ -125,3 +130,23 @@ class RateLimitCounter(PlatformBase):
     key: Mapped[str] = mapped_column(String(200), primary_key=True)
     window_start: Mapped[datetime.datetime] = mapped_column(primary_key=True)
     hits: Mapped[int] = mapped_column(default=0)
+
+
+class AccountToken(UUIDKey, PlatformBase):
+    """A single-use link emailed to a user (``purpose``: verify-email, password-reset).
+
+    ``token_hash`` is the SHA-256 of the token in the link; the token itself is never stored.
+    """
+
+    __tablename__ = "account_tokens"
+    __table_args__ = (
+        Index("uq_account_tokens_hash", "token_hash", unique=True),
+        CheckConstraint("purpose IN ('verify-email','password-reset')", name="purpose_valid"),
+    )
+
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("platform.users.id", ondelete="CASCADE"), index=True)
+    purpose: Mapped[str] = mapped_column(String(32))
+    token_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime.datetime] = mapped_column(default=utcnow, server_default=func.now())
+    expires_at: Mapped[datetime.datetime] = mapped_column()
+    used_at: Mapped[datetime.datetime | None] = mapped_column(nullable=True)

@@ -43,6 +43,11 @@ class RateLimits:
             "invite:user": Limit(30, 3600),
             "accept:address": Limit(20, 900),
             "accept:invitation": Limit(10, 900),
+            "reset:address": Limit(30, 900),
+            "reset:account": Limit(5, 3600),
+            "reset-link:address": Limit(30, 900),
+            "verify:address": Limit(30, 900),
+            "verify-resend:user": Limit(5, 3600),
         }
     )
 

@@ -5,6 +5,9 @@
 2. Provisioning steps (admin role): role, schema, tables at head, blueprint data, active.
 3. A session for the new owner, so the client is logged in.
 
+With ``public_url`` given, the owner's first email-verification link
+(:mod:`anima.identity.email_verification`) is queued in step 1's transaction.
+
 If step 2 fails, the organization stays ``provisioning`` (its API answers "not ready") until a
 retry (``anima tenants migrate`` resumes provisioning) completes it; nothing half-made is used.
 
@@ -24,6 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from anima.db.engine import Database
 from anima.problems import Conflict, InvalidInput
+from anima.identity.email_verification import send_verification
 from anima.identity.models import Membership, Role, User
 from anima.identity.passwords import WeakPassword, check_policy, hash_password
 from anima.identity.schemas import MembershipOut, SignupRequest, SignupResponse
@@ -53,6 +57,8 @@ async def signup(
     client_address: str | None,
     user_agent: str | None,
     grant_paid_tier: bool = False,
+    public_url: str | None = None,
+    log_link: bool = False,
 ) -> SignupResponse:
     """Run the signup flow; see the module docstring.
 
@@ -83,6 +89,8 @@ async def signup(
         session.add(Membership(tenant_id=ref.id, user_id=user.id, role=Role.OWNER.value))
         await session.flush()
         await record_event(conn, ref.id, "tier-requested", email, None, tier=data.tier)
+        if public_url is not None:
+            await send_verification(session, user, public_url=public_url, log_link=log_link)
         if paid and grant_paid_tier:
             await set_comp_tier(
                 session, ref.id, tier=data.tier, actor="signup",

@@ -27,10 +27,12 @@ STATIC_PREFIX = "/static"
 
 
 def template_folders() -> list[Path]:
-    """``anima/web/templates`` and every ``anima/domains/<name>/templates``, in that order."""
+    """``anima/web/templates``, every other package's ``templates`` (and its sub-areas', such as
+    ``anima/identity/account/templates``), then every ``anima/domains/<name>/templates``."""
     domains = sorted((WEB_ROOT.parent / "domains").glob("*/templates"))
     extra = sorted(p for p in WEB_ROOT.parent.glob("*/templates") if p.parent.name not in {"web", "domains"})
-    return [WEB_ROOT / "templates", *extra, *domains]
+    nested = sorted(p for p in WEB_ROOT.parent.glob("*/*/templates") if p.parents[1].name not in {"web", "domains"})
+    return [WEB_ROOT / "templates", *extra, *nested, *domains]
 
 
 @functools.cache

@@ -76,6 +76,8 @@ class Workspace:
     people_label: str
     organizations: list[OrganizationLink] = field(default_factory=list)
     active: str = "dashboard"
+    #: whether the viewer has confirmed their email address (unconfirmed: a gentle reminder)
+    email_verified: bool = True
 
     @property
     def base(self) -> str:
@@ -107,7 +109,10 @@ async def provide_workspace(
     async with runtime.sessionmaker() as platform:
         user = (
             await platform.execute(
-                sa.select(User.id, User.display_name, User.email, User.is_operator, User.language, User.time_zone)
+                sa.select(
+                    User.id, User.display_name, User.email, User.is_operator, User.language, User.time_zone,
+                    User.email_verified_at,
+                )
                 .where(User.id == claims.user_id)
             )
         ).one()
@@ -136,4 +141,5 @@ async def provide_workspace(
         time_zone=user.time_zone or settings.timezone,
         people_label=settings.people_label,
         organizations=[OrganizationLink(r.slug, r.name, r.role) for r in rows],
+        email_verified=user.email_verified_at is not None,
     )

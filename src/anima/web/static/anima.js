@@ -22,3 +22,26 @@
     if (question && !window.confirm(question)) event.preventDefault();
   });
 })();
+
+// Signup: suggest the workspace address (slug) from the organization's name until the person
+// types an address of their own (an input with data-slug-source names the slug field's id).
+(function () {
+  "use strict";
+  function slugify(text) {
+    return text.normalize("NFKD").replace(/[\u0300-\u036f]/g, "").toLowerCase()
+      .replace(/[^a-z0-9]+/g, "-").replace(/^-+|-+$/g, "").slice(0, 40).replace(/-+$/g, "");
+  }
+  document.addEventListener("input", function (event) {
+    var input = event.target;
+    if (!input || !input.getAttribute) return;
+    var targetId = input.getAttribute("data-slug-source");
+    if (targetId) {
+      var slug = document.getElementById(targetId);
+      if (slug && slug.getAttribute("data-edited") !== "true") slug.value = slugify(input.value);
+      return;
+    }
+    if (document.querySelector('[data-slug-source="' + input.id + '"]')) {
+      input.setAttribute("data-edited", input.value === "" ? "false" : "true");
+    }
+  });
+})();
