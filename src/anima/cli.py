@@ -18,6 +18,7 @@ import asyncio
 import contextlib
 import getpass
 import json
+import logging
 import os
 import signal
 import subprocess
@@ -199,6 +200,8 @@ def demo(host: str | None, port: int | None, tenants_dir: str, no_serve: bool) -
 
     from anima.app import create_app
     from anima.identity.operators import ensure_operator
+    from anima.runtime import build_runtime
+    from anima.tenancy.demo import apply_demo_data
     from anima.tenancy.manifests import apply_manifests, load_manifests
 
     settings = with_address(_settings(), host, port)
@@ -213,21 +216,20 @@ def demo(host: str | None, port: int | None, tenants_dir: str, no_serve: bool) -
                 db, Path(tenants_dir), actor="demo", demo=True, public_url=settings.public_url
             )
             await ensure_operator(db, email=demo_operator[0], password=demo_operator[1], display_name="Demo Operator")
-            base = f"http://{settings.host}:{port}"
-            lines = [
-                "",
-                "Anima is ready.",
-                f"  API        {base}/api/v1",
-                f"  Docs       {base}/docs  (Swagger UI: {base}/docs/swagger)",
-                f"  Health     {base}/health   Ready: {base}/ready",
-                f"  Database   {'embedded PostgreSQL in ' + str(settings.data_dir / 'pgdata') if settings.database_url is None else 'DATABASE_URL'}",
-                "  Demo logins (POST /api/v1/auth/login):",
-                f"    operator  {demo_operator[0]} / {demo_operator[1]}",
-            ]
-            for m in load_manifests(Path(tenants_dir)):
-                if m.demo_owner_password:
-                    lines.append(f"    {m.slug:<9} {m.owner_email} / {m.demo_owner_password}  (OWNER, {m.tier})")
+            manifests = load_manifests(Path(tenants_dir))
+            runtime = build_runtime(settings, db)
+            quiet = logging.getLogger("anima")  # one line per note screened would bury the logins below
+            level = quiet.level
+            quiet.setLevel(max(logging.getLogger().level, logging.WARNING))
+            try:
+                filled = [await apply_demo_data(runtime, m) for m in manifests if m.demo is not None]
+            finally:
+                quiet.setLevel(level)
+            lines = demo_banner(settings, port, demo_operator, manifests)
             lines.append(f"  Tenants    created {report.created or '[]'}, updated {report.updated or '[]'}, unchanged {report.unchanged or '[]'}")
+            for done in filled:
+                added = ", ".join(f"{n} {k}" for k, n in vars(done).items() if isinstance(n, int) and n) or "nothing new"
+                lines.append(f"  Demo data  {done.slug}: {added}" + "".join(f"; {s}" for s in done.skipped))
             click.echo("\n".join(lines) + "\n")
             if no_serve:
                 return
@@ -242,6 +244,29 @@ def demo(host: str | None, port: int | None, tenants_dir: str, no_serve: bool) -
             await db.dispose()
 
     asyncio.run(main())
+
+
+def demo_banner(settings: Settings, port: int, operator: tuple[str, str], manifests: list[Any]) -> list[str]:
+    """What ``anima demo`` prints: the workspace address first, then every demo login by role."""
+    base = f"http://{settings.host}:{port}"
+    width = max([len("operator"), *(len(m.slug) for m in manifests)])
+    lines = [
+        "",
+        f"Anima is ready: open {base}/login",
+        f"  Workspace  {base}/  (log in at {base}/login; operators land on {base}/workspaces, console {base}/operator/)",
+        "  Demo logins (email / password):",
+        f"    {'operator':<{width}} {'OPERATOR':<9} {operator[0]} / {operator[1]}",
+    ]
+    for m in manifests:
+        for role, email, password in m.demo_logins():
+            lines.append(f"    {m.slug:<{width}} {role:<9} {email} / {password}" + (f"  ({m.tier})" if role == "OWNER" else ""))
+    lines += [
+        f"  API        {base}/api/v1  (POST /api/v1/auth/login with the same logins)",
+        f"  Docs       {base}/docs  (Swagger UI: {base}/docs/swagger)",
+        f"  Health     {base}/health   Ready: {base}/ready",
+        f"  Database   {'embedded PostgreSQL in ' + str(settings.data_dir / 'pgdata') if settings.database_url is None else 'DATABASE_URL'}",
+    ]
+    return lines
 
 
 @main.group()

@@ -50,3 +50,21 @@ def test_templates_import_macros_with_the_page_context():
                 if re.search(r"\{%-?\s*(from|import)\s", line) and "with context" not in line:
                     bad.append(f"{template.relative_to(folder)}: {line.strip()}")
     assert not bad, "\n".join(bad)
+
+
+def test_one_message_has_one_translation_across_packages():
+    """The catalogs of a language are merged into one: a message translated two ways would show
+    the other package's words (one name, one meaning — give a different sense its own message)."""
+    from anima.web.catalogs import TRANSLATED, read_catalog
+
+    clashes = []
+    for language in TRANSLATED:
+        seen: dict[str, tuple[str, str]] = {}
+        for area in areas():
+            for entry in read_catalog(area, language):
+                if not entry.id or not isinstance(entry.id, str) or not entry.string:
+                    continue
+                first = seen.setdefault(entry.id, (str(entry.string), area.name))
+                if first[0] != entry.string:
+                    clashes.append(f"{language}: {entry.id!r}: {first[0]!r} ({first[1]}) vs {entry.string!r} ({area.name})")
+    assert not clashes, "\n".join(clashes)

@@ -39,6 +39,7 @@ from anima.web.forms import FormState, parse, read_form
 from anima.web.i18n import gettext
 from anima.web.problem_text import N_
 from anima.web.render import render, see_other
+from anima.web.workspace import forget_person
 
 #: the shape of an invitation token (``secrets.token_urlsafe(32)``); other text is never echoed
 TOKEN_SHAPE = re.compile(r"^[A-Za-z0-9_-]{43}$")
@@ -175,6 +176,7 @@ async def accept_submit(request: Request[Any, Any, Any], runtime: Runtime, db_se
         _show(form, problem, language)
         return _page(request, view, form, status=problem.status)
     await db_session.commit()  # the membership first; then a session like the login page opens
+    forget_person(accepted.user_id)  # an existing account's organization switcher gains this one
     pair = await sessions.login(
         db_session, email=view.email, password=body.password, secret=runtime.settings.secret_key,
         client_address=address, user_agent=request.headers.get("user-agent"),

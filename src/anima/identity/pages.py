@@ -33,7 +33,7 @@ from anima.web import i18n
 from anima.web.i18n import gettext
 from anima.web.problem_text import N_
 from anima.web.render import render, see_other
-from anima.web.workspace import Workspace
+from anima.web.workspace import Workspace, forget_person
 
 #: how many members and invitations the team page lists (the plans' largest staff allowance is 50)
 TEAM_PAGE_SIZE = 200
@@ -159,6 +159,7 @@ async def role_submit(request: Request[Any, Any, Any], tenant: TenantContext, ws
         await members_service.change_role(member.session, member.tenant, user_id, body.role)
     except Problem as problem:
         return await _team(member, ws, row_errors={str(user_id): reason(problem, ws.language)}, status=problem.status)
+    forget_person(user_id)  # the organization switcher shows the role
     return see_other(request, f"{ws.base}/team")
 
 
@@ -170,6 +171,7 @@ async def remove_submit(request: Request[Any, Any, Any], tenant: TenantContext, 
         await members_service.remove_member(member.session, member.tenant, user_id)
     except Problem as problem:
         return await _team(member, ws, row_errors={str(user_id): reason(problem, ws.language)}, status=problem.status)
+    forget_person(user_id)
     return see_other(request, "/workspaces" if user_id == member.user_id else f"{ws.base}/team")
 
 
@@ -223,6 +225,7 @@ async def profile_submit(request: Request[Any, Any, Any], runtime: Runtime, tena
     except Problem as problem:
         return await _profile(member, tenant, ws, form=form.show(problem, ws.language), status=problem.status)
     await member.session.commit()
+    forget_person(member.user_id)  # the frame shows the new name, language and zone at once
     for tenant_id in organizations:  # each organization's staff mirror, in a transaction of its own
         async with runtime.sessionmaker() as session:
             await profile_service.mirror_display_name(session, tenant_id, member.user_id, saved.display_name)

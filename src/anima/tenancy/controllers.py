@@ -71,25 +71,7 @@ class OperatorController(Controller):
 
     @post("/", opt=answers(409), status_code=HTTP_201_CREATED, summary="Provision a tenant and invite its owner")
     async def create(self, runtime: Runtime, db_session: AsyncSession, operator: str, data: TenantCreate) -> TenantOut:
-        services = runtime
-        try:
-            ref = await provisioning.provision_tenant(
-                services.db, slug=data.slug, name=data.name, tier=data.tier, owner_email=data.owner_email, actor=operator
-            )
-        except InvalidSlug as exc:
-            raise InvalidInput.field("slug", "slug", f"slug {exc.rule}") from None
-        except provisioning.TenantExists:
-            raise Conflict(f"the slug {data.slug!r} is taken", errors=[{"field": "slug", "rule": "unique", "message": "already taken"}]) from None
-        await invite(
-            db_session,
-            ScopedTenant(ref.id, ref.slug, data.name, "active", data.tier),
-            email=data.owner_email,
-            role="OWNER",
-            invited_by=None,  # type: ignore[arg-type]
-            public_url=services.settings.public_url,
-            log_link=not services.settings.is_production,
-        )
-        return await _read_tenant(db_session, ref.slug)
+        return await provision_with_owner(runtime, db_session, data, actor=operator)
 
     @post("/{slug:str}/suspend", opt=answers(409), status_code=HTTP_200_OK, summary="Suspend a tenant (its data is kept)")
     async def suspend(self, runtime: Runtime, db_session: AsyncSession, operator: str, slug: str, data: StateChange) -> TenantOut:
@@ -100,13 +82,50 @@ class OperatorController(Controller):
         return await self._set_state(runtime, db_session, operator, slug, TenantState.ACTIVE, data.reason)
 
     async def _set_state(self, runtime: Runtime, db_session: AsyncSession, operator: str, slug: str, target: TenantState, reason: str) -> TenantOut:
-        try:
-            await provisioning.set_state(runtime.db, slug, target, actor=operator, reason=reason)
-        except provisioning.TenantNotFound:
-            raise NotFound("tenant not found") from None
-        except ValueError as exc:
-            raise Conflict(str(exc)) from None
-        return await _read_tenant(db_session, slug)
+        return await change_state(runtime, db_session, slug, target, actor=operator, reason=reason)
+
+
+async def provision_with_owner(runtime: Runtime, db_session: AsyncSession, data: TenantCreate, *, actor: str) -> TenantOut:
+    """Provision ``data.slug`` and invite its owner by email (the operator API and console both call this).
+
+    Raises:
+        InvalidInput: the slug breaks a rule. Conflict: the slug is taken.
+    """
+    try:
+        ref = await provisioning.provision_tenant(
+            runtime.db, slug=data.slug, name=data.name, tier=data.tier, owner_email=data.owner_email, actor=actor
+        )
+    except InvalidSlug as exc:
+        raise InvalidInput.field("slug", "slug", f"slug {exc.rule}") from None
+    except provisioning.TenantExists:
+        raise Conflict(f"the slug {data.slug!r} is taken", errors=[{"field": "slug", "rule": "unique", "message": "already taken"}]) from None
+    await invite(
+        db_session,
+        ScopedTenant(ref.id, ref.slug, data.name, "active", data.tier),
+        email=data.owner_email,
+        role="OWNER",
+        invited_by=None,  # type: ignore[arg-type]
+        public_url=runtime.settings.public_url,
+        log_link=not runtime.settings.is_production,
+    )
+    return await _read_tenant(db_session, ref.slug)
+
+
+async def change_state(
+    runtime: Runtime, db_session: AsyncSession, slug: str, target: TenantState, *, actor: str, reason: str
+) -> TenantOut:
+    """Suspend or resume ``slug`` (its data is kept); the operator API and console both call this.
+
+    Raises:
+        NotFound: no such tenant. Conflict: its state does not allow the change.
+    """
+    try:
+        await provisioning.set_state(runtime.db, slug, target, actor=actor, reason=reason)
+    except provisioning.TenantNotFound:
+        raise NotFound("tenant not found") from None
+    except ValueError as exc:
+        raise Conflict(str(exc)) from None
+    return await _read_tenant(db_session, slug)
 
 
 ROUTE_HANDLERS = [OperatorController]

@@ -10,6 +10,36 @@ A manifest::
     [demo]                      # optional; used only by `anima demo`
     owner_name = "Dr. Ana Ruiz"
     owner_password = "…"
+    playbooks = ["escudo-de-seguridad"]          # marketplace keys to install
+
+    [[demo.staff]]              # more members, each with a login
+    email = "leo@serenity.example"
+    name = "Leo Marín"
+    role = "THERAPIST"          # or ASSISTANT (or OWNER)
+    password = "…"
+
+    [[demo.services]]           # the fields of the services API (POST …/services)
+    name = "Individual session"
+    kind = "ONE_ON_ONE"
+    scheduling = "CALENDAR"
+    duration_minutes = 50
+    price_minor = 6500
+    currency = "EUR"
+    location = "IN_PERSON"
+
+    [[demo.patients]]           # first_name, last_name, stage (a journey stage key), tags, language,
+    first_name = "Clara"        # therapist (a staff email: assigned), ai_consent, analysis (run the
+    stage = "active"            # observatory once, as the therapist), notes (the non-clinical profile)
+    therapist = "leo@serenity.example"
+
+    [[demo.patients.journal]]   # written by `author` (a staff email; default the therapist)
+    text = "First session …"
+    signed = true
+    amended = "Correction …"    # an amendment of the signed entry (amend_reason optional)
+
+:func:`load_manifests` checks the demo data against the API's own request schemas, so a bad value
+names its file and field and nothing is applied. The demo data is applied by
+:func:`anima.tenancy.demo.apply_demo_data` through the domain services, idempotently.
 
 :func:`apply_manifests` reconciles: a tenant that does not exist is provisioned and its owner
 either joined (an existing account) or invited by email (a new one — or, in demo mode, created
@@ -22,7 +52,9 @@ from __future__ import annotations
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Annotated, Any, Literal
 
+import msgspec
 import sqlalchemy as sa
 
 from anima.db.engine import Database
@@ -31,7 +63,7 @@ from anima.tenancy import registry
 from anima.tenancy.scope import ScopedTenant
 from anima.identity.models import Membership, Role, User
 from anima.identity.passwords import hash_password
-from anima.identity.schemas import EMAIL_PATTERN
+from anima.identity.schemas import EMAIL_PATTERN, DisplayName, RoleName
 from anima.tenancy.models import Tier
 from anima.tenancy.naming import InvalidSlug, validate_slug
 from anima.tenancy.provisioning import (
@@ -50,6 +82,54 @@ class ManifestError(ValueError):
     """A manifest file is invalid; the message names the file and the field."""
 
 
+class DemoStaff(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
+    """A demo member with a login."""
+
+    email: Annotated[str, msgspec.Meta(max_length=254, pattern=EMAIL_PATTERN)]
+    name: DisplayName
+    role: RoleName
+    password: Annotated[str, msgspec.Meta(min_length=8, max_length=128)]
+
+
+class DemoEntry(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
+    """A journal note of a demo patient: its text, whether signed, and an amendment's text."""
+
+    text: Annotated[str, msgspec.Meta(min_length=1, max_length=20_000)]
+    author: str | None = None
+    kind: Literal["note", "form_submission"] = "note"
+    visibility: Literal["private", "shared"] = "shared"
+    signed: bool = False
+    amended: Annotated[str, msgspec.Meta(min_length=1, max_length=20_000)] | None = None
+    amend_reason: Annotated[str, msgspec.Meta(min_length=1, max_length=1000)] = "Correction after review"
+    days_ago: Annotated[int, msgspec.Meta(ge=0, le=3650)] = 0
+
+
+class DemoPatient(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
+    """A demo patient: who, where in the journey, their therapist, notes and journal."""
+
+    first_name: str
+    last_name: str = ""
+    stage: str | None = None
+    language: str | None = None
+    tags: list[str] = []
+    therapist: str | None = None
+    notes: str = ""
+    ai_consent: bool = False
+    analysis: bool = False
+    journal: list[DemoEntry] = []
+
+
+class DemoData(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
+    """The believable practice `anima demo` fills a tenant with (see the module docstring)."""
+
+    owner_name: str | None = None
+    owner_password: str | None = None
+    staff: list[DemoStaff] = []
+    services: list[dict[str, Any]] = []
+    patients: list[DemoPatient] = []
+    playbooks: list[str] = []
+
+
 @dataclass(frozen=True)
 class Manifest:
     path: Path
@@ -59,6 +139,60 @@ class Manifest:
     owner_email: str
     demo_owner_name: str | None = None
     demo_owner_password: str | None = None
+    demo: DemoData | None = None
+
+    def demo_logins(self) -> list[tuple[str, str, str]]:
+        """(role, email, password) of every demo login of this tenant: the owner first."""
+        out = [("OWNER", self.owner_email, self.demo_owner_password)] if self.demo_owner_password else []
+        for member in self.demo.staff if self.demo else []:
+            out.append((member.role, member.email, member.password))
+        return out
+
+
+def _demo(path: Path, data: Any, owner_email: str) -> DemoData | None:
+    """The ``[demo]`` table as :class:`DemoData`, its services and patients checked by the API's schemas."""
+    if data is None:
+        return None
+    if not isinstance(data, dict):
+        raise ManifestError(f"{path.name}: 'demo' must be a table")
+    try:
+        demo = msgspec.convert(data, DemoData)
+    except msgspec.ValidationError as exc:
+        raise ManifestError(f"{path.name}: demo: {exc}") from None
+    from anima.domains.catalog.schemas import ServiceCreate  # the API's schemas: one set of rules
+    from anima.domains.journal.schemas import AmendmentCreate
+    from anima.domains.patients.schemas import PatientCreate
+
+    staff = {owner_email, *(m.email.lower() for m in demo.staff)}
+    for index, service in enumerate(demo.services):
+        try:
+            msgspec.convert({k: v for k, v in service.items() if k != "therapists"}, ServiceCreate)
+        except msgspec.ValidationError as exc:
+            raise ManifestError(f"{path.name}: demo.services[{index}]: {exc}") from None
+    for index, patient in enumerate(demo.patients):
+        where = f"{path.name}: demo.patients[{index}]"
+        try:
+            msgspec.convert(
+                {"first_name": patient.first_name, "last_name": patient.last_name, "journey_stage": patient.stage,
+                 "language": patient.language, "tags": patient.tags}, PatientCreate,
+            )
+            for entry in patient.journal:
+                if entry.amended is not None:
+                    msgspec.convert({"reason": entry.amend_reason, "html": entry.amended}, AmendmentCreate)
+        except msgspec.ValidationError as exc:
+            raise ManifestError(f"{where}: {exc}") from None
+        for email in [patient.therapist, *(e.author for e in patient.journal)]:
+            if email is not None and email.lower() not in staff:
+                raise ManifestError(f"{where}: {email!r} is not the owner or a demo staff member")
+        if any(e.author is None for e in patient.journal) and patient.therapist is None:
+            raise ManifestError(f"{where}: a journal entry needs an author (or the patient a therapist)")
+        if any(e.amended is not None and not e.signed for e in patient.journal):
+            raise ManifestError(f"{where}: only a signed entry can be amended (set signed = true)")
+    if len({(p.first_name, p.last_name) for p in demo.patients}) != len(demo.patients):
+        raise ManifestError(f"{path.name}: demo.patients: two patients share a name (names make re-runs idempotent)")
+    if len({s.get("name") for s in demo.services}) != len(demo.services):
+        raise ManifestError(f"{path.name}: demo.services: two services share a name")
+    return demo
 
 
 @dataclass
@@ -99,7 +233,7 @@ def load_manifests(directory: Path) -> list[Manifest]:
         if data["slug"] in seen:
             raise ManifestError(f"{path.name}: slug {data['slug']!r} also declared in {seen[data['slug']].name}")
         seen[data["slug"]] = path
-        demo = data.get("demo", {}) if isinstance(data.get("demo"), dict) else {}
+        demo_data = _demo(path, data.get("demo"), data["owner_email"].strip().lower())
         manifests.append(
             Manifest(
                 path=path,
@@ -107,8 +241,9 @@ def load_manifests(directory: Path) -> list[Manifest]:
                 name=data["name"].strip()[:200],
                 tier=data["tier"],
                 owner_email=data["owner_email"].strip().lower(),
-                demo_owner_name=demo.get("owner_name"),
-                demo_owner_password=demo.get("owner_password"),
+                demo_owner_name=demo_data.owner_name if demo_data else None,
+                demo_owner_password=demo_data.owner_password if demo_data else None,
+                demo=demo_data,
             )
         )
     return manifests

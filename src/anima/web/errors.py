@@ -16,7 +16,7 @@ from litestar.exceptions import HTTPException, NotAuthorizedException, Permissio
 from litestar.response import Redirect
 
 from anima.logs import get_logger
-from anima.problems import Problem, Unauthorized
+from anima.problems import Problem, TenantUnavailable, Unauthorized
 from anima.web.render import is_htmx, public_language, render
 from anima.web.problem_text import describe, kind_message
 from anima.web.i18n import gettext
@@ -49,6 +49,9 @@ def handle_problem(request: Request[Any, Any, Any], exc: Problem) -> Response[An
     """
     if isinstance(exc, Unauthorized):
         return _login_redirect(request)
+    if isinstance(exc, TenantUnavailable) and exc.extra.get("state", "suspended") == "suspended":
+        # its own page: what happened, that the data is kept, whom to contact (anima.tenancy templates)
+        return render("tenancy/suspended.html", language=_language(request), status=exc.status, code=exc.status)  # type: ignore[return-value]
     return _error_page(request, exc.status, exc.kind, describe(exc, _language(request)).message)
 
 

@@ -8,19 +8,39 @@ amount in minor units with an ISO 4217 currency; Babel knows each currency's dig
 from __future__ import annotations
 
 import datetime
+import functools
 from decimal import Decimal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from babel import dates, numbers
+from babel import Locale, dates, numbers
 from babel.core import get_global
+from babel.dates import DateTimePattern
 
 
+@functools.lru_cache(maxsize=1024)
 def zone(name: str | None) -> ZoneInfo:
     """The IANA zone ``name``; UTC when unset or unknown (never an error on a page)."""
     try:
         return ZoneInfo(name or "UTC")
     except (ZoneInfoNotFoundError, ValueError):
         return ZoneInfo("UTC")
+
+
+@functools.cache
+def _locale(language: str) -> Locale:
+    return Locale.parse(language)
+
+
+@functools.cache
+def _pattern(language: str, kind: str, style: str) -> DateTimePattern:
+    """Babel's date or time pattern of ``style`` for ``language``, parsed once per process.
+
+    ``format_date``/``format_time`` parse the locale and the pattern on every call; a page of
+    fifty rows would spend milliseconds on that alone.
+    """
+    locale = _locale(language)
+    text = dates.get_date_format(style, locale=locale) if kind == "date" else dates.get_time_format(style, locale=locale)
+    return dates.parse_pattern(text)
 
 
 def instant(value: datetime.datetime | None, language: str, zone_name: str | None, *, style: str = "medium") -> str:
@@ -37,8 +57,8 @@ def instant(value: datetime.datetime | None, language: str, zone_name: str | Non
     if value.tzinfo is None:
         value = value.replace(tzinfo=datetime.UTC)
     local = value.astimezone(zone(zone_name))
-    day = dates.format_date(local.date(), format=style, locale=language)
-    clock = dates.format_time(local, format="short", locale=language)
+    day = _pattern(language, "date", style).apply(local.date(), _locale(language))
+    clock = _pattern(language, "time", "short").apply(local, _locale(language))
     return f"{day}, {clock} {local.tzname()}"
 
 
@@ -48,7 +68,13 @@ def day(value: datetime.date | datetime.datetime | None, language: str, zone_nam
         return ""
     if isinstance(value, datetime.datetime):
         value = (value if value.tzinfo else value.replace(tzinfo=datetime.UTC)).astimezone(zone(zone_name)).date()
-    return dates.format_date(value, format="medium", locale=language)
+    return _medium_day(value, language)
+
+
+@functools.lru_cache(maxsize=4096)
+def _medium_day(value: datetime.date, language: str) -> str:
+    """A list shows the same days again and again: each is formatted once per language."""
+    return _pattern(language, "date", "medium").apply(value, _locale(language))
 
 
 def money(amount_minor: int | None, currency: str, language: str) -> str:

@@ -9,11 +9,13 @@ locked clinical link.
 
 from __future__ import annotations
 
+import time
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import aggregate_order_by
 from litestar import Request
 
 from anima.domains.settings.services import get_settings
@@ -102,44 +104,115 @@ class Workspace:
         return self.role in (Role.OWNER.value, Role.THERAPIST.value)
 
 
-async def provide_workspace(
-    request: Request[Any, Any, Any], runtime: Runtime, tenant: TenantContext, claims: AccessClaims
-) -> Workspace:
-    """The frame of the requested workspace page (see the module docstring)."""
+@dataclass(frozen=True)
+class Person:
+    """What the frame shows of the signed-in person (platform tables), cached briefly per process."""
+
+    id: uuid.UUID
+    display_name: str
+    email: str
+    is_operator: bool
+    language: str | None
+    time_zone: str | None
+    email_verified: bool
+    organizations: tuple[OrganizationLink, ...]
+
+
+class _PersonCache:
+    """Per process, for :data:`PERSON_TTL` seconds: a person's frame data, keyed by user id.
+
+    Never an authorization: every page is authorized by the scoping statement before the frame is
+    built; the cache only spares the two platform reads (profile and the organization switcher)
+    that would otherwise cost a page more than the JSON API for the same data. A change made in
+    this process (profile, email verification) drops the entry at once (:func:`forget_person`);
+    another process sees it within the TTL.
+    """
+
+    def __init__(self, ttl: float, capacity: int = 10_000) -> None:
+        self.ttl, self.capacity = ttl, capacity
+        self._entries: dict[uuid.UUID, tuple[float, Person]] = {}
+
+    def get(self, user_id: uuid.UUID) -> Person | None:
+        entry = self._entries.get(user_id)
+        if entry is None or entry[0] < time.monotonic():
+            return None
+        return entry[1]
+
+    def put(self, person: Person) -> None:
+        if len(self._entries) >= self.capacity:
+            self._entries.clear()
+        self._entries[person.id] = (time.monotonic() + self.ttl, person)
+
+    def forget(self, user_id: uuid.UUID) -> None:
+        self._entries.pop(user_id, None)
+
+
+#: seconds a person's frame data is reused by this process
+PERSON_TTL = 30.0
+_PEOPLE = _PersonCache(PERSON_TTL)
+
+
+def forget_person(user_id: uuid.UUID) -> None:
+    """Drop ``user_id``'s cached frame data (after a change to their profile or memberships)."""
+    _PEOPLE.forget(user_id)
+
+
+async def _person(runtime: Runtime, user_id: uuid.UUID) -> Person:
+    """The person's profile and organizations, from the cache or in one platform read."""
+    cached = _PEOPLE.get(user_id)
+    if cached is not None:
+        return cached
     async with runtime.sessionmaker() as platform:
         user = (
             await platform.execute(
                 sa.select(
                     User.id, User.display_name, User.email, User.is_operator, User.language, User.time_zone,
                     User.email_verified_at,
-                )
-                .where(User.id == claims.user_id)
+                    sa.select(
+                        sa.func.coalesce(
+                            sa.func.json_agg(aggregate_order_by(
+                                sa.func.json_build_array(Tenant.slug, Tenant.name, Membership.role), Tenant.name
+                            )),
+                            sa.text("'[]'::json"),
+                        )
+                    )
+                    .select_from(Membership)
+                    .join(Tenant, Tenant.id == Membership.tenant_id)
+                    .where(Membership.user_id == User.id)
+                    .scalar_subquery()
+                    .label("organizations"),
+                ).where(User.id == user_id)
             )
         ).one()
-        rows = (
-            await platform.execute(
-                sa.select(Tenant.slug, Tenant.name, Membership.role)
-                .join(Membership, Membership.tenant_id == Tenant.id)
-                .where(Membership.user_id == claims.user_id)
-                .order_by(Tenant.name)
-            )
-        ).all()
         await platform.rollback()
+    person = Person(
+        user.id, user.display_name, user.email, user.is_operator, user.language, user.time_zone,
+        user.email_verified_at is not None, tuple(OrganizationLink(*row) for row in user.organizations),
+    )
+    _PEOPLE.put(person)
+    return person
+
+
+async def provide_workspace(
+    request: Request[Any, Any, Any], runtime: Runtime, tenant: TenantContext, claims: AccessClaims
+) -> Workspace:
+    """The frame of the requested workspace page (see the module docstring)."""
+    person = await _person(runtime, claims.user_id)
     settings = await get_settings(tenant.session)
-    language = i18n.pick_language(user.language, settings.locale)
+    language = i18n.pick_language(person.language, settings.locale)
     request.scope.setdefault("state", {})["page_language"] = language  # error pages speak it too
     return Workspace(
         slug=tenant.tenant.slug,
         name=tenant.tenant.name,
         tier=tenant.tenant.tier,
         role=tenant.role.value,
-        user_id=user.id,
-        user_name=user.display_name,
-        user_email=user.email,
-        is_operator=user.is_operator,
+        user_id=person.id,
+        user_name=person.display_name,
+        user_email=person.email,
+        is_operator=person.is_operator,
         language=language,
-        time_zone=user.time_zone or settings.timezone,
+        time_zone=person.time_zone or settings.timezone,
         people_label=settings.people_label,
-        organizations=[OrganizationLink(r.slug, r.name, r.role) for r in rows],
-        email_verified=user.email_verified_at is not None,
+        organizations=list(person.organizations),
+        email_verified=person.email_verified,
     )

@@ -33,6 +33,7 @@ from anima.billing.subscribe import start_checkout
 from anima.billing.tiers import BASE_TIER
 from anima.http.access import client_address
 from anima.identity import email_verification, password_reset, sessions
+from anima.web.workspace import forget_person
 from anima.identity.account_tokens import TokenState
 from anima.identity.schemas import Email, Password, SignupRequest
 from anima.identity.signup import signup
@@ -165,6 +166,9 @@ async def verify_email_page(request: Request[Any, Any, Any], runtime: Runtime, d
     language = public_language(request)
     await runtime.rate_limiter.hit("verify", "address", client_address(request))
     found = await email_verification.verify_email(db_session, token[:128])
+    if found.user is not None:
+        await db_session.commit()
+        forget_person(found.user.id)  # the workspace's reminder goes at once
     already = found.state is TokenState.USED and found.user is not None and found.user.email_verified_at is not None
     status = 200 if found.state is TokenState.LIVE or already else (404 if found.state is TokenState.UNKNOWN else 410)
     return render(

@@ -1,0 +1,203 @@
+"""A manifest's demo data, applied through the domain services: a believable practice, idempotently.
+
+`anima demo` calls :func:`apply_demo_data` for every manifest with a ``[demo]`` table (the format
+is described in :mod:`anima.tenancy.manifests`). Everything goes through the services the API
+uses — members (with the seat limit), services, patients, journal entries, signing, amendments,
+AI consent, the risk screening (which raises the alerts), the observatory and the playbook
+marketplace — inside transactions entered like a request's
+(:func:`anima.jobs.runner.tenant_transaction`), never through raw SQL. A re-run adds only what is
+missing: members by email, services by name, patients by name (a patient that exists keeps its
+journal untouched), playbooks by key.
+"""
+
+from __future__ import annotations
+
+import datetime
+import html
+import uuid
+from dataclasses import dataclass, field
+
+import sqlalchemy as sa
+
+from anima.ai.jobs import run_patient_analysis, screen_entry
+from anima.billing.limits import ensure_seat_available
+from anima.domains.audit.services import Actor
+from anima.domains.automations import services as playbooks
+from anima.domains.catalog import services as catalog
+from anima.domains.catalog.schemas import ServiceCreate
+from anima.domains.journal import services as journal
+from anima.domains.journal.schemas import AmendmentCreate, EntryCreate
+from anima.domains.patients import consent
+from anima.domains.patients import services as patients
+from anima.domains.patients.models import Patient
+from anima.domains.patients.schemas import ConsentUpdate, PatientCreate
+from anima.domains.patients.visibility import viewer_for
+from anima.identity.models import Membership, User
+from anima.identity.passwords import hash_password
+from anima.jobs.runner import tenant_transaction
+from anima.logs import get_logger
+from anima.problems import Problem
+from anima.runtime import Runtime
+from anima.tenancy import registry
+from anima.tenancy.manifests import DemoEntry, DemoPatient, Manifest
+from anima.tenancy.provisioning import TenantRef, sync_staff
+
+import msgspec
+
+log = get_logger(__name__)
+
+#: the request id the demo's audit lines carry
+DEMO_REQUEST = "anima-demo"
+
+
+@dataclass
+class DemoReport:
+    """What one run added to one tenant (all zero on a re-run)."""
+
+    slug: str
+    members: int = 0
+    services: int = 0
+    patients: int = 0
+    entries: int = 0
+    analyses: int = 0
+    playbooks: int = 0
+    skipped: list[str] = field(default_factory=list)
+
+
+async def _members(runtime: Runtime, manifest: Manifest, tenant_id: int, report: DemoReport) -> dict[str, tuple[uuid.UUID, str]]:
+    """Create the demo staff's accounts and memberships (seat limit checked); email -> (user id, role)."""
+    assert manifest.demo is not None
+    async with runtime.sessionmaker() as session:
+        for member in manifest.demo.staff:
+            email = member.email.strip().lower()
+            user = (await session.execute(sa.select(User).where(User.email == email))).scalar_one_or_none()
+            if user is None:
+                user = User(email=email, password_hash=hash_password(member.password), display_name=member.name)
+                session.add(user)
+                await session.flush()
+            joined = (await session.execute(
+                sa.select(Membership.id).where(Membership.tenant_id == tenant_id, Membership.user_id == user.id)
+            )).first()
+            if joined is None:
+                await ensure_seat_available(session, tenant_id, include_pending=False)
+                session.add(Membership(tenant_id=tenant_id, user_id=user.id, role=member.role))
+                await session.flush()
+                report.members += 1
+        rows = (await session.execute(
+            sa.select(User.email, User.id, Membership.role).join(Membership, Membership.user_id == User.id)
+            .where(Membership.tenant_id == tenant_id)
+        )).all()
+        await session.commit()
+    return {r.email: (r.id, r.role) for r in rows}
+
+
+async def _practice(runtime: Runtime, manifest: Manifest, tenant_id: int, staff: dict[str, tuple[uuid.UUID, str]], report: DemoReport) -> None:
+    """Services (by name) and playbooks (by key), as the owner."""
+    assert manifest.demo is not None
+    owner_id = staff[manifest.owner_email][0]
+    async with runtime.sessionmaker() as platform:
+        async with tenant_transaction(runtime, tenant_id) as tx:
+            existing, _ = await catalog.list_services(tx.session, limit=200, offset=0, visible_to=None, active=None, kind=None, search=None)
+            names = {s.name for s in existing}
+            for spec in manifest.demo.services:
+                if spec["name"] in names:
+                    continue
+                therapists = [staff[e.lower()][0] for e in spec.get("therapists", []) if e.lower() in staff]
+                body = msgspec.convert({**{k: v for k, v in spec.items() if k != "therapists"}, "therapist_ids": therapists}, ServiceCreate)
+                await catalog.create_service(tx.session, body, tenant_id=tenant_id, tier=tx.tenant.tier)
+                report.services += 1
+            installed = await playbooks.installed(tx.session)
+            for key in manifest.demo.playbooks:
+                if key in installed:
+                    continue
+                try:
+                    await playbooks.install(platform, tx.session, key=key, tier=tx.tenant.tier, user_id=owner_id)
+                except Problem as problem:  # a playbook the plan lacks: said, not fatal
+                    report.skipped.append(f"playbook {key}: {problem.detail}")
+                    continue
+                report.playbooks += 1
+        await platform.rollback()
+
+
+def _entry_body(entry: DemoEntry) -> EntryCreate:
+    occurred = datetime.datetime.now(datetime.UTC) - datetime.timedelta(days=entry.days_ago, hours=1)
+    if entry.kind == "form_submission":
+        return EntryCreate(kind="form_submission", visibility=entry.visibility, data={"answer": entry.text}, occurred_at=occurred)
+    paragraphs = "".join(f"<p>{html.escape(p.strip())}</p>" for p in entry.text.split("\n\n") if p.strip())
+    return EntryCreate(kind="note", visibility=entry.visibility, html=paragraphs, occurred_at=occurred)
+
+
+async def _patient(
+    runtime: Runtime, manifest: Manifest, tenant_id: int, spec: DemoPatient,
+    staff: dict[str, tuple[uuid.UUID, str]], report: DemoReport,
+) -> None:
+    """One patient with their journal, in one transaction; then the observatory when asked for."""
+    owner_id = staff[manifest.owner_email][0]
+    therapist = staff[spec.therapist.lower()] if spec.therapist else None
+    async with tenant_transaction(runtime, tenant_id) as tx:
+        session, cipher = tx.session, tx.cipher
+        exists = (await session.execute(
+            sa.select(Patient.id).where(Patient.first_name == spec.first_name, Patient.last_name == spec.last_name)
+        )).first()
+        if exists is not None:
+            return
+        owner = await viewer_for(session, owner_id, "OWNER")
+        owner_actor = Actor(owner_id, "OWNER", DEMO_REQUEST, None)
+        body = PatientCreate(
+            first_name=spec.first_name, last_name=spec.last_name, journey_stage=spec.stage, language=spec.language,
+            tags=list(spec.tags), profile={"notes": spec.notes} if spec.notes else {},
+            therapist_ids=[therapist[0]] if therapist and therapist[1] == "THERAPIST" else [],
+        )
+        patient = await patients.create_patient(session, cipher, owner, owner_actor, body, tenant_id=tenant_id, tier=tx.tenant.tier)
+        report.patients += 1
+        if spec.ai_consent:
+            await consent.set_consent(session, owner, owner_actor, patient.id, ConsentUpdate(given=True, method="written"))
+        for entry in spec.journal:
+            author_email = (entry.author or spec.therapist or manifest.owner_email).lower()
+            author_id, role = staff[author_email]
+            viewer = await viewer_for(session, author_id, role)
+            actor = Actor(author_id, role, DEMO_REQUEST, None)
+            written = await journal.create_entry(session, cipher, viewer, actor, patient.id, _entry_body(entry))
+            if entry.signed:
+                await journal.sign_entry(session, cipher, viewer, actor, patient.id, written.id)
+            if entry.amended is not None:
+                amendment = AmendmentCreate(reason=entry.amend_reason, html=f"<p>{html.escape(entry.amended)}</p>")
+                await journal.amend_entry(session, cipher, viewer, actor, patient.id, written.id, amendment)
+            # the screening the worker also runs (at least once): a HIGH risk alerts the care team now
+            await screen_entry(session, cipher, written.id, job_id=DEMO_REQUEST)
+            report.entries += 1
+        patient_id = patient.id
+    if spec.analysis and spec.ai_consent:
+        requester = therapist[0] if therapist else owner_id
+        try:
+            await run_patient_analysis(runtime, tenant_id=tenant_id, patient_id=patient_id, requested_by=requester, request_id=DEMO_REQUEST)
+            report.analyses += 1
+        except Problem as problem:
+            report.skipped.append(f"analysis of {spec.first_name}: {problem.detail}")
+
+
+async def apply_demo_data(runtime: Runtime, manifest: Manifest) -> DemoReport:
+    """Fill the manifest's tenant with its demo data (see the module docstring); safe to run again.
+
+    The tenant must exist and be active (a suspended one is left alone and reported as skipped).
+    """
+    report = DemoReport(manifest.slug)
+    if manifest.demo is None:
+        return report
+    async with runtime.db.admin.connect() as conn:
+        row = await registry.by_slug(conn, manifest.slug)
+    if row is None or row.state != "active":
+        report.skipped.append(f"tenant {manifest.slug} is not active")
+        return report
+    staff = await _members(runtime, manifest, row.id, report)
+    if report.members:
+        async with runtime.db.admin.begin() as conn:
+            await sync_staff(conn, TenantRef(row.id, row.slug, row.schema_name, row.db_role, row.state))
+    if manifest.owner_email not in staff:
+        report.skipped.append(f"the owner {manifest.owner_email} has not joined yet")
+        return report
+    await _practice(runtime, manifest, row.id, staff, report)
+    for spec in manifest.demo.patients:
+        await _patient(runtime, manifest, row.id, spec, staff, report)
+    log.info("demo data applied", tenant=manifest.slug, **{k: v for k, v in vars(report).items() if isinstance(v, int)})
+    return report

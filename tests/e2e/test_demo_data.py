@@ -1,0 +1,103 @@
+"""`anima demo` fills its tenants from the manifests' declarative demo data, through the domain
+services, and a re-run adds nothing twice; it prints the workspace address first, then the logins.
+
+Also the shipped tenants/*.toml: valid, and a believable practice (every role, a dozen patients
+across the journey stages, signed and amended entries, an analysis, playbooks, a high-risk note).
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from anima.tenancy.manifests import ManifestError, load_manifests
+from tests.conftest import ROOT
+from tests.e2e.conftest import Deployment
+
+pytestmark = pytest.mark.e2e
+
+
+async def _tenant_counts(deployment: Deployment, slug: str) -> dict[str, int]:
+    async with deployment.admin.connect() as conn:
+        schema = await conn.scalar(sa.text("SELECT schema_name FROM platform.tenants WHERE slug = :s"), {"s": slug})
+        q = lambda sql: conn.scalar(sa.text(sql.replace("S.", f'"{schema}".')))  # noqa: E731
+        return {
+            "members": await conn.scalar(sa.text(
+                "SELECT count(*) FROM platform.memberships m JOIN platform.tenants t ON t.id = m.tenant_id WHERE t.slug = :s"), {"s": slug}),
+            "services": await q("SELECT count(*) FROM S.services"),
+            "patients": await q("SELECT count(*) FROM S.patients"),
+            "stages": await q("SELECT count(DISTINCT journey_stage) FROM S.patients"),
+            "entries": await q("SELECT count(*) FROM S.journal_entries WHERE kind IN ('note', 'form_submission')"),
+            "signed": await q("SELECT count(*) FROM S.journal_entries WHERE signed_at IS NOT NULL"),
+            "amendments": await q("SELECT count(*) FROM S.journal_amendments"),
+            "analyses": await q("SELECT count(*) FROM S.journal_entries WHERE kind = 'ai_analysis'"),
+            "rules": await q("SELECT count(*) FROM S.automation_rules"),
+            "risk_alerts": await q("SELECT count(*) FROM S.staff_alerts WHERE kind = 'risk'"),
+            # the services' own audit lines: written by them, never by raw SQL
+            "audited_patients": await q("SELECT count(*) FROM S.audit_events WHERE action = 'patient.created'"),
+            "audited_signed": await q("SELECT count(*) FROM S.audit_events WHERE action = 'journal.signed'"),
+            "audited_amended": await q("SELECT count(*) FROM S.audit_events WHERE action = 'journal.amended'"),
+        }
+
+
+async def test_demo_data_is_applied_through_the_services_and_only_once(deployment: Deployment, tmp_path: Path):
+    tenants = tmp_path / "tenants"
+    tenants.mkdir()
+    shutil.copy(ROOT / "tenants" / "serenity.toml", tenants / "serenity.toml")
+    first = deployment.run("demo", "--no-serve", "--tenants-dir", str(tenants), "--port", "8123", timeout=300)
+    lines = [line for line in first.stdout.splitlines() if line.strip()]
+    assert lines[0] == "Anima is ready: open http://127.0.0.1:8123/login"
+    assert lines[1].startswith("  Workspace  http://127.0.0.1:8123/")
+    logins = "\n".join(lines[2:10])
+    for role, email, password in (("OPERATOR", "operator@anima.example", "Watchtower-demo-2026"),
+                                  ("OWNER", "ana@serenity.example", "Serenity-demo-2026"),
+                                  ("THERAPIST", "leo@serenity.example", "Serenity-therapist-2026"),
+                                  ("ASSISTANT", "sofia@serenity.example", "Serenity-assistant-2026")):
+        assert f"{role:<9} {email} / {password}" in logins
+    assert first.stdout.index("Workspace") < first.stdout.index("Demo logins") < first.stdout.index("API")
+    counts = await _tenant_counts(deployment, "serenity")
+    assert counts["members"] == 3 and counts["services"] == 3 and counts["patients"] == 12 and counts["stages"] == 5
+    assert counts["entries"] == 9 and counts["signed"] == 5 and counts["amendments"] == 1
+    assert counts["analyses"] == 1 and counts["rules"] == 2
+    assert counts["risk_alerts"] >= 1  # the high-risk note alerted the care team and the owner
+    assert counts["audited_patients"] == 12 and counts["audited_signed"] == 5 and counts["audited_amended"] == 1
+
+    again = deployment.run("demo", "--no-serve", "--tenants-dir", str(tenants), timeout=300)
+    assert "serenity: nothing new" in again.stdout
+    assert await _tenant_counts(deployment, "serenity") == counts
+
+
+def test_the_shipped_demo_tenants_hold_a_believable_practice():
+    manifests = {m.slug: m for m in load_manifests(ROOT / "tenants")}
+    assert manifests, "tenants/ has demo tenants"
+    for manifest in manifests.values():
+        demo = manifest.demo
+        assert demo is not None
+        assert {role for role, _, _ in manifest.demo_logins()} == {"OWNER", "THERAPIST", "ASSISTANT"}
+        assert demo.services and demo.playbooks
+        entries = [e for p in demo.patients for e in p.journal]
+        assert any(e.signed for e in entries) and any(e.amended for e in entries)
+        assert any(p.analysis and p.ai_consent for p in demo.patients)
+    serenity = manifests["serenity"].demo
+    assert len(serenity.patients) >= 12
+    assert {p.stage for p in serenity.patients} == {"inquiry", "intake", "active", "integration", "completed"}
+
+
+@pytest.mark.parametrize(("demo", "message"), [
+    ('[[demo.services]]\nname = "X"\nkind = "SOLO"\nscheduling = "CALENDAR"\nduration_minutes = 50\n'
+     'price_minor = 1\ncurrency = "EUR"\nlocation = "ONLINE"\n', "demo.services[0]"),
+    ('[[demo.staff]]\nemail = "t@x.example"\nname = "T"\nrole = "BOSS"\npassword = "long-enough-1"\n', "demo"),
+    ('[[demo.patients]]\nfirst_name = "A"\ntherapist = "nobody@x.example"\n', "not the owner or a demo staff member"),
+    ('[[demo.patients]]\nfirst_name = "A"\n[[demo.patients.journal]]\nauthor = "o@x.example"\ntext = "t"\namended = "u"\n',
+     "only a signed entry can be amended"),
+    ('[[demo.patients]]\nfirst_name = "A"\n[[demo.patients]]\nfirst_name = "A"\n', "share a name"),
+    ('[[demo.patients]]\nfirst_name = "A"\nfavourite = "tea"\n', "demo"),
+])
+def test_bad_demo_data_names_the_file_and_the_field(tmp_path: Path, demo: str, message: str):
+    (tmp_path / "x.toml").write_text(f'slug = "xclinic"\nname = "X"\ntier = "PRO"\nowner_email = "o@x.example"\n\n{demo}')
+    with pytest.raises(ManifestError) as caught:
+        load_manifests(tmp_path)
+    assert str(caught.value).startswith("x.toml: ") and message in str(caught.value)
