@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 from litestar import Controller, Litestar, get
 
-from anima.http.access import EVERY_MEMBER, ROLES_OPT, TenantContext, check_org_routes
+from anima.http.access import EVERY_MEMBER, ROLES_OPT, MemberContext, TenantContext, check_org_routes
 from tests.conftest import add_member, signup
 
 ROLES = ("OWNER", "THERAPIST", "ASSISTANT")
@@ -107,9 +107,20 @@ def test_create_app_refuses_an_org_route_without_declared_roles() -> None:
         async def read(self, org_slug: str) -> dict[str, str]:
             return {}
 
+    class TwiceAuthorized(Controller):
+        path = "/o/{org_slug:str}/twice"
+
+        @get("/", opt=EVERY_MEMBER)
+        async def read(self, tenant: TenantContext, member: MemberContext) -> dict[str, str]:
+            return {}
+
     from anima.providers import application_dependencies
 
-    for controller, complaint in ((Undeclared, "declares no roles"), (SelfAuthorized, "neither tenant nor member")):
+    for controller, complaint in (
+        (Undeclared, "declares no roles"),
+        (SelfAuthorized, "neither tenant nor member"),
+        (TwiceAuthorized, "both tenant and member"),
+    ):
         app = Litestar([controller], dependencies=application_dependencies())
         with pytest.raises(RuntimeError, match=complaint):
             check_org_routes(app.routes)

@@ -233,7 +233,7 @@ def check_org_routes(routes: Iterable[Any]) -> None:
     """Refuse an application in which an organization route could be reached unauthorized.
 
     Every handler whose path holds ``{org_slug}`` must declare its roles in ``opt`` and depend on
-    ``tenant`` or ``member``.
+    exactly one of ``tenant`` or ``member``.
 
     Raises:
         RuntimeError: naming every offending route.
@@ -248,8 +248,13 @@ def check_org_routes(routes: Iterable[Any]) -> None:
             problems = []
             if handler.opt.get(ROLES_OPT) is None:
                 problems.append("declares no roles")
-            if not AUTHORIZING_DEPENDENCIES & used_dependencies(handler):
+            authorizing = AUTHORIZING_DEPENDENCIES & used_dependencies(handler)
+            if not authorizing:
                 problems.append("depends on neither tenant nor member")
+            elif len(authorizing) > 1:
+                # Litestar resolves independent dependencies concurrently: two authorizations would
+                # open two transactions, and a refusal in one cancels the other mid-statement
+                problems.append("depends on both tenant and member (ask for one)")
             if problems:
                 bad.append(f"{sorted(handler.http_methods)} {route.path}: {', '.join(problems)}")
     if bad:

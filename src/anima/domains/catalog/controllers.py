@@ -14,11 +14,10 @@ from anima.domains.catalog.schemas import ServiceCreate, ServiceOut, ServiceUpda
 from anima.http.access import EVERY_MEMBER, OWNERS, TenantContext
 from anima.http.openapi import answers
 from anima.http.pagination import OffsetPagination, Page
-from anima.identity.models import Role
 
 
 def _visible_to(tenant: TenantContext) -> uuid.UUID | None:
-    return tenant.user_id if tenant.role == Role.THERAPIST else None
+    return service_rules.visible_to(tenant.role.value, tenant.user_id)
 
 
 class ServicesController(Controller):

@@ -20,8 +20,8 @@ from babel.numbers import get_currency_name, get_currency_precision, get_decimal
 from litestar import Request, get, post
 from litestar.response import Response, Template
 
+from anima.domains.catalog.services import visible_to as service_visible_to
 from anima.domains.catalog import services as service_rules
-from anima.domains.catalog.controllers import _visible_to as visible_to
 from anima.domains.catalog.schemas import ServiceCreate, ServiceUpdate, TherapistAssignment
 from anima.domains.staff.models import StaffMember
 from anima.http.access import EVERY_MEMBER, OWNERS, TenantContext
@@ -147,12 +147,12 @@ def _plan_limit(problem: Problem) -> dict[str, Any] | None:
 async def services_page(tenant: TenantContext, ws: Workspace) -> Template:
     """The services (therapists: those assigned to them, as the API shows them)."""
     rows, total = await service_rules.list_services(
-        tenant.session, limit=LIST_SIZE, offset=0, visible_to=visible_to(tenant), active=None, kind=None, search=None
+        tenant.session, limit=LIST_SIZE, offset=0, visible_to=service_visible_to(tenant.role.value, tenant.user_id), active=None, kind=None, search=None
     )
     ws.active = "services"
     return render(
         "catalog/services.html", language=ws.language, time_zone=ws.time_zone, ws=ws, services=rows, total=total,
-        therapist_view=visible_to(tenant) is not None,
+        therapist_view=service_visible_to(tenant.role.value, tenant.user_id) is not None,
     )
 
 

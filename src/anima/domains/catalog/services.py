@@ -47,6 +47,11 @@ def iso_currencies() -> frozenset[str]:
     return frozenset(list_currencies()) - NOT_CURRENCIES
 
 
+def visible_to(role: str, user_id: uuid.UUID) -> uuid.UUID | None:
+    """Whose services a member may list: a therapist only those assigned to them (their id), others all (None)."""
+    return user_id if role == "THERAPIST" else None
+
+
 def to_out(service: Service) -> ServiceOut:
     return ServiceOut(
         id=service.id,

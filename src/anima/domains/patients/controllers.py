@@ -33,7 +33,7 @@ from anima.domains.patients.schemas import (
     StageRename,
     TherapistIds,
 )
-from anima.domains.patients.visibility import Viewer, get_patient, get_policy
+from anima.domains.patients.visibility import Viewer, get_patient, get_policy, set_policy
 from anima.http.access import CLINICIANS, EVERY_MEMBER, OWNERS, TenantContext
 from anima.http.clinical_audit import CLINICAL
 from anima.http.openapi import answers
@@ -157,9 +157,7 @@ class PolicyController(Controller):
 
     @put("/", opt=OWNERS, summary="Restrict therapists to assigned patients, or not (owners)")
     async def update(self, tenant: TenantContext, data: PolicyUpdate) -> PolicyOut:
-        policy = await get_policy(tenant.session)
-        policy.restrict_therapists_to_assigned = data.restrict_therapists_to_assigned
-        await tenant.session.flush()
+        policy = await set_policy(tenant.session, restrict_therapists_to_assigned=data.restrict_therapists_to_assigned)
         return PolicyOut(policy.restrict_therapists_to_assigned)
 
 

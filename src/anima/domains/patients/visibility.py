@@ -48,6 +48,14 @@ async def get_policy(session: AsyncSession) -> ClinicalPolicy:
     return row
 
 
+async def set_policy(session: AsyncSession, *, restrict_therapists_to_assigned: bool) -> ClinicalPolicy:
+    """Restrict therapists to the patients assigned to them, or not (flushed, in the caller's transaction)."""
+    policy = await get_policy(session)
+    policy.restrict_therapists_to_assigned = restrict_therapists_to_assigned
+    await session.flush()
+    return policy
+
+
 async def viewer_for(session: AsyncSession, user_id: uuid.UUID, role: str) -> Viewer:
     """The caller's :class:`Viewer`; reads the policy only for therapists."""
     restricted = False

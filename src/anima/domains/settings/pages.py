@@ -16,7 +16,7 @@ from litestar.response import Response, Template
 
 from anima.domains.patients import services as patient_rules
 from anima.domains.patients.schemas import PolicyUpdate, StageRename
-from anima.domains.patients.visibility import get_policy
+from anima.domains.patients.visibility import get_policy, set_policy
 from anima.domains.settings import services as settings_rules
 from anima.domains.settings.schemas import SettingsUpdate
 from anima.http.access import OWNERS, TenantContext
@@ -113,9 +113,7 @@ async def policy_submit(request: Request[Any, Any, Any], tenant: TenantContext, 
     body, form = parse(PolicyUpdate, values, booleans=("restrict_therapists_to_assigned",), language=ws.language)
     if body is None:
         return await _page(tenant, ws, policy_form=form, status=422)
-    policy = await get_policy(tenant.session)
-    policy.restrict_therapists_to_assigned = body.restrict_therapists_to_assigned
-    await tenant.session.flush()
+    await set_policy(tenant.session, restrict_therapists_to_assigned=body.restrict_therapists_to_assigned)
     return see_other(request, f"{ws.base}/settings?saved=policy#policy")
 
 
