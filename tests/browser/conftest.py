@@ -5,9 +5,9 @@
 * ``chromium`` — Debian's ``chromium`` launched by its path (:data:`CHROMIUM`), headless, with the
   background networking this machine's closed network refuses switched off.
 * ``page`` — a fresh browser context (its own cookies) per test, at desktop width.
-* :func:`visit_check` — what every visited page gets: a screenshot at phone (390 px) and desktop
-  (1280 px) width into ``artifacts/screenshots/``, and axe-core (vendored in ``vendor/``) with no
-  serious or critical finding.
+* :func:`visit_check` — what every visited page gets: screenshots at phone (390 px) and desktop
+  (1280 px) width, and at phone width in the dark scheme, into ``artifacts/screenshots/``, and
+  axe-core (vendored in ``vendor/``) in light and dark with no serious or critical finding.
 
 Emails are read from the platform outbox in the server's database (``emails_to``), as a person would
 read their inbox.
@@ -199,9 +199,12 @@ def _slug(text: str) -> str:
 
 
 def visit_check(page: Any, name: str, *, request: pytest.FixtureRequest | None = None) -> list[dict[str, Any]]:
-    """Screenshot the current page at phone and desktop width and run axe-core on it.
+    """Screenshot the current page and run axe-core on it, in light and in dark.
 
-    Returns the axe violations (any impact); fails on a serious or critical one.
+    Screenshots: phone (390 px) and desktop (1280 px) in the light scheme, phone in the dark one,
+    into ``artifacts/screenshots/<test>/``. axe-core runs in both schemes (the dark tokens must
+    keep their contrast too). Returns the axe violations (any impact); fails on a serious or
+    critical one.
     """
     test = _slug(request.node.name) if request is not None else "browser"
     folder = ARTIFACTS / test
@@ -210,8 +213,21 @@ def visit_check(page: Any, name: str, *, request: pytest.FixtureRequest | None =
     for width in (PHONE, DESKTOP):
         page.set_viewport_size({"width": width, "height": 900})
         page.screenshot(path=str(folder / f"{_slug(name)}-{width}.png"), full_page=True)
-    page.set_viewport_size(size)
     page.add_script_tag(path=str(AXE))
+    violations = _axe(page, name)
+    page.emulate_media(color_scheme="dark")
+    try:
+        page.set_viewport_size({"width": PHONE, "height": 900})
+        page.screenshot(path=str(folder / f"{_slug(name)}-{PHONE}-dark.png"), full_page=True)
+        page.set_viewport_size(size)
+        violations += _axe(page, f"{name} (dark)")
+    finally:
+        page.emulate_media(color_scheme="light")
+        page.set_viewport_size(size)
+    return violations
+
+
+def _axe(page: Any, name: str) -> list[dict[str, Any]]:
     result = page.evaluate(
         "async () => await axe.run(document, {runOnly: {type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'wcag22aa']}})"
     )
