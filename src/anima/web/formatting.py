@@ -82,9 +82,19 @@ def money(amount_minor: int | None, currency: str, language: str) -> str:
     if amount_minor is None:
         return ""
     digits = get_global("currency_fractions").get(currency, get_global("currency_fractions")["DEFAULT"])[0]
-    return numbers.format_currency(Decimal(amount_minor).scaleb(-digits), currency, locale=language)
+    return numbers.format_currency(Decimal(amount_minor).scaleb(-digits), currency, locale=_locale(language))
 
 
 def number(value: int | float | None, language: str) -> str:
     """A number with the locale's grouping and decimal signs."""
-    return "" if value is None else numbers.format_decimal(value, locale=language)
+    if value is None:
+        return ""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return _integer(value, language)
+    return numbers.format_decimal(value, locale=_locale(language))
+
+
+@functools.lru_cache(maxsize=4096)
+def _integer(value: int, language: str) -> str:
+    """Counts and page positions repeat on every page: each is formatted once per language."""
+    return numbers.format_decimal(value, locale=_locale(language))

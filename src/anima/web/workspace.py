@@ -2,7 +2,9 @@
 
 ``ws`` is the provider of page routes under ``/o/{org_slug}``; it builds on ``tenant`` (the same
 authorization as the API: declared roles, membership and live session in one statement) and adds
-two reads: the viewer's profile and organizations (platform) and the practice settings (tenant).
+the viewer's profile and organizations (platform, :class:`Person`) and the practice's label,
+language and zone (tenant, :func:`anima.domains.settings.services.practice_defaults`), each reused
+for a few seconds per process so that a page costs little more than the JSON API.
 The navigation lists only the sections the viewer's role may use, so an assistant never meets a
 locked clinical link.
 """
@@ -18,7 +20,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import aggregate_order_by
 from litestar import Request
 
-from anima.domains.settings.services import get_settings
+from anima.domains.settings.services import practice_defaults
 from anima.http.access import TenantContext
 from anima.identity.models import Membership, Role, User
 from anima.identity.tokens import AccessClaims
@@ -198,7 +200,7 @@ async def provide_workspace(
 ) -> Workspace:
     """The frame of the requested workspace page (see the module docstring)."""
     person = await _person(runtime, claims.user_id)
-    settings = await get_settings(tenant.session)
+    settings = await practice_defaults(tenant.session, tenant.tenant.id)
     language = i18n.pick_language(person.language, settings.locale)
     request.scope.setdefault("state", {})["page_language"] = language  # error pages speak it too
     return Workspace(

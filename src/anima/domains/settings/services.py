@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import time
 import zoneinfo
+from dataclasses import dataclass
 from functools import lru_cache
 
 import msgspec
@@ -32,6 +34,39 @@ async def get_settings(session: AsyncSession) -> PracticeSettings:
     return row
 
 
+@dataclass(frozen=True)
+class PracticeDefaults:
+    """What every workspace page needs of the settings: the people label, language and IANA zone."""
+
+    people_label: str
+    locale: str
+    timezone: str
+
+
+#: seconds a process reuses a tenant's :class:`PracticeDefaults` (a change made here drops them at once)
+DEFAULTS_TTL = 30.0
+_DEFAULTS: dict[int, tuple[float, PracticeDefaults]] = {}
+
+
+async def practice_defaults(session: AsyncSession, tenant_id: int) -> PracticeDefaults:
+    """The tenant's label, language and zone, read through a per-process cache keyed by tenant.
+
+    ``session`` must be scoped to the tenant ``tenant_id`` (the key is the caller's authorized
+    tenant, never a value from a request). Pages read these on every request; the cache spares
+    that round trip. :func:`update_settings` empties it in this process; another process sees a
+    change within :data:`DEFAULTS_TTL` seconds.
+    """
+    hit = _DEFAULTS.get(tenant_id)
+    if hit is not None and hit[0] > time.monotonic():
+        return hit[1]
+    row = await get_settings(session)
+    value = PracticeDefaults(row.people_label, row.locale, row.timezone)
+    if len(_DEFAULTS) >= 10_000:
+        _DEFAULTS.clear()
+    _DEFAULTS[tenant_id] = (time.monotonic() + DEFAULTS_TTL, value)
+    return value
+
+
 async def update_settings(session: AsyncSession, data: SettingsUpdate) -> PracticeSettings:
     changes = {k: v for k, v in msgspec.structs.asdict(data).items() if v is not msgspec.UNSET}
     if "timezone" in changes and changes["timezone"] not in iana_zones():
@@ -40,4 +75,5 @@ async def update_settings(session: AsyncSession, data: SettingsUpdate) -> Practi
     for key, value in changes.items():
         setattr(row, key, value)
     await session.flush()
+    _DEFAULTS.clear()
     return row
