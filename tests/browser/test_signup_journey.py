@@ -119,6 +119,17 @@ def test_a_builder_practice_reaches_the_patient_limit_and_finds_the_way_up(page,
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Log in").click()
     page.wait_for_url(re.compile(rf"/o/{slug}/?$"))
+    # a fourth person, typed on the people page, is refused with the limit and the tier that lifts it
+    page.goto(f"{server.base}/o/{slug}/people/new")
+    page.get_by_label("First name").fill("Marta")
+    page.get_by_label("Last name").fill("Vidal")
+    page.locator("form.form-card button[type=submit]").click()
+    refusal = page.get_by_role("alert").first.inner_text()
+    assert "Your plan's limit is reached" in refusal and "The PRO plan lifts this limit." in refusal
+    assert page.get_by_label("Last name").input_value() == "Vidal"  # nothing typed is lost
+    visit_check(page, "new-person-at-limit", request=request)
+    page.get_by_role("link", name="Change the plan").click()
+    page.wait_for_url(re.compile(rf"/o/{slug}/billing$"))
     page.locator("details.user-menu summary").click()
     page.locator(".usage-summary").wait_for()
     menu = page.locator(".usage-summary").inner_text()
@@ -127,6 +138,7 @@ def test_a_builder_practice_reaches_the_patient_limit_and_finds_the_way_up(page,
 
     page.locator(".usage-summary").get_by_role("link", name="Upgrade").click()
     page.wait_for_url(re.compile(rf"/o/{slug}/billing$"))
+    page.locator(".usage-row").first.wait_for()
     usage = page.locator(".usage-row").first.inner_text()
     assert "3 of 3 used" in usage and "Limit reached." in usage and "PRO allows 50." in usage
     visit_check(page, "billing-at-limit", request=request)

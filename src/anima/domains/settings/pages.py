@@ -14,6 +14,7 @@ from typing import Any
 from litestar import Request, get, post
 from litestar.response import Response, Template
 
+from anima.domains.patients.pages import stage_label
 from anima.domains.patients import services as patient_rules
 from anima.domains.patients.schemas import PolicyUpdate, StageRename
 from anima.domains.patients.visibility import get_policy, set_policy
@@ -41,7 +42,9 @@ async def _page(
     if form is None:
         form = FormState(values={"people_label": settings.people_label, "locale": settings.locale, "timezone": settings.timezone})
     stages = await patient_rules.stages(tenant.session)
-    forms = {s.key: FormState(values={"label": s.label, "timeout_days": "" if s.timeout_days is None else str(s.timeout_days)})
+    # a default name is offered in the page's language: saving it makes it the organization's own word
+    forms = {s.key: FormState(values={"label": stage_label(s.key, s.label, ws.language),
+                                      "timeout_days": "" if s.timeout_days is None else str(s.timeout_days)})
              for s in stages}
     forms.update(stage_forms or {})
     policy = await get_policy(tenant.session)
