@@ -59,3 +59,34 @@ def test_plans_language_and_login_to_the_workspace(page, server: Server, request
     page.goto(f"/o/{slug}/")
     assert "/login?next=" in page.url
     assert not server.notes, server.notes
+
+
+def test_the_workspace_works_from_the_keyboard(page, server: Server, request):
+    """Skip link first, labelled fields in order, Enter submits, menus open with Enter and close with Escape."""
+    slug, email = _signup_by_api(server)
+    page.goto("/login")
+    page.keyboard.press("Tab")
+    focused = page.evaluate("() => document.activeElement.className")
+    assert "skip-link" in focused
+    assert page.evaluate("() => getComputedStyle(document.activeElement).outlineStyle") != "none"
+    page.get_by_label("Email").focus()
+    page.keyboard.type(email)
+    page.keyboard.press("Tab")
+    assert page.evaluate("() => document.activeElement.name") == "password"
+    page.keyboard.type(PASSWORD)
+    page.keyboard.press("Enter")
+    page.wait_for_url(re.compile(rf"/o/{slug}/?$"))
+    menu = page.locator("details.user-menu")
+    menu.locator("summary").focus()
+    ring = page.evaluate("() => getComputedStyle(document.activeElement).outlineWidth")
+    assert ring == "2px"  # the focus ring of the design tokens
+    page.keyboard.press("Enter")
+    assert menu.get_attribute("open") is not None
+    visit_check(page, "user-menu-open", request=request)
+    page.keyboard.press("Escape")
+    assert menu.get_attribute("open") is None
+    # every link of the navigation is reachable and named
+    links = page.locator("nav.sidebar a")
+    assert links.count() >= 5
+    for i in range(links.count()):
+        assert links.nth(i).inner_text().strip()
