@@ -22,19 +22,17 @@ import secrets
 import shutil
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import httpx
 import psycopg
 import pytest
 
 from anima.db.engine import Database, role_prefix
 from tests.conftest import ROOT, test_environ
-from tests.e2e.conftest import free_port
+from tests.e2e.conftest import free_port, wait_ready
 
 #: Debian's chromium package installs this executable (``.ci/run`` installs the package)
 CHROMIUM = os.environ.get("ANIMA_CHROMIUM", "/usr/bin/chromium")
@@ -78,20 +76,6 @@ class Server:
         raise AssertionError(f"no email to {recipient} with a link to {path_part}")
 
 
-def _wait_ready(base: str, proc: subprocess.Popen, log: Path, timeout: float = 120) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise AssertionError(f"server exited {proc.returncode}:\n{log.read_text()}")
-        try:
-            if httpx.get(f"{base}/ready", timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.3)
-    raise AssertionError(f"server not ready in {timeout}s:\n{log.read_text()}")
-
-
 @contextlib.contextmanager
 def running_server(db: Database, work: Path, **extra_env: str) -> Iterator[Server]:
     """``anima demo`` on a database of its own under ``work`` (no demo tenants), with ``extra_env``
@@ -120,7 +104,7 @@ def running_server(db: Database, work: Path, **extra_env: str) -> Iterator[Serve
     base = f"http://127.0.0.1:{port}"
     dsn = url.set(drivername="postgresql").render_as_string(hide_password=False)
     try:
-        _wait_ready(base, process, log)
+        wait_ready(base, process, log, timeout=120)
         yield Server(base, env, dsn, log, process)
     finally:
         process.terminate()

@@ -15,7 +15,7 @@ import sqlalchemy as sa
 
 from tests.conftest import PASSWORD, ROOT, unique_email, unique_slug
 from tests.e2e.conftest import Deployment, free_port
-from tests.e2e.test_server import _wait_ready
+from tests.e2e.conftest import wait_ready
 
 pytestmark = pytest.mark.e2e
 
@@ -33,7 +33,7 @@ async def test_serve_port_reaches_the_invitation_link(deployment: Deployment, tm
         )
     base = f"http://127.0.0.1:{port}"
     try:
-        _wait_ready(base, proc, log_path)
+        wait_ready(base, proc, log_path)
         async with httpx.AsyncClient(base_url=base, timeout=30) as http:
             slug, email = unique_slug("links"), unique_email("owner")
             signed = await http.post("/api/v1/signup", json={

@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
@@ -16,7 +15,7 @@ import pytest
 import sqlalchemy as sa
 
 from tests.conftest import PASSWORD, ROOT, unique_email, unique_slug
-from tests.e2e.conftest import Deployment, free_port
+from tests.e2e.conftest import Deployment, free_port, wait_ready
 
 pytestmark = pytest.mark.e2e
 
@@ -28,20 +27,6 @@ def _start(deployment: Deployment, port: int, tenants_dir: Path, log_path: Path)
         [sys.executable, "-m", "anima", "demo", "--port", str(port), "--tenants-dir", str(tenants_dir)],
         env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, text=True,
     )
-
-
-def _wait_ready(base: str, proc: subprocess.Popen, log_path: Path, timeout: float = 90) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise AssertionError(f"server exited {proc.returncode}:\n{log_path.read_text()}")
-        try:
-            if httpx.get(f"{base}/ready", timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.3)
-    raise AssertionError(f"server not ready in {timeout}s:\n{log_path.read_text()}")
 
 
 async def _invitation_token(deployment: Deployment, email: str) -> str:
@@ -64,7 +49,7 @@ async def test_two_organizations_through_the_running_server(deployment: Deployme
     log_path = tmp_path / "server.log"
     proc = _start(deployment, port, tenants_dir, log_path)
     try:
-        _wait_ready(base, proc, log_path)
+        wait_ready(base, proc, log_path)
         output = log_path.read_text()
         assert f"{base}/docs" in output and "lea@harbor.example / Harbor-demo-2026" in output
         async with httpx.AsyncClient(base_url=base, timeout=30) as http:
