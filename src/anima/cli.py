@@ -228,7 +228,7 @@ def demo(host: str | None, port: int | None, tenants_dir: str, no_serve: bool) -
             lines = demo_banner(settings, port, demo_operator, manifests)
             lines.append(f"  Tenants    created {report.created or '[]'}, updated {report.updated or '[]'}, unchanged {report.unchanged or '[]'}")
             for done in filled:
-                added = ", ".join(f"{n} {k}" for k, n in vars(done).items() if isinstance(n, int) and n) or "nothing new"
+                added = ", ".join(f"{k} {n}" for k, n in vars(done).items() if isinstance(n, int) and n) or "nothing new"
                 lines.append(f"  Demo data  {done.slug}: {added}" + "".join(f"; {s}" for s in done.skipped))
             click.echo("\n".join(lines) + "\n")
             if no_serve:
