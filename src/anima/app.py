@@ -40,7 +40,7 @@ from anima.runtime import RUNTIME_KEY, Runtime, build_runtime
 from anima.logs import configure_logging, get_logger
 from anima.tenancy import controllers as tenancy_controllers
 from anima.web.csrf import csrf_config
-from anima.web.router import page_router, static_router
+from anima.site.router import page_router, static_router
 from anima.web.templating import template_config
 
 log = get_logger(__name__)

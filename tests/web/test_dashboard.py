@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime
 
-from anima.web.dashboard import today_bounds
+from anima.site.dashboard import today_bounds
 from tests.conftest import add_member, signup
 from tests.web.conftest import Browser
 

@@ -1,6 +1,6 @@
 """How pages answer errors: the login page when signed out, an error page in the page's language.
 
-Installed on the page router (:mod:`anima.web.router`), these replace the API's problem+json
+Installed on the page router (:mod:`anima.site.router`), these replace the API's problem+json
 handlers for page routes only. A problem's page shows its status and a translated sentence
 (:mod:`anima.web.problem_text`), never a stack trace; HTMX requests are redirected with
 ``HX-Redirect``.

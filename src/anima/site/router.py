@@ -1,6 +1,6 @@
 """The page router: every page handler, their session cookies, their providers and error pages.
 
-Collected, not listed: this package's ``PAGE_HANDLERS`` and every
+Collected, not listed: the ``PAGE_HANDLERS`` of this package's modules and every
 ``anima.domains.<name>.pages.PAGE_HANDLERS``. On these routes ``claims`` comes from the session
 cookies (:func:`anima.web.browser_session.provide_browser_claims`) instead of a bearer token, so
 ``tenant``, ``member``, ``viewer``, ``actor``, ``cipher`` and ``operator`` authorize a page exactly
@@ -17,13 +17,13 @@ from litestar.di import Provide
 from litestar.static_files import create_static_files_router
 
 from anima.domains import import_domain_modules
-from anima.web import dashboard, public_pages
+from anima.site import dashboard, public_pages
+from anima.site.frame import provide_workspace
 from anima.web.browser_session import BrowserSessionMiddleware, provide_browser_claims
 from anima.web.errors import PAGE_EXCEPTION_HANDLERS
 from anima.web.templating import STATIC_PREFIX, STATIC_ROOT
-from anima.web.workspace import provide_workspace
 
-#: modules of the web layer (besides the domains) that bring pages
+#: modules of this package that bring pages (the domains' and other packages' are discovered)
 _WEB_PAGE_MODULES = (public_pages, dashboard)
 
 
