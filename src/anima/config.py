@@ -26,6 +26,9 @@ import msgspec
 
 Environment = Literal["development", "production"]
 
+#: the From header of the platform's emails unless ANIMA_MAIL_FROM says otherwise
+DEFAULT_MAIL_FROM = "Anima <no-reply@anima.example>"
+
 #: name -> (description, default shown in the README)
 ENVIRONMENT: dict[str, tuple[str, str]] = {
     "DATABASE_URL": (
@@ -47,6 +50,13 @@ ENVIRONMENT: dict[str, tuple[str, str]] = {
     "ANIMA_HOST": ("Address the API server binds to.", "127.0.0.1"),
     "ANIMA_PORT": ("Port the API server binds to.", "8000"),
     "ANIMA_PUBLIC_URL": ("Base URL used in links sent by email.", "http://HOST:PORT"),
+    "SMTP_URL": (
+        "Mail server for the platform's emails: smtp://user:pass@host:port (STARTTLS when the server offers it) "
+        "or smtps://user:pass@host:port (implicit TLS). Unset: emails are delivered to a local mailbox "
+        "(ANIMA_DATA_DIR/mailbox, shown at /dev/mailbox in development).",
+        "unset (local mailbox)",
+    ),
+    "ANIMA_MAIL_FROM": ("From address of the platform's emails.", "Anima <no-reply@anima.example>"),
     "ANIMA_TRUSTED_PROXIES": (
         "Comma-separated addresses or CIDR ranges of reverse proxies whose X-Forwarded-For is believed.",
         "empty (forwarded headers ignored)",
@@ -143,6 +153,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     gemini_api_key: str | None = None
     gemini_model: str = "gemini-2.5-flash"
     gemini_api_base: str | None = None
+    smtp_url: str | None = None
+    mail_from: str = DEFAULT_MAIL_FROM
 
     @property
     def payments_configured(self) -> bool:
@@ -153,6 +165,11 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     def gemini_configured(self) -> bool:
         """True when the AI observatory may call Gemini (an API key is set)."""
         return bool(self.gemini_api_key)
+
+    @property
+    def local_mailbox(self) -> bool:
+        """True when emails go to the local mailbox (``ANIMA_DATA_DIR/mailbox``), not to an SMTP server."""
+        return not self.smtp_url
 
     @property
     def is_production(self) -> bool:
@@ -321,6 +338,23 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
     settings_kwargs.update(
         gemini_api_key=(env.get("GEMINI_API_KEY") or "").strip() or None, gemini_model=gemini_model, gemini_api_base=gemini_base
     )
+    smtp_url = (env.get("SMTP_URL") or "").strip() or None
+    if smtp_url is not None:
+        from urllib.parse import urlsplit
+
+        try:
+            parts = urlsplit(smtp_url)
+            parts.port  # noqa: B018 - raises on a bad port
+        except ValueError:
+            parts = None
+        if parts is None or parts.scheme not in ("smtp", "smtps") or not parts.hostname:
+            problems.append("SMTP_URL must look like smtp://user:pass@host:port or smtps://user:pass@host:port")
+    mail_from = (env.get("ANIMA_MAIL_FROM") or "").strip() or DEFAULT_MAIL_FROM
+    from email.utils import parseaddr
+
+    if "@" not in parseaddr(mail_from)[1] or any(c in mail_from for c in "\r\n\x00"):
+        problems.append(f"ANIMA_MAIL_FROM={mail_from!r} must be an address such as 'Anima <no-reply@example.org>'")
+    settings_kwargs.update(smtp_url=smtp_url, mail_from=mail_from)
     if problems:
         raise SettingsError(problems)
     if generated:

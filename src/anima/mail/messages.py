@@ -1,15 +1,15 @@
 """The platform email outbox: messages are written in the transaction that causes them.
 
-With no SMTP configured the outbox is where mail stays (operators and tests read it); in
-development each message is also logged, without its token-bearing body being redacted from the
-developer (the link is the point). Sending through SMTP comes with the events relay.
+Every worker sends what is queued (:mod:`anima.mail.sender`): through ``SMTP_URL`` when it is
+set, otherwise into the local mailbox (``ANIMA_DATA_DIR/mailbox``, read at ``/dev/mailbox`` in
+development). In development each queued message's link is also logged (the link is the point).
 """
 
 from __future__ import annotations
 
 import datetime
 
-from sqlalchemy import String, Text, func
+from sqlalchemy import CheckConstraint, Index, String, Text, func, text
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -19,10 +19,23 @@ from anima.logs import get_logger
 log = get_logger(__name__)
 
 
+#: the states of an outbox email: queued (waiting for its next attempt), sending (claimed by a
+#: sender), sent, failed (a permanent refusal; ``last_error`` says why)
+EMAIL_STATUSES = ("queued", "sending", "sent", "failed")
+
+
 class OutboxEmail(UUIDKey, PlatformBase):
-    """One email to send: recipient, subject, plain-text body, when queued and when sent."""
+    """One email to send: recipient, subject, plain-text body, when queued and when sent.
+
+    ``status``, ``attempts``, ``next_attempt_at`` and ``last_error`` are the delivery state kept
+    by :mod:`anima.mail.sender` (``last_error`` holds the server's reason, never content).
+    """
 
     __tablename__ = "email_outbox"
+    __table_args__ = (
+        CheckConstraint("status IN ('queued','sending','sent','failed')", name="status_valid"),
+        Index("ix_email_outbox_due", "status", "next_attempt_at", postgresql_where=text("status IN ('queued','sending')")),
+    )
 
     recipient: Mapped[str] = mapped_column(String(254), index=True)
     subject: Mapped[str] = mapped_column(String(255))
@@ -31,6 +44,10 @@ class OutboxEmail(UUIDKey, PlatformBase):
     tenant_id: Mapped[int | None] = mapped_column(nullable=True)
     created_at: Mapped[datetime.datetime] = mapped_column(default=utcnow, server_default=func.now())
     sent_at: Mapped[datetime.datetime | None] = mapped_column(nullable=True)
+    status: Mapped[str] = mapped_column(String(16), default="queued", server_default="queued")
+    attempts: Mapped[int] = mapped_column(default=0, server_default="0")
+    next_attempt_at: Mapped[datetime.datetime] = mapped_column(default=utcnow, server_default=func.now())
+    last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
 
 
 async def queue_email(
