@@ -4,7 +4,8 @@
 :mod:`anima.jobs.handlers`; the AI jobs ``analyze_journal_entry`` and ``analyze_patient`` of
 :mod:`anima.ai.jobs`; extra functions named by
 ``ANIMA_WORKER_EXTRA_FUNCTIONS``), the cron tick (``ANIMA_AUTOMATION_TICK``), the hourly
-grace-period expiry (:mod:`anima.jobs.billing`), the concurrency
+grace-period expiry (:mod:`anima.jobs.billing`), the minutely sending of due emails
+(:mod:`anima.jobs.mail`; also run once when the worker starts), the concurrency
 (``ANIMA_WORKER_CONCURRENCY``) and the sweep interval (``ANIMA_WORKER_SWEEP``: how soon a job of a
 dead worker — no heartbeat for ``ANIMA_JOB_HEARTBEAT`` seconds — is retried).
 
@@ -25,8 +26,10 @@ from anima.config import Settings
 from anima.db.engine import Database
 from anima.jobs import billing as billing_jobs
 from anima.jobs import handlers
+from anima.jobs import mail as mail_jobs
 from anima.jobs.queue import job_options, make_queue
 from anima.jobs.relay import Relay
+from anima.mail.sender import run_once as send_due_mail
 from anima.runtime import RUNTIME_KEY, Runtime, build_runtime
 from anima.logs import get_logger
 
@@ -45,6 +48,7 @@ def worker_functions(settings: Settings) -> list[Callable[..., Any]]:
     return [
         handlers.handle_event, handlers.automation_tick, handlers.tenant_tick,
         ai_jobs.analyze_journal_entry, ai_jobs.analyze_patient, billing_jobs.expire_grace,
+        mail_jobs.send_emails,
         *extra_functions(settings.worker_extra_functions),
     ]
 
@@ -62,6 +66,8 @@ def build_worker(svc: Runtime, *, handle_signals: bool = True) -> Worker:
                     timeout=tick["timeout"], heartbeat=tick["heartbeat"], retries=tick["retries"], ttl=60),
             CronJob(billing_jobs.expire_grace, cron=billing_jobs.GRACE_CRON, unique=True,
                     timeout=600, heartbeat=tick["heartbeat"], retries=tick["retries"], ttl=3600),
+            CronJob(mail_jobs.send_emails, cron=mail_jobs.MAIL_CRON, unique=True,
+                    timeout=300, heartbeat=tick["heartbeat"], retries=1, ttl=60),
         ],
         timers={"sweep": settings.worker_sweep, "schedule": 1, "abort": 1, "worker_info": 10},
         shutdown_grace_period_s=5,
@@ -70,6 +76,16 @@ def build_worker(svc: Runtime, *, handle_signals: bool = True) -> Worker:
     if not handle_signals:
         worker.SIGNALS = []  # the host (uvicorn in `anima demo`) owns the signals
     return worker
+
+
+async def _send_mail_at_start(svc: Runtime) -> None:
+    """Send the emails that became due while no worker ran (the cron job sends the rest)."""
+    try:
+        counts = await send_due_mail(svc)
+    except Exception as exc:  # noqa: BLE001 - the minutely job tries again
+        log.warning("sending mail at start failed", error_type=type(exc).__qualname__)
+    else:
+        log.info("mail sent at start", **counts)
 
 
 async def run_worker(settings: Settings, db: Database, stop: asyncio.Event | None = None, *, handle_signals: bool = True) -> None:
@@ -81,6 +97,7 @@ async def run_worker(settings: Settings, db: Database, stop: asyncio.Event | Non
     relay = Relay(svc)
     relay_task = asyncio.create_task(relay.run(stop), name="anima-relay")
     worker_task = asyncio.create_task(worker.start(), name="anima-worker")
+    mail_task = asyncio.create_task(_send_mail_at_start(svc), name="anima-mail-at-start")
     log.info("worker started", queue=settings.queue_name, functions=sorted(worker.functions), concurrency=worker.concurrency)
     stopper = asyncio.create_task(stop.wait())
     try:
@@ -88,8 +105,8 @@ async def run_worker(settings: Settings, db: Database, stop: asyncio.Event | Non
     finally:
         stop.set()
         await worker.stop()
-        for task in (worker_task, relay_task, stopper):
+        for task in (worker_task, relay_task, stopper, mail_task):
             task.cancel()
-        await asyncio.gather(worker_task, relay_task, stopper, return_exceptions=True)
+        await asyncio.gather(worker_task, relay_task, stopper, mail_task, return_exceptions=True)
         await queue.disconnect()
         log.info("worker stopped")

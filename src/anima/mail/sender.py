@@ -1,0 +1,310 @@
+"""Delivery of the platform's queued emails: claim, send, record.
+
+:func:`send_due_emails` (run by every worker each minute and once at its start, see
+:mod:`anima.jobs.worker`):
+
+1. **Claims** up to ``limit`` due messages in one short transaction: ``queued`` rows whose
+   ``next_attempt_at`` has come, and ``sending`` rows whose lease ran out (a sender that crashed
+   mid-send), taken ``FOR UPDATE SKIP LOCKED`` so concurrent senders never take the same row. A
+   claimed row becomes ``sending``, its ``attempts`` grows by one and ``next_attempt_at`` becomes
+   the end of its lease (:data:`LEASE`).
+2. **Sends** each one: through ``SMTP_URL`` with aiosmtplib (``smtp://`` upgrades with STARTTLS
+   when the server offers it, ``smtps://`` is implicit TLS), or, with no ``SMTP_URL``, into the
+   local mailbox (:mod:`anima.mail.mailbox`).
+3. **Records** the outcome, each in its own statement guarded by the claim (status ``sending``
+   and the claimed ``attempts``): ``sent``; back to ``queued`` after :func:`backoff` for a
+   transient failure (no connection, a 4xx reply); ``failed`` with the server's reason for a
+   permanent one (a 5xx reply) or after :data:`MAX_ATTEMPTS` attempts.
+
+Logs carry ids, kind, status and error codes only, never a subject, body or address.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime
+import ssl
+import uuid
+from dataclasses import dataclass, field
+from email.message import EmailMessage
+from email.utils import format_datetime, parseaddr
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+import aiosmtplib
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import async_sessionmaker
+
+from anima.config import Settings
+from anima.db.engine import Database
+from anima.logs import get_logger
+from anima.mail import mailbox
+from anima.runtime import Runtime
+
+log = get_logger(__name__)
+
+#: how long a claimed message may stay ``sending`` before another sender takes it again
+LEASE = datetime.timedelta(minutes=5)
+#: retry delays double from one minute up to this cap
+MAX_BACKOFF = datetime.timedelta(hours=1)
+#: a message still failing transiently after this many attempts becomes ``failed``
+MAX_ATTEMPTS = 12
+#: seconds an SMTP connection or command may take
+SMTP_TIMEOUT = 30.0
+
+_CLAIM = sa.text(
+    """
+    WITH due AS (
+        SELECT id FROM platform.email_outbox
+        WHERE status IN ('queued', 'sending') AND next_attempt_at <= now()
+        ORDER BY next_attempt_at
+        LIMIT :limit
+        FOR UPDATE SKIP LOCKED
+    )
+    UPDATE platform.email_outbox AS e
+    SET status = 'sending', attempts = e.attempts + 1, next_attempt_at = now() + make_interval(secs => :lease)
+    FROM due WHERE e.id = due.id
+    RETURNING e.id, e.recipient, e.subject, e.body, e.kind, e.created_at, e.attempts
+    """
+)
+
+_FINISH = sa.text(
+    """
+    UPDATE platform.email_outbox
+    SET status = :status, next_attempt_at = :next_attempt_at, last_error = :last_error,
+        sent_at = coalesce(:sent_at, sent_at)
+    WHERE id = :id AND status = 'sending' AND attempts = :attempts
+    """
+)
+
+
+@dataclass(frozen=True)
+class Claimed:
+    """One claimed message (what a sender needs to send it)."""
+
+    id: uuid.UUID
+    recipient: str
+    subject: str
+    body: str
+    kind: str
+    created_at: datetime.datetime
+    attempts: int
+
+
+@dataclass
+class SendReport:
+    """What one :func:`send_due_emails` run did: message ids by outcome."""
+
+    sent: list[uuid.UUID] = field(default_factory=list)
+    retrying: list[uuid.UUID] = field(default_factory=list)
+    failed: list[uuid.UUID] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, int]:
+        return {"sent": len(self.sent), "retrying": len(self.retrying), "failed": len(self.failed)}
+
+
+class TransientFailure(Exception):
+    """Sending may succeed later (no connection, a 4xx reply)."""
+
+    @property
+    def code(self) -> str:
+        """What a log may say: the reply code, or the error type when there was no reply."""
+        return str(self).split(" ", 1)[0]
+
+
+class PermanentFailure(TransientFailure):
+    """Sending will not succeed (a 5xx reply)."""
+
+
+def backoff(attempts: int) -> datetime.timedelta:
+    """The wait before the next attempt after ``attempts`` failed ones: 1, 2, 4 … minutes, capped."""
+    return min(datetime.timedelta(minutes=2 ** max(0, attempts - 1)), MAX_BACKOFF)
+
+
+def build_message(settings: Settings, email: Claimed) -> EmailMessage:
+    """The RFC 5322 message of ``email`` (From ``ANIMA_MAIL_FROM``, plain text, UTF-8)."""
+    domain = parseaddr(settings.mail_from)[1].rpartition("@")[2] or "anima.example"
+    message = EmailMessage()
+    message["From"] = settings.mail_from
+    message["To"] = email.recipient
+    message["Subject"] = email.subject
+    message["Date"] = format_datetime(email.created_at.astimezone(datetime.UTC))
+    message["Message-ID"] = f"<{email.id}@{domain}>"
+    message["X-Anima-Kind"] = email.kind
+    message.set_content(email.body)
+    return message
+
+
+def _reason(code: int, text: str) -> str:
+    return f"{code} {' '.join(str(text).split())}"[:500]
+
+
+def _classify(exc: BaseException) -> Exception:
+    """A :class:`TransientFailure` or :class:`PermanentFailure` for an error from aiosmtplib."""
+    if isinstance(exc, aiosmtplib.SMTPRecipientsRefused):
+        refused = exc.recipients[0] if exc.recipients else None
+        code = refused.code if refused is not None else 550
+        reason = _reason(code, refused.message if refused is not None else "recipient refused")
+        return PermanentFailure(reason) if code >= 500 else TransientFailure(reason)
+    if isinstance(exc, aiosmtplib.SMTPResponseException) and not isinstance(exc, aiosmtplib.SMTPServerDisconnected):
+        reason = _reason(exc.code, exc.message)
+        return PermanentFailure(reason) if 500 <= exc.code < 600 else TransientFailure(reason)
+    return TransientFailure(type(exc).__qualname__)
+
+
+class SmtpTransport:
+    """One SMTP connection for a batch, opened lazily from ``SMTP_URL``."""
+
+    def __init__(self, url: str) -> None:
+        parts = urlsplit(url)
+        implicit = parts.scheme == "smtps"
+        self._client = aiosmtplib.SMTP(
+            hostname=parts.hostname,
+            port=parts.port or (465 if implicit else 587),
+            username=unquote(parts.username) if parts.username else None,
+            password=unquote(parts.password) if parts.password else None,
+            use_tls=implicit,
+            start_tls=None if not implicit else False,
+            timeout=SMTP_TIMEOUT,
+            tls_context=ssl.create_default_context(),
+        )
+        self._connected = False
+        self._down: TransientFailure | None = None
+        self._connected_once = False
+
+    async def send(self, message: EmailMessage) -> None:
+        """Send ``message``. Raises TransientFailure or PermanentFailure.
+
+        Once the server cannot be reached, the batch's remaining messages fail at once (transiently).
+        """
+        if self._down is not None:
+            raise TransientFailure(str(self._down))
+        try:
+            if not self._connected:
+                await self._client.connect()
+                self._connected = self._connected_once = True
+            await self._client.send_message(message)
+        except (aiosmtplib.SMTPException, OSError, asyncio.TimeoutError) as exc:
+            failure = _classify(exc)
+            if isinstance(exc, OSError | asyncio.TimeoutError):  # no connection (aiosmtplib's are ConnectionErrors)
+                self._connected = False
+                if not self._connected_once:
+                    self._down = failure
+            else:
+                try:  # the transaction is abandoned; the connection serves the next message
+                    await self._client.rset()
+                except Exception:  # noqa: BLE001
+                    self._connected = False
+                    self._client.close()
+            raise failure from None
+
+    async def close(self) -> None:
+        if self._connected:
+            try:
+                await self._client.quit()
+            except Exception:  # noqa: BLE001 - the messages are sent; a failed QUIT changes nothing
+                self._client.close()
+            self._connected = False
+
+
+class MailboxTransport:
+    """The local mailbox (no ``SMTP_URL``): each message becomes a ``.eml`` file."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+
+    async def send(self, message: EmailMessage, email_id: uuid.UUID) -> None:
+        try:
+            await asyncio.to_thread(mailbox.deliver, self._settings, email_id, message)
+        except OSError as exc:
+            raise TransientFailure(type(exc).__qualname__) from None
+
+
+def _sessionmaker(holder: Runtime | Database) -> async_sessionmaker:
+    return holder.sessionmaker if isinstance(holder, Runtime) else holder.sessionmaker()
+
+
+async def _claim(maker: async_sessionmaker, limit: int) -> list[Claimed]:
+    async with maker() as session:
+        async with session.begin():
+            rows = (await session.execute(_CLAIM, {"limit": limit, "lease": LEASE.total_seconds()})).all()
+    return [Claimed(*row) for row in rows]
+
+
+async def _finish(maker: async_sessionmaker, email: Claimed, status: str, *, delay: datetime.timedelta | None = None,
+                  error: str | None = None) -> None:
+    now = datetime.datetime.now(datetime.UTC)
+    async with maker() as session:
+        async with session.begin():
+            await session.execute(
+                _FINISH,
+                {"id": email.id, "attempts": email.attempts, "status": status, "last_error": error,
+                 "next_attempt_at": now + delay if delay is not None else now,
+                 "sent_at": now if status == "sent" else None},
+            )
+
+
+async def send_due_emails(holder: Runtime | Database, *, settings: Settings | None = None, limit: int = 50) -> SendReport:
+    """Claim, send and record up to ``limit`` due emails (see the module docstring).
+
+    Args:
+        holder: the process's :class:`~anima.runtime.Runtime`, or a :class:`~anima.db.engine.Database`
+            together with ``settings``.
+        settings: the settings when ``holder`` is a Database (else the runtime's).
+        limit: at most this many messages in this run.
+    """
+    if settings is None:
+        if not isinstance(holder, Runtime):
+            raise TypeError("send_due_emails(Database) needs settings=")
+        settings = holder.settings
+    maker = _sessionmaker(holder)
+    report = SendReport()
+    claimed = await _claim(maker, limit)
+    if not claimed:
+        return report
+    smtp = SmtpTransport(settings.smtp_url) if settings.smtp_url else None
+    local = MailboxTransport(settings)
+    try:
+        for email in claimed:
+            try:
+                message = build_message(settings, email)
+                if smtp is not None:
+                    await smtp.send(message)
+                else:
+                    await local.send(message, email.id)
+            except PermanentFailure as exc:
+                await _finish(maker, email, "failed", error=str(exc))
+                report.failed.append(email.id)
+                log.warning("email failed", email_id=str(email.id), kind=email.kind, status="failed",
+                            attempts=email.attempts, error=exc.code)
+            except TransientFailure as exc:
+                if email.attempts >= MAX_ATTEMPTS:
+                    await _finish(maker, email, "failed", error=f"gave up after {email.attempts} attempts: {exc}"[:500])
+                    report.failed.append(email.id)
+                    status = "failed"
+                else:
+                    await _finish(maker, email, "queued", delay=backoff(email.attempts), error=str(exc))
+                    report.retrying.append(email.id)
+                    status = "queued"
+                log.warning("email not sent", email_id=str(email.id), kind=email.kind, status=status,
+                            attempts=email.attempts, error=exc.code)
+            else:
+                await _finish(maker, email, "sent")
+                report.sent.append(email.id)
+                log.info("email sent", email_id=str(email.id), kind=email.kind, status="sent",
+                         transport="smtp" if smtp is not None else "mailbox")
+    finally:
+        if smtp is not None:
+            await smtp.close()
+    return report
+
+
+async def run_once(holder: Runtime | Database, *, settings: Settings | None = None, limit: int = 200) -> dict[str, Any]:
+    """:func:`send_due_emails` until nothing due is left or a run sends nothing; the summed counts."""
+    total = {"sent": 0, "retrying": 0, "failed": 0}
+    while True:
+        report = await send_due_emails(holder, settings=settings, limit=limit)
+        for key, value in report.as_dict().items():
+            total[key] += value
+        if sum(report.as_dict().values()) < limit or not report.sent:
+            return total
