@@ -266,6 +266,8 @@ def demo_banner(settings: Settings, port: int, operator: tuple[str, str], manife
         f"  Health     {base}/health   Ready: {base}/ready",
         f"  Database   {'embedded PostgreSQL in ' + str(settings.data_dir / 'pgdata') if settings.database_url is None else 'DATABASE_URL'}",
     ]
+    if not settings.is_production and settings.local_mailbox:
+        lines.append(f"  Mailbox    {base}/dev/mailbox  (no SMTP_URL: invitations and other emails land here)")
     return lines
 
 

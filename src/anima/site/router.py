@@ -38,12 +38,12 @@ def page_handlers() -> list[Any]:
 
 
 def _extra_page_modules() -> list[Any]:
-    """Page modules of packages outside ``domains`` (identity, billing, tenancy): ``<package>.pages``,
+    """Page modules of packages outside ``domains`` (identity, billing, tenancy, jobs, mail): ``<package>.pages``,
     and of identity's account sub-area (signup, email verification, password reset)."""
     import importlib
 
     found = []
-    for package in ("identity", "identity.account", "billing", "tenancy", "jobs"):
+    for package in ("identity", "identity.account", "billing", "tenancy", "jobs", "mail"):
         try:
             found.append(importlib.import_module(f"anima.{package}.pages"))
         except ModuleNotFoundError as exc:
