@@ -7,6 +7,7 @@
     anima migrate                   platform schema to head, resume provisioning, tenants to head
     anima tenants create|list|show|migrate|suspend|resume|delete|apply
     anima operators create EMAIL    create or promote a platform operator
+    anima mail send                 send the due queued emails now
     anima migrations revision platform|tenant -m MESSAGE
 
 Every command reads the settings once; a bad setting stops it with one line per problem.
@@ -511,6 +512,23 @@ def billing_expire_grace() -> None:
     for c in changes:
         click.echo(f"tenant {c.tenant_id}: {c.from_tier} -> {c.to_tier}")
     click.echo(f"{len(changes)} tenant(s) changed")
+
+
+@main.group()
+def mail() -> None:
+    """The platform's emails."""
+
+
+@mail.command("send")
+def mail_send() -> None:
+    """Send the due queued emails now (what every worker does each minute): SMTP_URL, or the local mailbox."""
+    from anima.mail.sender import run_once
+
+    async def run(settings: Settings, db: Database):
+        return await run_once(db, settings=settings)
+
+    counts = _run(run)
+    click.echo(f"sent {counts['sent']}, retrying {counts['retrying']}, failed {counts['failed']}")
 
 
 @main.group()
