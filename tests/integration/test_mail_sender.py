@@ -210,3 +210,37 @@ async def test_without_smtp_url_messages_go_to_the_local_mailbox(db, settings, t
     parsed = email.message_from_bytes((tmp_path / "mailbox" / f"{email_id}.eml").read_bytes(), policy=email.policy.default)
     assert parsed["To"] == recipient and parsed["From"] == settings.mail_from
     assert mailbox.messages(local)[0].date >= mailbox.messages(local)[-1].date
+
+
+async def test_a_message_that_keeps_failing_transiently_is_given_up(db, smtp, smtp_settings):
+    from anima.mail.sender import MAX_ATTEMPTS
+
+    email_id = await _queue(db, unique_email("tired"))
+    async with db.admin.begin() as conn:
+        await conn.execute(sa.text("UPDATE platform.email_outbox SET attempts = :a WHERE id = :i"), {"a": MAX_ATTEMPTS - 1, "i": email_id})
+    smtp.refuse = "451 4.3.0 Still busy"
+    report = await send_due_emails(db, settings=smtp_settings, limit=500)
+    row = await _row(db, email_id)
+    assert email_id in report.failed and row["status"] == "failed" and row["attempts"] == MAX_ATTEMPTS
+    assert row["last_error"].startswith(f"gave up after {MAX_ATTEMPTS} attempts: 451")
+
+
+def test_backoff_doubles_from_a_minute_up_to_an_hour():
+    assert [backoff(n).total_seconds() / 60 for n in (1, 2, 3, 4)] == [1, 2, 4, 8]
+    assert backoff(30) == datetime.timedelta(hours=1)
+
+
+def test_the_worker_sends_mail_every_minute(db):
+    from croniter import croniter
+
+    from anima.jobs import mail as mail_jobs
+    from anima.jobs.worker import build_worker
+    from anima.runtime import build_runtime
+    from tests.integration.events_support import queue_settings
+
+    worker = build_worker(build_runtime(queue_settings("postgres"), db), handle_signals=False)
+    crons = {c.function.__qualname__: c for c in worker.cron_jobs}
+    assert "send_emails" in crons and "send_emails" in worker.functions
+    assert crons["send_emails"].unique and crons["send_emails"].cron == mail_jobs.MAIL_CRON
+    fires = croniter(mail_jobs.MAIL_CRON, 0)
+    assert fires.get_next() - fires.get_next() == -60

@@ -170,3 +170,22 @@ def test_development_defaults(tmp_path: Path) -> None:
     assert settings.public_url == "http://127.0.0.1:8000"
     assert settings.log_level == "info"
     assert settings.trusted_proxies == ()
+
+
+def test_smtp_url_and_mail_from(tmp_path: Path) -> None:
+    settings = load_settings(base_env(tmp_path))
+    assert settings.smtp_url is None and settings.local_mailbox and settings.mail_from == "Anima <no-reply@anima.example>"
+    configured = load_settings(base_env(tmp_path, SMTP_URL="smtps://user:p%40ss@mail.example:465", ANIMA_MAIL_FROM="Care <care@x.example>"))
+    assert configured.smtp_url == "smtps://user:p%40ss@mail.example:465" and not configured.local_mailbox
+    assert configured.mail_from == "Care <care@x.example>"
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [("SMTP_URL", "http://mail.example"), ("SMTP_URL", "smtp://"), ("SMTP_URL", "smtp://mail.example:99999"),
+     ("ANIMA_MAIL_FROM", "no address"), ("ANIMA_MAIL_FROM", "a@b.example\r\nBcc: x@y.example")],
+)
+def test_bad_mail_settings_are_refused(tmp_path: Path, variable: str, value: str) -> None:
+    with pytest.raises(SettingsError) as caught:
+        load_settings(base_env(tmp_path, **{variable: value}))
+    assert any(variable in problem for problem in caught.value.problems)
