@@ -244,3 +244,37 @@ def test_the_worker_sends_mail_every_minute(db):
     assert crons["send_emails"].unique and crons["send_emails"].cron == mail_jobs.MAIL_CRON
     fires = croniter(mail_jobs.MAIL_CRON, 0)
     assert fires.get_next() - fires.get_next() == -60
+
+
+@pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")
+async def test_a_refused_login_keeps_the_messages_queued_and_a_right_one_sends_them(db, smtp):
+    from aiosmtpd.smtp import AuthResult, LoginPassword
+
+    def authenticator(server, session, envelope, mechanism, auth_data):  # noqa: ARG001
+        text = [v.decode() if isinstance(v, bytes) else v for v in (auth_data.login, auth_data.password)] \
+            if isinstance(auth_data, LoginPassword) else None
+        return AuthResult(success=text == ["anima", "s3cr%t"], handled=False)
+
+    controller = Controller(smtp, hostname="127.0.0.1", port=_free_port(), authenticator=authenticator,
+                            auth_require_tls=False, auth_required=True)
+    controller.start()
+    try:
+        from anima.config import load_settings
+        from tests.conftest import test_environ
+
+        base = load_settings(test_environ())
+        recipient = unique_email("login")
+        email_id = await _queue(db, recipient)
+        wrong = msgspec.structs.replace(base, smtp_url=f"smtp://anima:wrong@127.0.0.1:{controller.port}")
+        report = await send_due_emails(db, settings=wrong, limit=500)
+        row = await _row(db, email_id)
+        assert email_id in report.retrying and row["status"] == "queued" and row["last_error"].startswith("535")
+        assert report.failed == [] and smtp.to(recipient) == []
+
+        async with db.admin.begin() as conn:
+            await conn.execute(sa.text("UPDATE platform.email_outbox SET next_attempt_at = now() WHERE id = :i"), {"i": email_id})
+        right = msgspec.structs.replace(base, smtp_url=f"smtp://anima:s3cr%25t@127.0.0.1:{controller.port}")
+        assert email_id in (await send_due_emails(db, settings=right, limit=500)).sent
+        assert len(smtp.to(recipient)) == 1
+    finally:
+        controller.stop()

@@ -170,26 +170,33 @@ class SmtpTransport:
         )
         self._connected = False
         self._down: TransientFailure | None = None
-        self._connected_once = False
 
     async def send(self, message: EmailMessage) -> None:
         """Send ``message``. Raises TransientFailure or PermanentFailure.
 
-        Once the server cannot be reached, the batch's remaining messages fail at once (transiently).
+        Failing to connect, to start TLS or to log in is transient whatever the reply (the
+        messages are not at fault; the server or ``SMTP_URL`` is), and the batch's remaining
+        messages then fail at once without trying again.
         """
         if self._down is not None:
             raise TransientFailure(str(self._down))
-        try:
-            if not self._connected:
+        if not self._connected:
+            try:
                 await self._client.connect()
-                self._connected = self._connected_once = True
+            except (aiosmtplib.SMTPException, OSError, asyncio.TimeoutError) as exc:
+                self._client.close()
+                code = getattr(exc, "code", None)
+                self._down = TransientFailure(_reason(code, exc.message) if isinstance(code, int) and hasattr(exc, "message")
+                                              else type(exc).__qualname__)
+                raise TransientFailure(str(self._down)) from None
+            self._connected = True
+        try:
             await self._client.send_message(message)
         except (aiosmtplib.SMTPException, OSError, asyncio.TimeoutError) as exc:
             failure = _classify(exc)
-            if isinstance(exc, OSError | asyncio.TimeoutError):  # no connection (aiosmtplib's are ConnectionErrors)
+            if isinstance(exc, OSError | asyncio.TimeoutError):  # the connection is lost (aiosmtplib's are ConnectionErrors)
                 self._connected = False
-                if not self._connected_once:
-                    self._down = failure
+                self._client.close()
             else:
                 try:  # the transaction is abandoned; the connection serves the next message
                     await self._client.rset()
