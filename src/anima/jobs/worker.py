@@ -97,6 +97,8 @@ async def run_worker(settings: Settings, db: Database, stop: asyncio.Event | Non
     relay = Relay(svc)
     relay_task = asyncio.create_task(relay.run(stop), name="anima-relay")
     worker_task = asyncio.create_task(worker.start(), name="anima-worker")
+    if settings.is_production and settings.local_mailbox:
+        log.warning("SMTP_URL is not set: emails are written to the local mailbox, not sent", mailbox="ANIMA_DATA_DIR/mailbox")
     mail_task = asyncio.create_task(_send_mail_at_start(svc), name="anima-mail-at-start")
     log.info("worker started", queue=settings.queue_name, functions=sorted(worker.functions), concurrency=worker.concurrency)
     stopper = asyncio.create_task(stop.wait())
