@@ -49,6 +49,10 @@ class Service(UUIDKey, Timestamps, TenantBase):
         CheckConstraint("duration_minutes BETWEEN 5 AND 43200", name="duration_range"),
         CheckConstraint("price_minor >= 0", name="price_nonnegative"),
         CheckConstraint("(kind = 'GROUP') = (capacity IS NOT NULL)", name="capacity_for_groups"),
+        CheckConstraint("buffer_before_minutes BETWEEN 0 AND 1440 AND buffer_after_minutes BETWEEN 0 AND 1440", name="buffers_range"),
+        CheckConstraint("min_notice_minutes BETWEEN 0 AND 525600", name="notice_range"),
+        CheckConstraint("horizon_days BETWEEN 1 AND 730", name="horizon_range"),
+        CheckConstraint("slot_step_minutes BETWEEN 5 AND 1440", name="step_range"),
     )
 
     name: Mapped[str] = mapped_column(String(120))
@@ -62,6 +66,14 @@ class Service(UUIDKey, Timestamps, TenantBase):
     location: Mapped[str] = mapped_column(String(16))
     location_detail: Mapped[str] = mapped_column(String(255), default="")
     active: Mapped[bool] = mapped_column(Boolean, default=True, server_default="true")
+    # booking settings (the booking engine's slot search and hold rules read them): minutes of a
+    # therapist's time blocked before and after a session, the least notice a booking needs, how
+    # far ahead it may be made, and the distance between offered start times
+    buffer_before_minutes: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    buffer_after_minutes: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    min_notice_minutes: Mapped[int] = mapped_column(Integer, default=120, server_default="120")
+    horizon_days: Mapped[int] = mapped_column(Integer, default=90, server_default="90")
+    slot_step_minutes: Mapped[int] = mapped_column(Integer, default=15, server_default="15")
 
     therapists: Mapped[list[StaffMember]] = relationship(secondary=service_therapists, lazy="selectin")
 

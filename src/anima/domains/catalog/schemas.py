@@ -20,6 +20,10 @@ LocationDetail = Annotated[str, msgspec.Meta(max_length=255)]
 KindName = Literal["ONE_ON_ONE", "GROUP"]
 SchedulingName = Literal["CALENDAR", "FIXED_DATE"]
 LocationName = Literal["ONLINE", "IN_PERSON"]
+Buffer = Annotated[int, msgspec.Meta(ge=0, le=1440, description="minutes of the therapist's time blocked, 0 to 1,440")]
+Notice = Annotated[int, msgspec.Meta(ge=0, le=525600, description="least minutes between booking and start, 0 to 525,600")]
+Horizon = Annotated[int, msgspec.Meta(ge=1, le=730, description="days ahead a booking may start, 1 to 730")]
+Step = Annotated[int, msgspec.Meta(ge=5, le=1440, description="minutes between offered start times, 5 to 1,440")]
 
 
 class ServiceCreate(RequestBody):
@@ -35,6 +39,11 @@ class ServiceCreate(RequestBody):
     location_detail: LocationDetail = ""
     active: bool = True
     therapist_ids: list[uuid.UUID] = []
+    buffer_before_minutes: Buffer = 0
+    buffer_after_minutes: Buffer = 0
+    min_notice_minutes: Notice = 120
+    horizon_days: Horizon = 90
+    slot_step_minutes: Step = 15
 
 
 class ServiceUpdate(RequestBody, omit_defaults=True):
@@ -49,6 +58,11 @@ class ServiceUpdate(RequestBody, omit_defaults=True):
     location: LocationName | msgspec.UnsetType = msgspec.UNSET
     location_detail: LocationDetail | msgspec.UnsetType = msgspec.UNSET
     active: bool | msgspec.UnsetType = msgspec.UNSET
+    buffer_before_minutes: Buffer | msgspec.UnsetType = msgspec.UNSET
+    buffer_after_minutes: Buffer | msgspec.UnsetType = msgspec.UNSET
+    min_notice_minutes: Notice | msgspec.UnsetType = msgspec.UNSET
+    horizon_days: Horizon | msgspec.UnsetType = msgspec.UNSET
+    slot_step_minutes: Step | msgspec.UnsetType = msgspec.UNSET
 
 
 class TherapistAssignment(RequestBody):
@@ -76,3 +90,8 @@ class ServiceOut(msgspec.Struct):
     therapists: list[TherapistOut]
     created_at: datetime.datetime
     updated_at: datetime.datetime
+    buffer_before_minutes: int = 0
+    buffer_after_minutes: int = 0
+    min_notice_minutes: int = 120
+    horizon_days: int = 90
+    slot_step_minutes: int = 15

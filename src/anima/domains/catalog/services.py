@@ -69,6 +69,11 @@ def to_out(service: Service) -> ServiceOut:
         therapists=sorted((TherapistOut(t.id, t.display_name) for t in service.therapists), key=lambda t: t.display_name),
         created_at=service.created_at,
         updated_at=service.updated_at,
+        buffer_before_minutes=service.buffer_before_minutes,
+        buffer_after_minutes=service.buffer_after_minutes,
+        min_notice_minutes=service.min_notice_minutes,
+        horizon_days=service.horizon_days,
+        slot_step_minutes=service.slot_step_minutes,
     )
 
 
