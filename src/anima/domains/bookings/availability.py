@@ -66,26 +66,31 @@ async def set_zone(session: AsyncSession, therapist_id: uuid.UUID, zone: str | N
     return await schedule(session, therapist_id)
 
 
+def _hhmm(value: datetime.time | None) -> str | None:
+    return None if value is None else value.strftime("%H:%M")
+
+
 def _rule_out(r: AvailabilityRule) -> RuleOut:
-    return RuleOut(r.id, r.therapist_id, r.weekday, r.start_time, r.end_time, r.service_id)
+    return RuleOut(r.id, r.therapist_id, r.weekday, _hhmm(r.start_time) or "", _hhmm(r.end_time) or "", r.service_id)
 
 
 def _override_out(o: AvailabilityOverride) -> OverrideOut:
-    return OverrideOut(o.id, o.therapist_id, o.on_date, o.available, o.start_time, o.end_time)
+    return OverrideOut(o.id, o.therapist_id, o.on_date, o.available, _hhmm(o.start_time), _hhmm(o.end_time))
 
 
-def _check_times(start: datetime.time | None, end: datetime.time | None) -> None:
-    for name, value in (("start_time", start), ("end_time", end)):
-        if value is not None and (value.tzinfo is not None or value.second or value.microsecond):
-            raise InvalidInput.field(name, "local-minute", "a local time HH:MM without seconds or offset")
-    if start is not None and end is not None and end <= start:
+def _times(start: str | None, end: str | None) -> tuple[datetime.time | None, datetime.time | None]:
+    """``HH:MM`` strings (already pattern-checked) as times; raises InvalidInput (end_time) unless end > start."""
+    a = datetime.time.fromisoformat(start) if start is not None else None
+    b = datetime.time.fromisoformat(end) if end is not None else None
+    if a is not None and b is not None and b <= a:
         raise InvalidInput.field("end_time", "after-start", "end_time must be after start_time (same day)")
+    return a, b
 
 
 async def add_rule(session: AsyncSession, data: RuleCreate) -> RuleOut:
     """Add weekly hours. Raises InvalidInput (times, therapist, service) or Conflict (too many)."""
     await _therapist(session, data.therapist_id)
-    _check_times(data.start_time, data.end_time)
+    start, end = _times(data.start_time, data.end_time)
     if data.service_id is not None:
         from anima.domains.catalog.models import Service
 
@@ -95,7 +100,7 @@ async def add_rule(session: AsyncSession, data: RuleCreate) -> RuleOut:
     if count >= MAX_RULES:
         raise InvalidInput.field("therapist_id", "max-rules", f"a therapist has at most {MAX_RULES} weekly rules")
     rule = AvailabilityRule(id=uuid.uuid4(), therapist_id=data.therapist_id, weekday=data.weekday,
-                            start_time=data.start_time, end_time=data.end_time, service_id=data.service_id)
+                            start_time=start, end_time=end, service_id=data.service_id)
     session.add(rule)
     await session.flush()
     return _rule_out(rule)
@@ -126,7 +131,7 @@ async def add_override(session: AsyncSession, data: OverrideCreate) -> OverrideO
         raise InvalidInput.field("end_time" if data.end_time is None else "start_time", "together", "give both times or neither")
     if data.available and data.start_time is None:
         raise InvalidInput.field("start_time", "required", "extra hours need start_time and end_time")
-    _check_times(data.start_time, data.end_time)
+    start, end = _times(data.start_time, data.end_time)
     today = datetime.date.today()
     if not (today - datetime.timedelta(days=366) <= data.on_date <= today + datetime.timedelta(days=731)):
         raise InvalidInput.field("on_date", "range", "a date from a year ago to two years ahead")
@@ -134,7 +139,7 @@ async def add_override(session: AsyncSession, data: OverrideCreate) -> OverrideO
     if count >= MAX_OVERRIDES:
         raise InvalidInput.field("therapist_id", "max-overrides", f"a therapist has at most {MAX_OVERRIDES} overrides")
     row = AvailabilityOverride(id=uuid.uuid4(), therapist_id=data.therapist_id, on_date=data.on_date, available=data.available,
-                               start_time=data.start_time, end_time=data.end_time)
+                               start_time=start, end_time=end)
     session.add(row)
     await session.flush()
     return _override_out(row)

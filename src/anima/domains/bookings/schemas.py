@@ -12,6 +12,7 @@ from anima.request_body import RequestBody
 
 Reason = Annotated[str, msgspec.Meta(max_length=500, pattern=r"^[^\x00]*$")]
 Zone = Annotated[str, msgspec.Meta(min_length=1, max_length=64, description="IANA time zone, e.g. Europe/Madrid")]
+LocalTime = Annotated[str, msgspec.Meta(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$", description="local wall time HH:MM (24 h)")]
 CostKind = Literal["NONE", "FIXED", "SHARE", "CREDIT"]
 CostValue = Annotated[int, msgspec.Meta(ge=0, le=100_000_000, description="FIXED: minor units; SHARE: basis points (10000 = all); CREDIT: credits")]
 
@@ -102,8 +103,8 @@ class RuleCreate(RequestBody):
 
     therapist_id: uuid.UUID
     weekday: Annotated[int, msgspec.Meta(ge=0, le=6)]
-    start_time: datetime.time
-    end_time: datetime.time
+    start_time: LocalTime
+    end_time: LocalTime
     service_id: uuid.UUID | None = None
 
 
@@ -111,8 +112,8 @@ class RuleOut(msgspec.Struct):
     id: uuid.UUID
     therapist_id: uuid.UUID
     weekday: int
-    start_time: datetime.time
-    end_time: datetime.time
+    start_time: str
+    end_time: str
     service_id: uuid.UUID | None
 
 
@@ -122,8 +123,8 @@ class OverrideCreate(RequestBody):
     therapist_id: uuid.UUID
     on_date: datetime.date
     available: bool
-    start_time: datetime.time | None = None
-    end_time: datetime.time | None = None
+    start_time: LocalTime | None = None
+    end_time: LocalTime | None = None
 
 
 class OverrideOut(msgspec.Struct):
@@ -131,8 +132,8 @@ class OverrideOut(msgspec.Struct):
     therapist_id: uuid.UUID
     on_date: datetime.date
     available: bool
-    start_time: datetime.time | None
-    end_time: datetime.time | None
+    start_time: str | None
+    end_time: str | None
 
 
 class OccurrenceCreate(RequestBody):
