@@ -258,3 +258,38 @@ async def test_hostile_inputs_are_refused_cleanly(client, db):
     assert unknown_patient.status_code == 422 and unknown_patient.json()["errors"][0]["field"] == "patient_id"
     other = await patient(client, p.org, "Zed")
     assert other
+
+
+async def test_the_tenant_tick_passes_a_lapsed_offer_to_the_next_in_line(client, db):
+    from anima.jobs.handlers import tenant_tick
+    from tests.integration.events_support import queue_settings, services_for, tenant_id_of
+
+    p = await practice(client, db, patients=3)
+    workshop = await client.post(f"{p.base}/services", json={"name": "Workshop", "kind": "GROUP", "scheduling": "FIXED_DATE", "capacity": 2,
+                                                             "duration_minutes": 120, "price_minor": 1000, "currency": "EUR",
+                                                             "location": "IN_PERSON"}, headers=p.org.headers)
+    starts = datetime.datetime.now(UTC) + datetime.timedelta(days=3)
+    occ = (await client.post(f"{p.base}/occurrences", json={"service_id": workshop.json()["id"], "starts_at": starts.isoformat(),
+                                                            "ends_at": (starts + datetime.timedelta(hours=2)).isoformat(), "capacity": 1},
+                             headers=p.org.headers)).json()
+    a, b, c = p.patients
+    seat = (await client.post(f"{p.base}/occurrences/{occ['id']}/seats", json={"patient_id": a}, headers=p.assistant)).json()
+    for pid in (b, c):
+        await client.post(f"{p.base}/occurrences/{occ['id']}/waitlist", json={"patient_id": pid}, headers=p.assistant)
+    await client.post(f"{p.base}/bookings/{seat['id']}/cancel", headers=p.assistant)
+    offered = await in_tenant(db, p.org.slug, "SELECT patient_id::text, offer_expires_at FROM waitlist_entries WHERE status = 'OFFERED'")
+    assert [r[0] for r in offered] == [b]
+    assert datetime.timedelta(hours=11, minutes=59) < offered[0][1] - datetime.datetime.now(UTC) <= datetime.timedelta(hours=12)
+    tid = await tenant_id_of(db, p.org.slug)
+    async with db.admin.connect() as conn:  # the offer's expiry was noted as the tenant's tick work
+        import sqlalchemy as sa
+
+        noted = (await conn.execute(sa.text("SELECT max(due_at) FROM platform.tenant_work WHERE tenant_id = :t AND kind = 'tick'"),
+                                    {"t": tid})).scalar()
+    assert noted is not None and abs((noted - offered[0][1]).total_seconds()) < 1
+    await in_tenant(db, p.org.slug, "UPDATE waitlist_entries SET offer_expires_at = now() - interval '1 second' WHERE status = 'OFFERED'")
+    async with services_for(queue_settings("postgres"), db) as svc:
+        result = await tenant_tick({"anima": svc}, tenant_id=tid)
+    assert result["booking_offers"] == 1
+    states = dict(await in_tenant(db, p.org.slug, "SELECT patient_id::text, status FROM waitlist_entries"))
+    assert states == {b: "EXPIRED", c: "OFFERED"}

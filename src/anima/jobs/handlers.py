@@ -108,9 +108,11 @@ async def automation_tick(ctx: dict[str, Any]) -> list[int]:
 
 @job_function
 async def tenant_tick(ctx: dict[str, Any], *, tenant_id: int) -> dict[str, int]:
-    """Fire the due delayed actions of one tenant's playbook runs, then report patients overdue
-    in their journey stage; returns ``{"delays": fired, "stage_timeouts": emitted}``."""
+    """Fire the due delayed actions of one tenant's playbook runs, report patients overdue in their
+    journey stage, then expire lapsed booking holds and waitlist offers (passing seats on); returns
+    ``{"delays": fired, "stage_timeouts": emitted, "booking_offers": occurrences swept}``."""
     from anima.domains.automations.engine import resume_due
+    from anima.domains.bookings.seats import sweep_lapsed
     from anima.domains.patients.stage_timeouts import emit_stage_timeouts
 
     async with tenant_transaction(ctx, tenant_id) as tj:
@@ -121,4 +123,8 @@ async def tenant_tick(ctx: dict[str, Any], *, tenant_id: int) -> dict[str, int]:
         await take_due(tj.session, WorkKind.TICK)
         timeouts = await emit_stage_timeouts(tj.session)
         await note_next_tick(tj.session)
-    return {"delays": delays, "stage_timeouts": timeouts}
+    async with tenant_transaction(ctx, tenant_id) as tj:
+        await take_due(tj.session, WorkKind.TICK)
+        lapsed = await sweep_lapsed(tj.session)
+        await note_next_tick(tj.session)
+    return {"delays": delays, "stage_timeouts": timeouts, "booking_offers": lapsed}

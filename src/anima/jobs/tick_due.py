@@ -1,11 +1,12 @@
 """When a tenant next needs the automation tick, kept in the platform's due-work index.
 
-The tick has two kinds of work in a tenant (:func:`anima.jobs.handlers.tenant_tick`): delayed
-playbook actions (``automation_delays.due_at``, not yet fired) and journey-stage timeouts (an
+The tick has three kinds of work in a tenant (:func:`anima.jobs.handlers.tenant_tick`): delayed
+playbook actions (``automation_delays.due_at``, not yet fired), journey-stage timeouts (an
 active, unblocked patient not yet reported whose ``stage_entered_at`` plus the stage's
-``timeout_days`` is the moment it times out). :data:`NOTE_NEXT_TICK` notes the earliest of both
+``timeout_days`` is the moment it times out) and waitlist offers that lapse (passed on to the next
+in line; the booking engine notes each offer's expiry where it makes it). :data:`NOTE_NEXT_TICK` notes the earliest of both
 as the tenant's ``tick`` row (:mod:`anima.events.due_work`), in one statement and in the caller's
-tenant transaction; nothing is noted when the tenant has neither.
+tenant transaction; nothing is noted when the tenant has none.
 
 It runs:
 
@@ -37,7 +38,8 @@ NOTE_NEXT_TICK = sa.text(
         (SELECT min(p.stage_entered_at + make_interval(days => s.timeout_days))
            FROM patients p JOIN journey_stages s ON s.key = p.journey_stage
           WHERE s.timeout_days IS NOT NULL AND p.stage_timeout_emitted_at IS NULL
-            AND p.archived_at IS NULL AND p.blocked_at IS NULL AND p.stage_entered_at IS NOT NULL)
+            AND p.archived_at IS NULL AND p.blocked_at IS NULL AND p.stage_entered_at IS NOT NULL),
+        (SELECT min(w.offer_expires_at) FROM waitlist_entries w WHERE w.status = 'OFFERED')
     ))
     """
 )

@@ -10,8 +10,8 @@ a time per occurrence and the count is right at every moment:
 A live offer holds its seat until it expires. A full occurrence takes a waitlist in order
 (``created_at``); when a seat frees, the first WAITING entry gets an offer that expires after
 ``OFFER_HOURS`` (WAITLIST_OFFERED); claiming it books the seat once; a lapsed offer is EXPIRED and
-its seat offered to the next in line. Lapsed offers are handled lazily under the same lock (and
-by :func:`sweep`, which the tenant tick may call).
+its seat offered to the next in line — by the tenant tick (:func:`sweep_lapsed`; each offer notes
+its expiry as tick work) or sooner, lazily, by any change to the occurrence under the same lock.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from anima.domains.bookings.models import ACTIVE, Booking, Occurrence, WaitlistEntry
 from anima.domains.bookings.schemas import OccurrenceCreate, OccurrenceOut, WaitlistOut
 from anima.domains.catalog.models import Scheduling, Service, ServiceKind
+from anima.events.due_work import WorkKind, note_due
 from anima.events.outbox import emit
 from anima.events.types import EventType
 from anima.problems import Conflict, InvalidInput, NotFound
@@ -124,6 +125,7 @@ async def _offer_free_seats(session: AsyncSession, occurrence: Occurrence, now: 
             "waitlist_entry_id": str(entry.id), "occurrence_id": str(occurrence.id), "patient_id": str(entry.patient_id),
             "service_id": str(occurrence.service_id), "offer_expires_at": entry.offer_expires_at.isoformat(),
         }, actor_id=actor_id)
+        await note_due(session, WorkKind.TICK, entry.offer_expires_at)  # the tick passes it on if it lapses
 
 
 async def _seat(session: AsyncSession, occurrence: Occurrence, patient_id: uuid.UUID, user_id: uuid.UUID | None,
@@ -246,10 +248,14 @@ async def seat_freed(session: AsyncSession, occurrence_id: uuid.UUID, *, now: da
     await _offer_free_seats(session, occurrence, now, actor_id)
 
 
-async def sweep(session: AsyncSession, *, now: datetime.datetime | None = None) -> int:
-    """Expire lapsed offers and holds of every occurrence that has some, passing seats on;
-    returns how many occurrences were looked at. For a periodic job in a tenant transaction."""
+async def sweep_lapsed(session: AsyncSession, *, now: datetime.datetime | None = None) -> int:
+    """Expire lapsed holds, and lapsed offers of every occurrence that has some, passing their
+    seats on; returns how many occurrences were swept. Run by the tenant tick (a lapsed offer's
+    expiry is noted as tick work where the offer is made) in the tenant's transaction."""
+    from anima.domains.bookings.services import expire_lapsed_holds
+
     now = now or utcnow()
+    await expire_lapsed_holds(session, now)
     ids = (await session.execute(sa.select(WaitlistEntry.occurrence_id).where(
         WaitlistEntry.status == "OFFERED", WaitlistEntry.offer_expires_at <= now).distinct())).scalars().all()
     for occurrence_id in ids:
