@@ -85,6 +85,10 @@ async def test_refusals_name_the_field_and_the_rule(client, db):
     too_wide = await client.get(f"{p.base}/slots", params={"service_id": p.service["id"], "from": day.isoformat(),
                                                            "to": (day + datetime.timedelta(days=90)).isoformat()}, headers=p.org.headers)
     assert too_wide.status_code == 422 and too_wide.json()["errors"][0]["field"] == "to"
+    for first, last in (("0001-01-01", "0001-01-02"), ("9999-12-30", "9999-12-31")):
+        edge = await client.get(f"{p.base}/slots", params={"service_id": p.service["id"], "from": first, "to": last,
+                                                           "zone": "Pacific/Kiritimati"}, headers=p.org.headers)
+        assert edge.status_code == 422 and edge.json()["errors"][0]["field"] == "from", edge.text
     bad_rule = await client.post(f"{p.base}/availability/rules", json={"therapist_id": p.therapist_id, "weekday": 1,
                                                                         "start_time": "12:00", "end_time": "09:00"}, headers=p.org.headers)
     assert bad_rule.status_code == 422 and bad_rule.json()["errors"][0]["field"] == "end_time"

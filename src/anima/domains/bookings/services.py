@@ -182,6 +182,9 @@ async def search(
         viewer_zone = ZoneInfo(zone)
     except (ValueError, KeyError, OSError):
         raise InvalidInput.field("zone", "iana", "not an IANA time zone name") from None
+    today = now.date()
+    if not today - datetime.timedelta(days=366) <= first <= today + datetime.timedelta(days=731):
+        raise InvalidInput.field("from", "range", "a date from a year ago to two years ahead")
     if last < first:
         raise InvalidInput.field("to", "after-from", "`to` is on or after `from`")
     if (last - first).days >= MAX_SEARCH_DAYS:
