@@ -56,7 +56,7 @@ async def _practice(api: httpx.AsyncClient, patients: int) -> tuple[str, dict[st
         "location": "ONLINE", "therapist_ids": [org.owner_id], "buffer_before_minutes": 10, "buffer_after_minutes": 10,
         "min_notice_minutes": 0, "horizon_days": 60, "slot_step_minutes": 15}, headers=org.headers)
     assert service.status_code == 201, service.text
-    await api.put(f"{base}/availability/therapists/{org.owner_id}", json={"time_zone": "Europe/Madrid"}, headers=org.headers)
+    await api.patch(f"{base}/settings", json={"timezone": "Europe/Madrid"}, headers=org.headers)
     for weekday in range(7):
         r = await api.post(f"{base}/availability/rules", json={"therapist_id": org.owner_id, "weekday": weekday, "start_time": "08:00",
                                                                  "end_time": "20:00"}, headers=org.headers)

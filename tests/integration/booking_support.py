@@ -29,7 +29,7 @@ async def patient(client, org: Org, name: str = "Eva") -> str:
 
 
 async def practice(client, db, *, patients: int = 2, tier: str = "CENTER", **service: Any) -> Practice:
-    """A practice whose therapist (zone Europe/Madrid) works 09:00–17:00 local every day on a
+    """A practice (zone Europe/Madrid, the therapist's too: they have no zone of their own) whose therapist works 09:00–17:00 local every day on a
     50-minute CALENDAR service (30-minute step, 10-minute buffers, 60 minutes' notice, 200 days)."""
     org = await signup(client, tier=tier)
     base = f"/api/v1/orgs/{org.slug}"
@@ -40,8 +40,10 @@ async def practice(client, db, *, patients: int = 2, tier: str = "CENTER", **ser
             "buffer_after_minutes": 10, "min_notice_minutes": 60, "horizon_days": 200, "slot_step_minutes": 30, **service}
     created = await client.post(f"{base}/services", json=body, headers=org.headers)
     assert created.status_code == 201, created.text
-    zone = await client.put(f"{base}/availability/therapists/{therapist_id}", json={"time_zone": "Europe/Madrid"}, headers=org.headers)
-    assert zone.status_code == 200 and zone.json()["own_zone"] is True, zone.text
+    practice_zone = await client.patch(f"{base}/settings", json={"timezone": "Europe/Madrid"}, headers=org.headers)
+    assert practice_zone.status_code == 200, practice_zone.text
+    zone = await client.get(f"{base}/availability/therapists/{therapist_id}", headers=org.headers)
+    assert zone.json() == {"therapist_id": therapist_id, "time_zone": "Europe/Madrid", "own_zone": False}, zone.text
     for weekday in range(7):
         rule = await client.post(f"{base}/availability/rules", json={"therapist_id": therapist_id, "weekday": weekday,
                                                                      "start_time": "09:00", "end_time": "17:00"}, headers=org.headers)

@@ -297,3 +297,15 @@ async def test_the_tenant_tick_passes_a_lapsed_offer_to_the_next_in_line(client,
     assert result["booking_offers"] == 1
     states = dict(await in_tenant(db, p.org.slug, "SELECT patient_id::text, status FROM waitlist_entries"))
     assert states == {b: "EXPIRED", c: "OFFERED"}
+
+
+async def test_a_therapist_with_a_zone_of_their_own_works_in_it(client, db):
+    p = await practice(client, db, patients=1)
+    # the profile page mirrors the person's zone into the organization (tests/web: the profile page)
+    await in_tenant(db, p.org.slug, "UPDATE staff SET time_zone = 'Asia/Kathmandu' WHERE id = :i", {"i": p.therapist_id})
+    zone = (await client.get(f"{p.base}/availability/therapists/{p.therapist_id}", headers=p.assistant)).json()
+    assert (zone["time_zone"], zone["own_zone"]) == ("Asia/Kathmandu", True)
+    day = day_ahead(10)
+    first = (await slots(client, p, day, zone="Asia/Kathmandu"))[0]
+    assert first["local_starts_at"].startswith(f"{day.isoformat()}T09:00:00+05:45")
+    assert first["starts_at"].startswith(f"{day.isoformat()}T03:15:00")

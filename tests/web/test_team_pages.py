@@ -179,6 +179,8 @@ async def test_the_profile_sets_language_and_time_zone_or_the_organization_defau
                         u=therapist_id) == 1
     team = await browser.get(f"/o/{org.slug}/team")
     assert "Rosa Vidal" in team.text  # the organization's staff mirror follows the name
+    zone = (await client.get(f"/api/v1/orgs/{org.slug}/availability/therapists/{therapist_id}", headers=org.headers)).json()
+    assert (zone["time_zone"], zone["own_zone"]) == ("Europe/Madrid", True)  # and the zone bookings read
     bad = await browser.submit(profile, {"display_name": "Rosa", "language": "", "time_zone": "Mars/Olympus"})
     assert bad.status_code == 422 and 'id="e-time_zone"' in bad.text
     for data in ({"display_name": "R\x00", "language": "", "time_zone": ""}, {"display_name": "x" * 10_000, "language": "", "time_zone": ""},
@@ -189,4 +191,6 @@ async def test_the_profile_sets_language_and_time_zone_or_the_organization_defau
     assert back.status_code == 303
     assert await _count(db, "SELECT count(*) FROM platform.users WHERE id = :u AND language IS NULL AND time_zone IS NULL",
                         u=therapist_id) == 1
+    zone = (await client.get(f"/api/v1/orgs/{org.slug}/availability/therapists/{therapist_id}", headers=org.headers)).json()
+    assert zone["own_zone"] is False
     assert '<html lang="en">' in (await browser.get(profile)).text

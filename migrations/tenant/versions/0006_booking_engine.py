@@ -1,15 +1,17 @@
 """booking engine: availability, occurrences, bookings with a tstzrange and an exclusion constraint, waitlists, policies, charges
 
 * ``services``: booking settings (buffers, minimum notice, horizon, slot step).
-* ``therapist_schedules``, ``availability_rules``, ``availability_overrides``, ``occurrences``,
+* ``staff.time_zone``: the person's profile zone mirrored (filled from ``platform.users``), the
+  zone of a therapist's availability.
+* ``availability_rules``, ``availability_overrides``, ``occurrences``,
   ``waitlist_entries``, ``cancellation_policies``, ``booking_charges``: new.
 * ``bookings``: ``ends_at`` and ``blocked_from``/``blocked_until`` (existing rows: the service's
   duration, no buffers — the buffers are new and zero), ``during`` generated from them, the HELD,
   NO_SHOW and EXPIRED states, who cancelled and why, the occurrence, the payment reference, and
   the exclusion constraint ``ex_bookings_therapist_overlap`` (btree_gist, created by the platform
   migration that runs first). Existing CONFIRMED bookings of one therapist that overlap would stop
-  the constraint from being created: all but the earliest created of each overlapping set are
-  cancelled by the practice (``cancelled_by`` null, the reason left empty), so the migration
+  the constraint from being created: in creation order, a booking overlapping one kept before it
+  is cancelled by the practice (``cancelled_by`` null, the reason left empty), so the migration
   never fails on old free-form data and every row stays readable.
 
 Revision ID: b0c4e1a90006
@@ -48,13 +50,9 @@ def upgrade() -> None:
     op.create_check_constraint(op.f('ck_services_horizon_range'), 'services', 'horizon_days BETWEEN 1 AND 730')
     op.create_check_constraint(op.f('ck_services_step_range'), 'services', 'slot_step_minutes BETWEEN 5 AND 1440')
 
-    op.create_table(
-        'therapist_schedules',
-        sa.Column('staff_id', guid, nullable=False),
-        sa.Column('time_zone', sa.String(length=64), nullable=True),
-        sa.ForeignKeyConstraint(['staff_id'], ['staff.id'], name=op.f('fk_therapist_schedules_staff_id_staff'), ondelete='CASCADE'),
-        sa.PrimaryKeyConstraint('staff_id', name=op.f('pk_therapist_schedules')),
-    )
+    # a therapist's zone: the person's profile zone, mirrored into the organization like the name
+    op.add_column('staff', sa.Column('time_zone', sa.String(length=64), nullable=True))
+    op.execute("UPDATE staff s SET time_zone = u.time_zone FROM platform.users u WHERE u.id = s.id")
     op.create_table(
         'availability_rules',
         sa.Column('id', guid, nullable=False),
@@ -143,12 +141,16 @@ def upgrade() -> None:
     op.create_foreign_key(op.f('fk_bookings_occurrence_id_occurrences'), 'bookings', 'occurrences', ['occurrence_id'], ['id'], ondelete='RESTRICT')
     op.create_index('ix_bookings_occurrence', 'bookings', ['occurrence_id', 'status'], unique=False)
     op.create_index('ix_bookings_held', 'bookings', ['expires_at'], unique=False, postgresql_where=sa.text("status = 'HELD'"))
-    # old free-form bookings may overlap: keep the earliest created of each overlap, cancel the rest
+    # old free-form bookings may overlap: in creation order, a booking overlapping one kept before
+    # it is cancelled (greedy, so a booking is cancelled only for one that stays)
     op.execute(
-        "UPDATE bookings b SET status = 'CANCELLED', cancelled_at = now(), cancelled_by_kind = 'practice' "
-        "WHERE b.status = 'CONFIRMED' AND b.therapist_id IS NOT NULL AND EXISTS ("
-        " SELECT 1 FROM bookings o WHERE o.therapist_id = b.therapist_id AND o.status = 'CONFIRMED' AND o.id <> b.id"
-        " AND o.during && b.during AND (o.created_at, o.id) < (b.created_at, b.id))"
+        "DO $$ DECLARE r record; BEGIN "
+        "FOR r IN SELECT id, therapist_id, during, created_at FROM bookings "
+        "WHERE status = 'CONFIRMED' AND therapist_id IS NOT NULL ORDER BY created_at, id LOOP "
+        "IF EXISTS (SELECT 1 FROM bookings o WHERE o.therapist_id = r.therapist_id AND o.status = 'CONFIRMED' "
+        "AND o.id <> r.id AND o.during && r.during AND (o.created_at, o.id) < (r.created_at, r.id)) THEN "
+        "UPDATE bookings SET status = 'CANCELLED', cancelled_at = now(), cancelled_by_kind = 'practice' WHERE id = r.id; "
+        "END IF; END LOOP; END $$"
     )
     op.create_exclude_constraint(
         'ex_bookings_therapist_overlap', 'bookings', ('therapist_id', '='), ('during', '&&'), using='gist',
@@ -240,7 +242,7 @@ def downgrade() -> None:
     op.drop_table('occurrences')
     op.drop_table('availability_overrides')
     op.drop_table('availability_rules')
-    op.drop_table('therapist_schedules')
+    op.drop_column('staff', 'time_zone')
     for name in ('ck_services_step_range', 'ck_services_horizon_range', 'ck_services_notice_range', 'ck_services_buffers_range'):
         op.drop_constraint(op.f(name), 'services', type_='check')
     for name in ('slot_step_minutes', 'horizon_days', 'min_notice_minutes', 'buffer_after_minutes', 'buffer_before_minutes'):

@@ -223,7 +223,8 @@ async def accept_invitation(
 async def _upsert_staff(session: AsyncSession, user: User, role: str) -> None:
     staff = await session.get(StaffMember, user.id)
     if staff is None:
-        session.add(StaffMember(id=user.id, display_name=user.display_name, email=user.email, role=role, active=True))
+        session.add(StaffMember(id=user.id, display_name=user.display_name, email=user.email, role=role, active=True,
+                                time_zone=user.time_zone))
     else:
         staff.role, staff.active = role, True
     await session.flush()

@@ -228,7 +228,7 @@ async def profile_submit(request: Request[Any, Any, Any], runtime: Runtime, tena
     forget_person(member.user_id)  # the frame shows the new name, language and zone at once
     for tenant_id in organizations:  # each organization's staff mirror, in a transaction of its own
         async with runtime.sessionmaker() as session:
-            await profile_service.mirror_display_name(session, tenant_id, member.user_id, saved.display_name)
+            await profile_service.mirror_display_name(session, tenant_id, member.user_id, saved.display_name, saved.time_zone)
             await session.commit()
     return see_other(request, f"{ws.base}/profile?saved=true")
 

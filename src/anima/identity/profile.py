@@ -4,7 +4,8 @@
 apply (:mod:`anima.web.workspace` picks the person's own first). The language is one Anima speaks
 (en, es, ca, it: the schema and the table's check say so) and the zone an IANA name known to this
 Python. Each organization keeps the person's name in its ``staff`` mirror too (the workspace's
-lists read it there): :func:`mirror_display_name` writes it into one organization, in a
+lists read it there) and the person's zone (bookings read a therapist's zone there):
+:func:`mirror_display_name` writes both into one organization, in a
 transaction of that organization (a transaction entered into one tenant cannot reach another).
 """
 
@@ -67,12 +68,14 @@ async def organizations_of(session: AsyncSession, user_id: uuid.UUID) -> list[in
     return list((await session.execute(sa.select(Membership.tenant_id).where(Membership.user_id == user_id))).scalars().all())
 
 
-async def mirror_display_name(session: AsyncSession, tenant_id: int, user_id: uuid.UUID, display_name: str) -> None:
-    """Write ``display_name`` into the person's ``staff`` row of ``tenant_id``. Enters that tenant,
-    so platform statements of the same transaction come first; an inactive tenant is skipped."""
+async def mirror_display_name(session: AsyncSession, tenant_id: int, user_id: uuid.UUID, display_name: str,
+                              time_zone: str | None = None) -> None:
+    """Write ``display_name`` and ``time_zone`` (None: the practice's) into the person's ``staff``
+    row of ``tenant_id`` (bookings read a therapist's zone there). Enters that tenant, so platform
+    statements of the same transaction come first; an inactive tenant is skipped."""
     if await enter_tenant(session, tenant_id) is None:
         return
-    await session.execute(sa.update(StaffMember).where(StaffMember.id == user_id).values(display_name=display_name))
+    await session.execute(sa.update(StaffMember).where(StaffMember.id == user_id).values(display_name=display_name, time_zone=time_zone))
 
 
 #: the regions of canonical IANA names offered in time zone pickers (legacy aliases are left out)

@@ -194,11 +194,11 @@ async def sync_staff(conn: AsyncConnection, ref: TenantRef) -> None:
     schema = quote_ident(ref.schema_name)
     await conn.execute(
         sa.text(
-            f"INSERT INTO {schema}.staff (id, display_name, email, role, active, created_at, updated_at) "
-            "SELECT u.id, u.display_name, u.email, m.role, true, now(), now() "
+            f"INSERT INTO {schema}.staff (id, display_name, email, role, active, time_zone, created_at, updated_at) "
+            "SELECT u.id, u.display_name, u.email, m.role, true, u.time_zone, now(), now() "
             "FROM platform.memberships m JOIN platform.users u ON u.id = m.user_id WHERE m.tenant_id = :t "
             "ON CONFLICT (id) DO UPDATE SET role = EXCLUDED.role, active = true, "
-            "display_name = EXCLUDED.display_name, email = EXCLUDED.email, updated_at = now()"
+            "display_name = EXCLUDED.display_name, email = EXCLUDED.email, time_zone = EXCLUDED.time_zone, updated_at = now()"
         ),
         {"t": ref.id},
     )

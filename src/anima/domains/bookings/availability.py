@@ -1,5 +1,8 @@
 """Availability of therapists: their zone, weekly rules and date overrides (service functions).
 
+A therapist's zone is their own profile zone (mirrored into ``staff`` like their name), else the
+practice's; they change it on their profile page.
+
 Owners manage anyone's availability; a therapist manages their own (``may_manage``). Times are
 local to the therapist's zone (:func:`therapist_zone`); :func:`load` turns the rows into the pure
 :class:`~anima.domains.bookings.slots.Availability` the slot search reads.
@@ -9,13 +12,12 @@ from __future__ import annotations
 
 import datetime
 import uuid
-from zoneinfo import ZoneInfo, available_timezones
+from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from anima.domains.bookings.models import AvailabilityOverride, AvailabilityRule, TherapistSchedule
+from anima.domains.bookings.models import AvailabilityOverride, AvailabilityRule
 from anima.domains.bookings.schemas import OverrideCreate, OverrideOut, RuleCreate, RuleOut, ScheduleOut
 from anima.domains.bookings.slots import Availability, Override, Rule
 from anima.domains.settings.models import PracticeSettings
@@ -42,28 +44,23 @@ async def _therapist(session: AsyncSession, therapist_id: uuid.UUID) -> StaffMem
 
 
 async def therapist_zone(session: AsyncSession, therapist_id: uuid.UUID) -> tuple[ZoneInfo, bool]:
-    """The therapist's scheduling zone and whether it is their own (else the practice's zone)."""
-    own = (await session.execute(sa.select(TherapistSchedule.time_zone).where(TherapistSchedule.staff_id == therapist_id))).scalar()
+    """The therapist's zone — their own (profile, mirrored in ``staff``) or else the practice's —
+    and whether it is their own."""
+    own = (await session.execute(sa.select(StaffMember.time_zone).where(StaffMember.id == therapist_id))).scalar()
     if own:
-        return ZoneInfo(own), True
+        try:
+            return ZoneInfo(own), True
+        except (ValueError, KeyError, OSError):
+            pass  # a zone this Python no longer knows: the practice's
     practice = (await session.execute(sa.select(PracticeSettings.timezone))).scalar()
     return ZoneInfo(practice or "UTC"), False
 
 
 async def schedule(session: AsyncSession, therapist_id: uuid.UUID) -> ScheduleOut:
+    """The zone a therapist's availability is read in. Raises InvalidInput (therapist_id)."""
     await _therapist(session, therapist_id)
     zone, own = await therapist_zone(session, therapist_id)
     return ScheduleOut(therapist_id, zone.key, own)
-
-
-async def set_zone(session: AsyncSession, therapist_id: uuid.UUID, zone: str | None) -> ScheduleOut:
-    """Set (or clear, with None) the therapist's scheduling zone. Raises InvalidInput (time_zone)."""
-    await _therapist(session, therapist_id)
-    if zone is not None and zone not in available_timezones():
-        raise InvalidInput.field("time_zone", "iana", "not an IANA time zone name")
-    stmt = insert(TherapistSchedule).values(staff_id=therapist_id, time_zone=zone)
-    await session.execute(stmt.on_conflict_do_update(index_elements=["staff_id"], set_={"time_zone": zone}))
-    return await schedule(session, therapist_id)
 
 
 def _hhmm(value: datetime.time | None) -> str | None:

@@ -20,7 +20,7 @@ from anima.domains.bookings import availability, policies, seats
 from anima.domains.bookings import services as rules
 from anima.domains.bookings.schemas import (
     BookingCreate, BookingOut, CancelRequest, ChargeOut, HoldRequest, OccurrenceCreate, OccurrenceOut, OverrideCreate, OverrideOut,
-    PolicyBody, PolicyOut, RescheduleRequest, RuleCreate, RuleOut, ScheduleOut, SeatRequest, SlotOut, WaitlistOut, ZoneBody,
+    PolicyBody, PolicyOut, RescheduleRequest, RuleCreate, RuleOut, ScheduleOut, SeatRequest, SlotOut, WaitlistOut,
 )
 from anima.http.access import CLINICIANS, EVERY_MEMBER, FRONT_DESK, OWNERS, TenantContext
 from anima.http.openapi import answers
@@ -115,14 +115,9 @@ class AvailabilityController(Controller):
     path = "/api/v1/orgs/{org_slug:str}/availability"
     tags = ["availability"]
 
-    @get("/therapists/{therapist_id:uuid}", opt=EVERY_MEMBER, summary="A therapist's scheduling zone")
+    @get("/therapists/{therapist_id:uuid}", opt=EVERY_MEMBER, summary="The zone a therapist's availability is in (their own, else the practice's)")
     async def read_schedule(self, tenant: TenantContext, therapist_id: uuid.UUID) -> ScheduleOut:
         return await availability.schedule(tenant.session, therapist_id)
-
-    @put("/therapists/{therapist_id:uuid}", opt=CLINICIANS, summary="Set a therapist's scheduling zone (owners; a therapist their own)")
-    async def set_schedule(self, tenant: TenantContext, therapist_id: uuid.UUID, data: ZoneBody) -> ScheduleOut:
-        availability.may_manage(tenant.role.value, tenant.user_id, therapist_id)
-        return await availability.set_zone(tenant.session, therapist_id, data.time_zone)
 
     @get("/rules", opt=EVERY_MEMBER, summary="A therapist's weekly rules")
     async def list_rules(self, tenant: TenantContext, therapist_id: uuid.UUID) -> list[RuleOut]:

@@ -1,7 +1,8 @@
 """Tables of the booking engine: availability, occurrences, bookings, waitlists, policies, charges.
 
 **Time.** Every instant is ``timestamptz`` in UTC. Availability rules and overrides are *local*
-wall times in the therapist's zone (:class:`TherapistSchedule`, else the practice's zone), turned
+wall times in the therapist's zone (``staff.time_zone``, the person's profile zone mirrored into the
+organization, else the practice's zone), turned
 into instants by :mod:`anima.domains.bookings.slots`.
 
 **Exactly one.** A booking's ``during`` is the ``tstzrange`` ``[starts_at - buffer before,
@@ -37,15 +38,6 @@ STATUSES = ("HELD", "CONFIRMED", "COMPLETED", "NO_SHOW", "CANCELLED", "EXPIRED")
 ACTIVE = ("HELD", "CONFIRMED")
 CANCELLED_BY = ("client", "practice")
 COST_KINDS = ("NONE", "FIXED", "SHARE", "CREDIT")
-
-
-class TherapistSchedule(TenantBase):
-    """A therapist's scheduling zone (IANA name); absent or null: the practice's zone."""
-
-    __tablename__ = "therapist_schedules"
-
-    staff_id: Mapped[uuid.UUID] = mapped_column(GUID, ForeignKey("staff.id", ondelete="CASCADE"), primary_key=True)
-    time_zone: Mapped[str | None] = mapped_column(String(64), nullable=True)
 
 
 class AvailabilityRule(UUIDKey, Timestamps, TenantBase):

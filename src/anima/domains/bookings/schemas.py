@@ -11,7 +11,6 @@ import msgspec
 from anima.request_body import RequestBody
 
 Reason = Annotated[str, msgspec.Meta(max_length=500, pattern=r"^[^\x00]*$")]
-Zone = Annotated[str, msgspec.Meta(min_length=1, max_length=64, description="IANA time zone, e.g. Europe/Madrid")]
 LocalTime = Annotated[str, msgspec.Meta(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$", description="local wall time HH:MM (24 h)")]
 CostKind = Literal["NONE", "FIXED", "SHARE", "CREDIT"]
 CostValue = Annotated[int, msgspec.Meta(ge=0, le=100_000_000, description="FIXED: minor units; SHARE: basis points (10000 = all); CREDIT: credits")]
@@ -84,12 +83,6 @@ class SlotOut(msgspec.Struct):
     local_starts_at: datetime.datetime
     zone: str
     therapist_ids: list[uuid.UUID]
-
-
-class ZoneBody(RequestBody):
-    """A therapist's scheduling zone; null: the practice's."""
-
-    time_zone: Zone | None
 
 
 class ScheduleOut(msgspec.Struct):

@@ -18,7 +18,7 @@ from anima.db.base import TenantBase, Timestamps
 
 
 class StaffMember(Timestamps, TenantBase):
-    """A member of this organization: user id, name, email, role and whether still active."""
+    """A member of this organization: user id, name, email, role, own time zone and whether still active."""
 
     __tablename__ = "staff"
 
@@ -27,3 +27,5 @@ class StaffMember(Timestamps, TenantBase):
     email: Mapped[str] = mapped_column(String(254))
     role: Mapped[str] = mapped_column(String(16))
     active: Mapped[bool] = mapped_column(Boolean, default=True, server_default="true")
+    #: the person's own IANA zone (their profile's, mirrored like the name); None: the practice's
+    time_zone: Mapped[str | None] = mapped_column(String(64), nullable=True)
