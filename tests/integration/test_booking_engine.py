@@ -309,3 +309,15 @@ async def test_a_therapist_with_a_zone_of_their_own_works_in_it(client, db):
     first = (await slots(client, p, day, zone="Asia/Kathmandu"))[0]
     assert first["local_starts_at"].startswith(f"{day.isoformat()}T09:00:00+05:45")
     assert first["starts_at"].startswith(f"{day.isoformat()}T03:15:00")
+
+
+async def test_a_booking_downloads_as_an_ics_file(client, db):
+    p = await practice(client, db, patients=1)
+    start = (await slots(client, p, day_ahead(9)))[0]["starts_at"]
+    held = (await hold(client, p, start, p.patients[0])).json()
+    first = await client.get(f"{p.base}/bookings/{held['id']}/ics", headers=p.therapist)
+    assert first.status_code == 200 and first.headers["content-type"].startswith("text/calendar")
+    assert f"UID:{held['id']}@anima" in first.text and "SEQUENCE:0" in first.text and "P0" not in first.text
+    assert "DTSTART:" + datetime.datetime.fromisoformat(start).strftime("%Y%m%dT%H%M%SZ") in first.text
+    await client.post(f"{p.base}/bookings/{held['id']}/confirm", headers=p.org.headers)
+    assert "SEQUENCE:1" in (await client.get(f"{p.base}/bookings/{held['id']}/ics", headers=p.org.headers)).text

@@ -11,7 +11,7 @@ import datetime
 import uuid
 from typing import Annotated, Literal
 
-from litestar import Controller, delete, get, post, put
+from litestar import Controller, Response, delete, get, post, put
 from litestar.params import Parameter
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_204_NO_CONTENT
 
@@ -66,6 +66,12 @@ class BookingsController(Controller):
     @get("/{booking_id:uuid}", opt=EVERY_MEMBER, summary="One booking")
     async def read(self, tenant: TenantContext, cipher: FieldCipher, booking_id: uuid.UUID) -> BookingOut:
         return await _out(tenant, cipher, await rules.get(tenant.session, tenant.role.value, tenant.user_id, booking_id))
+
+    @get("/{booking_id:uuid}/ics", opt=EVERY_MEMBER, media_type="text/calendar", summary="The booking as an iCalendar file (RFC 5545)")
+    async def ics(self, tenant: TenantContext, booking_id: uuid.UUID) -> Response[bytes]:
+        body = await rules.calendar_file(tenant.session, tenant.role.value, tenant.user_id, booking_id)
+        return Response(body, media_type="text/calendar; charset=utf-8",
+                        headers={"Content-Disposition": f'attachment; filename="booking-{booking_id}.ics"'})
 
     @post("/{booking_id:uuid}/confirm", opt=EVERY_MEMBER | answers(409), status_code=HTTP_200_OK, summary="Confirm a held booking")
     async def confirm(self, tenant: TenantContext, cipher: FieldCipher, booking_id: uuid.UUID) -> BookingOut:

@@ -327,6 +327,19 @@ async def get(session: AsyncSession, role: str, user_id: uuid.UUID, booking_id: 
     return row
 
 
+async def calendar_file(session: AsyncSession, role: str, user_id: uuid.UUID, booking_id: uuid.UUID) -> bytes:
+    """One booking the caller may see as an RFC 5545 file (:mod:`anima.domains.bookings.ics`). Raises NotFound."""
+    from anima.domains.bookings.ics import booking_calendar
+    from anima.domains.bookings.models import Occurrence
+
+    booking = await get(session, role, user_id, booking_id)
+    service = await session.get(Service, booking.service_id)
+    assert service is not None
+    occurrence = await session.get(Occurrence, booking.occurrence_id) if booking.occurrence_id else None
+    location = occurrence.location if occurrence is not None and occurrence.location else service.location_detail
+    return booking_calendar(booking, service_name=service.name, location=location)
+
+
 async def list_bookings(
     session: AsyncSession, role: str, user_id: uuid.UUID, *, limit: int, offset: int,
     status: str | None = None, patient_id: uuid.UUID | None = None,

@@ -1,0 +1,56 @@
+"""A booking as an iCalendar file (RFC 5545): one VEVENT, built with the ``icalendar`` library.
+
+* ``UID`` is ``<booking id>@anima`` — stable for the booking's life, so a calendar that imported
+  it updates the same event after a reschedule or a cancellation (RFC 5545 §3.8.4.7).
+* ``SEQUENCE`` (§3.8.7.4) grows with every revision a calendar must see: one per reschedule, one
+  when a hold is confirmed, one when the booking is cancelled. It is computed from facts that
+  only ever grow (``rescheduled_count``, ``confirmed_at`` set, ``cancelled_at`` set), so it never
+  goes back.
+* ``DTSTART``/``DTEND`` are UTC (the ``Z`` form, §3.3.5 form 2): every calendar shows the same
+  instant in its own zone; ``DTSTAMP`` is when the file was made.
+* ``STATUS`` (§3.8.1.11): HELD is TENTATIVE, CANCELLED and EXPIRED are CANCELLED, the rest
+  CONFIRMED. ``SUMMARY`` names the service only — never the patient (the file may land in a
+  calendar others see).
+"""
+
+from __future__ import annotations
+
+import datetime
+
+from icalendar import Calendar, Event
+
+from anima.domains.bookings.models import Booking
+
+PRODID = "-//Anima//Bookings//EN"
+_STATUS = {"HELD": "TENTATIVE", "CANCELLED": "CANCELLED", "EXPIRED": "CANCELLED"}
+
+
+def uid(booking: Booking) -> str:
+    """The booking's stable iCalendar UID."""
+    return f"{booking.id}@anima"
+
+
+def sequence(booking: Booking) -> int:
+    """The revision number of the booking's event (see the module docstring)."""
+    return booking.rescheduled_count + (booking.confirmed_at is not None) + (booking.cancelled_at is not None)
+
+
+def booking_calendar(booking: Booking, *, service_name: str, location: str = "",
+                     now: datetime.datetime | None = None) -> bytes:
+    """The ``text/calendar`` bytes of one booking: a VCALENDAR (METHOD PUBLISH) with its VEVENT."""
+    calendar = Calendar()
+    calendar.add("prodid", PRODID)
+    calendar.add("version", "2.0")
+    calendar.add("method", "PUBLISH")
+    event = Event()
+    event.add("uid", uid(booking))
+    event.add("sequence", sequence(booking))
+    event.add("dtstamp", (now or datetime.datetime.now(datetime.UTC)).astimezone(datetime.UTC))
+    event.add("dtstart", booking.starts_at.astimezone(datetime.UTC))
+    event.add("dtend", booking.ends_at.astimezone(datetime.UTC))
+    event.add("summary", service_name)
+    event.add("status", _STATUS.get(booking.status, "CONFIRMED"))
+    if location:
+        event.add("location", location)
+    calendar.add_component(event)
+    return calendar.to_ical()
