@@ -6,6 +6,10 @@ from __future__ import annotations
 import datetime
 from zoneinfo import ZoneInfo
 
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
 from tests.integration.booking_support import UTC, day_ahead, hold, patient, practice, slots
 from tests.integration.events_support import in_tenant
 
@@ -321,3 +325,64 @@ async def test_a_booking_downloads_as_an_ics_file(client, db):
     assert "DTSTART:" + datetime.datetime.fromisoformat(start).strftime("%Y%m%dT%H%M%SZ") in first.text
     await client.post(f"{p.base}/bookings/{held['id']}/confirm", headers=p.org.headers)
     assert "SEQUENCE:1" in (await client.get(f"{p.base}/bookings/{held['id']}/ics", headers=p.org.headers)).text
+
+
+SEAT_STEPS = st.lists(st.tuples(st.sampled_from(["seat", "join", "cancel", "claim", "lapse"]), st.integers(0, 4)), min_size=1, max_size=14)
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(capacity=st.integers(1, 3), steps=SEAT_STEPS)
+async def test_seats_never_exceed_capacity_and_a_free_seat_never_waits(client, db, seat_practice, capacity, steps):
+    """Random sequences of seat bookings, waitlist joins, cancellations, claims and lapsing offers:
+    after every step, seats taken + live offers <= capacity, nobody waits while a seat is free, and
+    offers go in the order people joined."""
+    p, service_id = seat_practice
+    starts = datetime.datetime.now(UTC) + datetime.timedelta(days=30)
+    occ = (await client.post(f"{p.base}/occurrences", json={"service_id": service_id, "starts_at": starts.isoformat(),
+                                                            "ends_at": (starts + datetime.timedelta(hours=3)).isoformat(), "capacity": capacity},
+                             headers=p.org.headers)).json()
+    seats_of: dict[int, str] = {}
+    for action, who in steps:
+        pid = p.patients[who]
+        if action == "seat":
+            r = await client.post(f"{p.base}/occurrences/{occ['id']}/seats", json={"patient_id": pid}, headers=p.assistant)
+            assert r.status_code in (201, 409), r.text
+            if r.status_code == 201:
+                seats_of[who] = r.json()["id"]
+        elif action == "join":
+            r = await client.post(f"{p.base}/occurrences/{occ['id']}/waitlist", json={"patient_id": pid}, headers=p.assistant)
+            assert r.status_code in (201, 409), r.text
+        elif action == "cancel" and who in seats_of:
+            r = await client.post(f"{p.base}/bookings/{seats_of.pop(who)}/cancel", headers=p.assistant)
+            assert r.status_code in (200, 409), r.text
+        elif action == "claim":
+            entries = [e for e in (await client.get(f"{p.base}/occurrences/{occ['id']}/waitlist", headers=p.org.headers)).json()
+                       if e["patient_id"] == pid and e["status"] in ("OFFERED", "WAITING")]
+            if entries:
+                r = await client.post(f"{p.base}/waitlist/{entries[0]['id']}/claim", headers=p.assistant)
+                assert r.status_code in (201, 409), r.text
+                if r.status_code == 201:
+                    seats_of[who] = r.json()["id"]
+        elif action == "lapse":
+            await in_tenant(db, p.org.slug, "UPDATE waitlist_entries SET offer_expires_at = now() - interval '1 second' "
+                                            "WHERE occurrence_id = :o AND status = 'OFFERED'", {"o": occ["id"]})
+            await client.post(f"{p.base}/occurrences/{occ['id']}/waitlist", json={"patient_id": pid}, headers=p.assistant)  # any change sweeps
+        taken, offered, waiting = (await in_tenant(db, p.org.slug, """
+            SELECT (SELECT count(*) FROM bookings WHERE occurrence_id = :o AND status IN ('HELD','CONFIRMED')),
+                   (SELECT count(*) FROM waitlist_entries WHERE occurrence_id = :o AND status = 'OFFERED' AND offer_expires_at > now()),
+                   (SELECT count(*) FROM waitlist_entries WHERE occurrence_id = :o AND status = 'WAITING')""", {"o": occ["id"]}))[0]
+        assert taken + offered <= capacity, (action, taken, offered)
+        assert waiting == 0 or taken + offered == capacity, (action, taken, offered, waiting)
+        order = await in_tenant(db, p.org.slug, "SELECT status FROM waitlist_entries WHERE occurrence_id = :o AND status IN "
+                                                "('WAITING','OFFERED','CLAIMED') ORDER BY created_at, id", {"o": occ["id"]})
+        statuses = [s for (s,) in order]
+        assert statuses == sorted(statuses, key=lambda s: s == "WAITING"), statuses  # nobody offered before an earlier waiter
+
+
+@pytest.fixture
+async def seat_practice(client, db):
+    p = await practice(client, db, patients=5)
+    group = await client.post(f"{p.base}/services", json={"name": "Group", "kind": "GROUP", "scheduling": "FIXED_DATE", "capacity": 3,
+                                                          "duration_minutes": 180, "price_minor": 1000, "currency": "EUR",
+                                                          "location": "IN_PERSON"}, headers=p.org.headers)
+    return p, group.json()["id"]
