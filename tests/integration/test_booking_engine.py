@@ -336,7 +336,7 @@ async def test_seats_never_exceed_capacity_and_a_free_seat_never_waits(client, d
     """Random sequences of seat bookings, waitlist joins, cancellations, claims and lapsing offers:
     after every step, seats taken + live offers <= capacity, nobody waits while a seat is free, and
     offers go in the order people joined."""
-    p, service_id = seat_practice
+    p, service_id, tick = seat_practice
     starts = datetime.datetime.now(UTC) + datetime.timedelta(days=30)
     occ = (await client.post(f"{p.base}/occurrences", json={"service_id": service_id, "starts_at": starts.isoformat(),
                                                             "ends_at": (starts + datetime.timedelta(hours=3)).isoformat(), "capacity": capacity},
@@ -366,7 +366,7 @@ async def test_seats_never_exceed_capacity_and_a_free_seat_never_waits(client, d
         elif action == "lapse":
             await in_tenant(db, p.org.slug, "UPDATE waitlist_entries SET offer_expires_at = now() - interval '1 second' "
                                             "WHERE occurrence_id = :o AND status = 'OFFERED'", {"o": occ["id"]})
-            await client.post(f"{p.base}/occurrences/{occ['id']}/waitlist", json={"patient_id": pid}, headers=p.assistant)  # any change sweeps
+            await tick()  # the tenant tick passes lapsed offers on
         taken, offered, waiting = (await in_tenant(db, p.org.slug, """
             SELECT (SELECT count(*) FROM bookings WHERE occurrence_id = :o AND status IN ('HELD','CONFIRMED')),
                    (SELECT count(*) FROM waitlist_entries WHERE occurrence_id = :o AND status = 'OFFERED' AND offer_expires_at > now()),
@@ -381,8 +381,13 @@ async def test_seats_never_exceed_capacity_and_a_free_seat_never_waits(client, d
 
 @pytest.fixture
 async def seat_practice(client, db):
+    from anima.jobs.handlers import tenant_tick
+    from tests.integration.events_support import queue_settings, services_for, tenant_id_of
+
     p = await practice(client, db, patients=5)
     group = await client.post(f"{p.base}/services", json={"name": "Group", "kind": "GROUP", "scheduling": "FIXED_DATE", "capacity": 3,
                                                           "duration_minutes": 180, "price_minor": 1000, "currency": "EUR",
                                                           "location": "IN_PERSON"}, headers=p.org.headers)
-    return p, group.json()["id"]
+    tid = await tenant_id_of(db, p.org.slug)
+    async with services_for(queue_settings("postgres"), db) as svc:
+        yield p, group.json()["id"], lambda: tenant_tick({"anima": svc}, tenant_id=tid)

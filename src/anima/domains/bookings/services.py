@@ -36,6 +36,8 @@ from anima.domains.bookings.schemas import BookingCreate, BookingOut, CancelRequ
 from anima.domains.bookings.slots import Busy, SlotRules, free_slots
 from anima.domains.catalog.models import Scheduling, Service, service_therapists
 from anima.domains.patients.models import Patient
+from anima.domains.settings.services import iana_zones
+from anima.domains.staff.models import StaffMember
 from anima.events.outbox import emit
 from anima.events.types import EventType
 from anima.identity.models import Role
@@ -118,9 +120,10 @@ async def active_service(session: AsyncSession, service_id: uuid.UUID) -> Servic
 
 
 async def therapists_of(session: AsyncSession, service_id: uuid.UUID) -> list[uuid.UUID]:
-    """The therapists who offer the service, in a stable order."""
-    rows = await session.execute(sa.select(service_therapists.c.staff_id).where(service_therapists.c.service_id == service_id)
-                                 .order_by(service_therapists.c.staff_id))
+    """The active members who offer the service, in a stable order."""
+    rows = await session.execute(
+        sa.select(service_therapists.c.staff_id).join(StaffMember, StaffMember.id == service_therapists.c.staff_id)
+        .where(service_therapists.c.service_id == service_id, StaffMember.active.is_(True)).order_by(service_therapists.c.staff_id))
     return [r[0] for r in rows]
 
 
@@ -178,10 +181,9 @@ async def search(
     service = await active_service(session, service_id)
     if service.scheduling != Scheduling.CALENDAR:
         raise InvalidInput.field("service_id", "calendar-service", "a FIXED_DATE service is booked through its occurrences")
-    try:
-        viewer_zone = ZoneInfo(zone)
-    except (ValueError, KeyError, OSError):
-        raise InvalidInput.field("zone", "iana", "not an IANA time zone name") from None
+    if zone not in iana_zones():
+        raise InvalidInput.field("zone", "iana", "not an IANA time zone name")
+    viewer_zone = ZoneInfo(zone)
     today = now.date()
     if not today - datetime.timedelta(days=366) <= first <= today + datetime.timedelta(days=731):
         raise InvalidInput.field("from", "range", "a date from a year ago to two years ahead")
