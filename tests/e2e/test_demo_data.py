@@ -35,6 +35,7 @@ async def _tenant_counts(deployment: Deployment, slug: str) -> dict[str, int]:
             "amendments": await q("SELECT count(*) FROM S.journal_amendments"),
             "analyses": await q("SELECT count(*) FROM S.journal_entries WHERE kind = 'ai_analysis'"),
             "rules": await q("SELECT count(*) FROM S.automation_rules"),
+            "weekly_hours": await q("SELECT count(*) FROM S.availability_rules"),
             "risk_alerts": await q("SELECT count(*) FROM S.staff_alerts WHERE kind = 'risk'"),
             # the services' own audit lines: written by them, never by raw SQL
             "audited_patients": await q("SELECT count(*) FROM S.audit_events WHERE action = 'patient.created'"),
@@ -62,6 +63,7 @@ async def test_demo_data_is_applied_through_the_services_and_only_once(deploymen
     assert counts["members"] == 3 and counts["services"] == 3 and counts["patients"] == 12 and counts["stages"] == 5
     assert counts["entries"] == 9 and counts["signed"] == 5 and counts["amendments"] == 1
     assert counts["analyses"] == 1 and counts["rules"] == 2
+    assert counts["weekly_hours"] > 0 and counts["weekly_hours"] % 10 == 0  # 2 spans x 5 weekdays per therapist
     assert counts["risk_alerts"] >= 1  # the high-risk note alerted the care team and the owner
     assert counts["audited_patients"] == 12 and counts["audited_signed"] == 5 and counts["audited_amended"] == 1
 

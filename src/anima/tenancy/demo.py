@@ -7,7 +7,8 @@ AI consent, the risk screening (which raises the alerts), the observatory and th
 marketplace — inside transactions entered like a request's
 (:func:`anima.jobs.runner.tenant_transaction`), never through raw SQL. A re-run adds only what is
 missing: members by email, services by name, patients by name (a patient that exists keeps its
-journal untouched), playbooks by key.
+journal untouched), playbooks by key, weekly hours only for therapists who have none (so the
+demo's calendar services show free slots at once).
 """
 
 from __future__ import annotations
@@ -18,11 +19,14 @@ import uuid
 from dataclasses import dataclass, field
 
 import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from anima.ai.jobs import run_patient_analysis, screen_entry
 from anima.billing.limits import ensure_seat_available
 from anima.domains.audit.services import Actor
 from anima.domains.automations import services as playbooks
+from anima.domains.bookings import availability
+from anima.domains.bookings.schemas import RuleCreate
 from anima.domains.catalog import services as catalog
 from anima.domains.catalog.schemas import ServiceCreate
 from anima.domains.journal import services as journal
@@ -57,6 +61,8 @@ class DemoReport:
     slug: str
     members: int = 0
     services: int = 0
+    #: therapists given the demo's weekly hours (bookable at once)
+    hours: int = 0
     patients: int = 0
     entries: int = 0
     analyses: int = 0
@@ -106,6 +112,7 @@ async def _practice(runtime: Runtime, manifest: Manifest, tenant_id: int, staff:
                 body = msgspec.convert({**{k: v for k, v in spec.items() if k != "therapists"}, "therapist_ids": therapists}, ServiceCreate)
                 await catalog.create_service(tx.session, body, tenant_id=tenant_id, tier=tx.tenant.tier)
                 report.services += 1
+            report.hours += await _weekly_hours(tx.session)
             installed = await playbooks.installed(tx.session)
             for key in manifest.demo.playbooks:
                 if key in installed:
@@ -117,6 +124,26 @@ async def _practice(runtime: Runtime, manifest: Manifest, tenant_id: int, staff:
                     continue
                 report.playbooks += 1
         await platform.rollback()
+
+
+#: the demo's weekly hours, local to each therapist: Monday to Friday, mornings and afternoons
+DEMO_HOURS = (("09:00", "13:00"), ("15:00", "19:00"))
+
+
+async def _weekly_hours(session: AsyncSession) -> int:
+    """Give every therapist of an active CALENDAR service who has no weekly hours yet the demo's
+    (:data:`DEMO_HOURS`, Monday to Friday), through the bookings' service; returns how many."""
+    services, _ = await catalog.list_services(session, limit=200, offset=0, visible_to=None, active=True, kind=None, search=None)
+    therapists = sorted({t.id for s in services if s.scheduling == "CALENDAR" for t in s.therapists})
+    given = 0
+    for therapist_id in therapists:
+        if await availability.list_rules(session, therapist_id):
+            continue
+        for weekday in range(5):
+            for start, end in DEMO_HOURS:
+                await availability.add_rule(session, RuleCreate(therapist_id=therapist_id, weekday=weekday, start_time=start, end_time=end))
+        given += 1
+    return given
 
 
 def _entry_body(entry: DemoEntry) -> EntryCreate:
