@@ -391,3 +391,14 @@ async def seat_practice(client, db):
     tid = await tenant_id_of(db, p.org.slug)
     async with services_for(queue_settings("postgres"), db) as svc:
         yield p, group.json()["id"], lambda: tenant_tick({"anima": svc}, tenant_id=tid)
+
+
+async def test_bookings_list_by_time_range_soonest_first(client, db):
+    p = await practice(client, db, patients=1)
+    free = await slots(client, p, day_ahead(9))
+    ids = [(await hold(client, p, free[i]["starts_at"], p.patients[0])).json()["id"] for i in (6, 0, 3)]
+    listed = await client.get(f"{p.base}/bookings", params={"starts_from": free[0]["starts_at"], "starts_before": free[6]["starts_at"]},
+                              headers=p.therapist)
+    assert listed.status_code == 200 and [b["id"] for b in listed.json()["items"]] == [ids[1], ids[2]]
+    naive = await client.get(f"{p.base}/bookings", params={"starts_from": "2030-01-01T00:00:00"}, headers=p.org.headers)
+    assert naive.status_code == 422 and naive.json()["errors"][0]["field"] == "starts_from"

@@ -44,6 +44,10 @@ ACTIVITY: dict[str, str] = {
     "BOOKING_CONFIRMED": N_("A booking was confirmed."),
     "BOOKING_COMPLETED": N_("A session took place."),
     "BOOKING_CANCELLED": N_("A booking was cancelled."),
+    "BOOKING_HELD": N_("A time was held for a booking."),
+    "BOOKING_RESCHEDULED": N_("A booking was moved to another time."),
+    "BOOKING_NO_SHOW": N_("Someone did not come to a session."),
+    "WAITLIST_OFFERED": N_("A freed seat was offered to the waitlist."),
     "JOURNEY_STAGE_TIMEOUT": N_("Someone stayed too long in a journey stage."),
     "AI_ANALYSIS_REQUESTED": N_("An AI analysis was requested."),
 }

@@ -104,12 +104,14 @@ async def add_rule(session: AsyncSession, data: RuleCreate) -> RuleOut:
 
 
 async def list_rules(session: AsyncSession, therapist_id: uuid.UUID) -> list[RuleOut]:
+    """A therapist's weekly rules, by weekday and start."""
     rows = (await session.execute(sa.select(AvailabilityRule).where(AvailabilityRule.therapist_id == therapist_id)
                                   .order_by(AvailabilityRule.weekday, AvailabilityRule.start_time))).scalars()
     return [_rule_out(r) for r in rows]
 
 
 async def get_rule(session: AsyncSession, rule_id: uuid.UUID) -> AvailabilityRule:
+    """One weekly rule. Raises NotFound."""
     rule = await session.get(AvailabilityRule, rule_id)
     if rule is None:
         raise NotFound("availability rule not found")
@@ -117,6 +119,7 @@ async def get_rule(session: AsyncSession, rule_id: uuid.UUID) -> AvailabilityRul
 
 
 async def delete_rule(session: AsyncSession, rule: AvailabilityRule) -> None:
+    """Remove a weekly rule (bookings already made stay)."""
     await session.delete(rule)
     await session.flush()
 
@@ -143,12 +146,14 @@ async def add_override(session: AsyncSession, data: OverrideCreate) -> OverrideO
 
 
 async def list_overrides(session: AsyncSession, therapist_id: uuid.UUID) -> list[OverrideOut]:
+    """A therapist's date overrides, by date and start."""
     rows = (await session.execute(sa.select(AvailabilityOverride).where(AvailabilityOverride.therapist_id == therapist_id)
                                   .order_by(AvailabilityOverride.on_date, AvailabilityOverride.start_time))).scalars()
     return [_override_out(o) for o in rows]
 
 
 async def get_override(session: AsyncSession, override_id: uuid.UUID) -> AvailabilityOverride:
+    """One date override. Raises NotFound."""
     row = await session.get(AvailabilityOverride, override_id)
     if row is None:
         raise NotFound("availability override not found")
@@ -156,6 +161,7 @@ async def get_override(session: AsyncSession, override_id: uuid.UUID) -> Availab
 
 
 async def delete_override(session: AsyncSession, row: AvailabilityOverride) -> None:
+    """Remove a date override (bookings already made stay)."""
     await session.delete(row)
     await session.flush()
 

@@ -52,14 +52,18 @@ class BookingsController(Controller):
     async def hold(self, tenant: TenantContext, cipher: FieldCipher, data: HoldRequest) -> BookingOut:
         return await _out(tenant, cipher, await rules.hold(tenant.session, _caller(tenant), data))
 
-    @get("/", opt=EVERY_MEMBER, summary="Bookings, latest start first (therapists: their own)")
+    @get("/", opt=EVERY_MEMBER, summary="Bookings, latest start first; soonest first within a time range (therapists: their own)")
     async def list_bookings(
         self, tenant: TenantContext, cipher: FieldCipher, page: Page, status: Status | None = None,
         patient_id: uuid.UUID | None = None, therapist_id: uuid.UUID | None = None,
+        starts_from: Annotated[datetime.datetime | None, Parameter(description="starts at or after (with an offset)")] = None,
+        starts_before: Annotated[datetime.datetime | None, Parameter(description="starts before (with an offset)")] = None,
     ) -> OffsetPagination[BookingOut]:
         rows, total = await rules.list_bookings(
             tenant.session, tenant.role.value, tenant.user_id, limit=page.limit, offset=page.offset, status=status,
-            patient_id=patient_id, therapist_id=therapist_id,
+            patient_id=patient_id, therapist_id=therapist_id, ascending=starts_from is not None or starts_before is not None,
+            starts_from=rules.aware("starts_from", starts_from) if starts_from else None,
+            starts_before=rules.aware("starts_before", starts_before) if starts_before else None,
         )
         return OffsetPagination(items=[await _out(tenant, cipher, b) for b in rows], limit=page.limit, offset=page.offset, total=total)
 

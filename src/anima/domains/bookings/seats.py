@@ -35,6 +35,7 @@ OFFER_HOURS = 12
 
 
 def utcnow() -> datetime.datetime:
+    """The present, aware (UTC)."""
     return datetime.datetime.now(datetime.UTC)
 
 
@@ -43,12 +44,12 @@ async def create_occurrence(session: AsyncSession, data: OccurrenceCreate) -> Oc
 
     Raises InvalidInput: service_id (kind), starts_at/ends_at (offset, order, range), capacity
     (needed when the service has none), therapist_id (does not offer it)."""
-    from anima.domains.bookings.services import _aware, active_service, therapists_of
+    from anima.domains.bookings.services import aware, active_service, therapists_of
 
     service = await active_service(session, data.service_id)
     if service.scheduling != Scheduling.FIXED_DATE and service.kind != ServiceKind.GROUP:
         raise InvalidInput.field("service_id", "occurrence-service", "occurrences are for FIXED_DATE or GROUP services")
-    starts_at, ends_at = _aware("starts_at", data.starts_at), _aware("ends_at", data.ends_at)
+    starts_at, ends_at = aware("starts_at", data.starts_at), aware("ends_at", data.ends_at)
     now = utcnow()
     if not (now - datetime.timedelta(days=366) <= starts_at <= now + datetime.timedelta(days=731)):
         raise InvalidInput.field("starts_at", "range", "from a year ago to two years ahead")
@@ -78,6 +79,7 @@ async def _counts(session: AsyncSession, occurrence_id: uuid.UUID, now: datetime
 
 
 async def to_out(session: AsyncSession, o: Occurrence, now: datetime.datetime | None = None) -> OccurrenceOut:
+    """An occurrence with its price (override or the service's) and seats taken, offered, waiting."""
     service = await session.get(Service, o.service_id)
     assert service is not None
     taken, offered, waiting = await _counts(session, o.id, now or utcnow())

@@ -52,6 +52,7 @@ EXCLUSION_VIOLATION = "23P01"
 
 
 def utcnow() -> datetime.datetime:
+    """The present, aware (UTC)."""
     return datetime.datetime.now(datetime.UTC)
 
 
@@ -64,6 +65,7 @@ class Caller:
 
     @property
     def therapist_only(self) -> bool:
+        """Whether the caller sees and manages only their own calendar (a therapist)."""
         return self.role == Role.THERAPIST.value
 
 
@@ -95,7 +97,8 @@ def slot_rules(service: Service) -> SlotRules:
                      service.buffer_after_minutes, service.min_notice_minutes, service.horizon_days)
 
 
-def _aware(field: str, value: datetime.datetime) -> datetime.datetime:
+def aware(field: str, value: datetime.datetime) -> datetime.datetime:
+    """``value`` in UTC. Raises InvalidInput (``field``, rule timezone) when it has no offset."""
     if value.tzinfo is None:
         raise InvalidInput.field(field, "timezone", "give a time zone offset (e.g. 2025-01-31T10:00:00Z)")
     return value.astimezone(datetime.UTC)
@@ -113,6 +116,7 @@ async def active_patient(session: AsyncSession, patient_id: uuid.UUID) -> Patien
 
 
 async def active_service(session: AsyncSession, service_id: uuid.UUID) -> Service:
+    """An active service. Raises InvalidInput (service_id)."""
     service = await session.get(Service, service_id)
     if service is None or not service.active:
         raise InvalidInput.field("service_id", "active-service", "no active service with this id")
@@ -255,7 +259,7 @@ async def create(session: AsyncSession, user_id: uuid.UUID, data: BookingCreate)
     availability, notice or horizon check, but an overlap with the therapist's time is refused.
 
     Raises InvalidInput (field named), Conflict (blocked patient, overlap)."""
-    starts_at = _aware("starts_at", data.starts_at)
+    starts_at = aware("starts_at", data.starts_at)
     if starts_at < utcnow() - PAST_LIMIT:
         raise InvalidInput.field("starts_at", "range", "a booking starts at most a year in the past")
     patient = await active_patient(session, data.patient_id)
@@ -280,7 +284,7 @@ async def hold(session: AsyncSession, caller: Caller, data: HoldRequest, *, now:
             holding in another's calendar.
     """
     now = now or utcnow()
-    starts_at = _aware("starts_at", data.starts_at)
+    starts_at = aware("starts_at", data.starts_at)
     patient = await active_patient(session, data.patient_id)
     service = await active_service(session, data.service_id)
     if service.scheduling != Scheduling.CALENDAR:
@@ -456,7 +460,7 @@ async def reschedule(session: AsyncSession, caller: Caller, booking_id: uuid.UUI
         raise Conflict("this hold has expired", extra={"state": "EXPIRED"})
     if booking.occurrence_id is not None:
         raise Conflict("a seat on an occurrence is moved by cancelling and booking another", extra={"reason": "occurrence-seat"})
-    starts_at = _aware("starts_at", data.starts_at)
+    starts_at = aware("starts_at", data.starts_at)
     therapist_id = data.therapist_id or booking.therapist_id
     if caller.therapist_only and therapist_id != caller.user_id:
         raise Forbidden("a therapist books only in their own calendar")

@@ -80,6 +80,7 @@ class SlotRules:
 
     @property
     def duration(self) -> datetime.timedelta:
+        """The session's length."""
         return datetime.timedelta(minutes=self.duration_minutes)
 
     def blocked(self, start: datetime.datetime) -> Interval:
