@@ -115,6 +115,12 @@ async def test_roles_therapists_manage_their_own_calendar(client, db):
     assistant = await client.post(f"{p.base}/availability/rules", json={"therapist_id": p.therapist_id, "weekday": 1,
                                                                          "start_time": "09:00", "end_time": "10:00"}, headers=p.assistant)
     assert assistant.status_code == 403
+    own_rules = await client.get(f"{p.base}/availability/rules", headers=p.therapist)  # no therapist_id: the caller's own
+    assert own_rules.status_code == 200 and len(own_rules.json()) == 7
+    no_service = await client.get(f"{p.base}/slots", headers=p.therapist)
+    assert no_service.status_code == 422 and no_service.json()["errors"][0]["field"] == "service_id"
+    week = await client.get(f"{p.base}/slots", params={"service_id": p.service["id"], "zone": "Europe/Madrid"}, headers=p.therapist)
+    assert week.status_code == 200 and len({s["local_starts_at"][:10] for s in week.json()}) in (6, 7)  # today may have passed
     # the owner's booking of the therapist is seen by the therapist too; another therapist's is not
     assert (await client.post(f"{p.base}/bookings/{mine.json()['id']}/confirm", headers=p.therapist)).status_code == 200
 

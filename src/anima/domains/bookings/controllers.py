@@ -26,6 +26,7 @@ from anima.http.access import CLINICIANS, EVERY_MEMBER, FRONT_DESK, OWNERS, Tena
 from anima.http.openapi import answers
 from anima.http.pagination import OffsetPagination, Page
 from anima.identity.models import Role
+from anima.problems import InvalidInput
 
 Status = Literal["HELD", "CONFIRMED", "COMPLETED", "NO_SHOW", "CANCELLED", "EXPIRED"]
 
@@ -112,12 +113,15 @@ class SlotsController(Controller):
 
     @get("/", opt=EVERY_MEMBER, summary="Free starts of a service on local dates of a zone (one therapist or any)")
     async def search(
-        self, tenant: TenantContext, service_id: uuid.UUID,
-        first: Annotated[datetime.date, Parameter(query="from", description="first local date (in `zone`)")],
-        last: Annotated[datetime.date, Parameter(query="to", description="last local date (in `zone`), at most 62 days on")],
+        self, tenant: TenantContext,
+        service_id: Annotated[uuid.UUID | None, Parameter(description="the service (required)")] = None,
+        first: Annotated[datetime.date | None, Parameter(query="from", description="first local date in `zone` (default: today)")] = None,
+        last: Annotated[datetime.date | None, Parameter(query="to", description="last local date in `zone`, at most 62 days on (default: a week)")] = None,
         zone: Annotated[str, Parameter(max_length=64, description="IANA zone the dates and local times are in")] = "UTC",
         therapist_id: uuid.UUID | None = None,
     ) -> list[SlotOut]:
+        if service_id is None:
+            raise InvalidInput.field("service_id", "required", "name the service")
         return await rules.search(tenant.session, service_id, therapist_id=therapist_id, first=first, last=last, zone=zone)
 
 
@@ -129,9 +133,9 @@ class AvailabilityController(Controller):
     async def read_schedule(self, tenant: TenantContext, therapist_id: uuid.UUID) -> ScheduleOut:
         return await availability.schedule(tenant.session, therapist_id)
 
-    @get("/rules", opt=EVERY_MEMBER, summary="A therapist's weekly rules")
-    async def list_rules(self, tenant: TenantContext, therapist_id: uuid.UUID) -> list[RuleOut]:
-        return await availability.list_rules(tenant.session, therapist_id)
+    @get("/rules", opt=EVERY_MEMBER, summary="A therapist's weekly rules (default: the caller's own)")
+    async def list_rules(self, tenant: TenantContext, therapist_id: uuid.UUID | None = None) -> list[RuleOut]:
+        return await availability.list_rules(tenant.session, therapist_id or tenant.user_id)
 
     @post("/rules", opt=CLINICIANS, status_code=HTTP_201_CREATED, summary="Add weekly hours (owners; a therapist their own)")
     async def add_rule(self, tenant: TenantContext, data: RuleCreate) -> RuleOut:
@@ -144,9 +148,9 @@ class AvailabilityController(Controller):
         availability.may_manage(tenant.role.value, tenant.user_id, rule.therapist_id)
         await availability.delete_rule(tenant.session, rule)
 
-    @get("/overrides", opt=EVERY_MEMBER, summary="A therapist's date overrides")
-    async def list_overrides(self, tenant: TenantContext, therapist_id: uuid.UUID) -> list[OverrideOut]:
-        return await availability.list_overrides(tenant.session, therapist_id)
+    @get("/overrides", opt=EVERY_MEMBER, summary="A therapist's date overrides (default: the caller's own)")
+    async def list_overrides(self, tenant: TenantContext, therapist_id: uuid.UUID | None = None) -> list[OverrideOut]:
+        return await availability.list_overrides(tenant.session, therapist_id or tenant.user_id)
 
     @post("/overrides", opt=CLINICIANS, status_code=HTTP_201_CREATED, summary="Add extra hours or time off on a date")
     async def add_override(self, tenant: TenantContext, data: OverrideCreate) -> OverrideOut:

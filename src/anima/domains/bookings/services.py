@@ -172,11 +172,12 @@ async def therapist_slots(session: AsyncSession, service: Service, therapist_id:
 
 
 async def search(
-    session: AsyncSession, service_id: uuid.UUID, *, therapist_id: uuid.UUID | None, first: datetime.date,
-    last: datetime.date, zone: str, now: datetime.datetime | None = None,
+    session: AsyncSession, service_id: uuid.UUID, *, therapist_id: uuid.UUID | None, first: datetime.date | None,
+    last: datetime.date | None, zone: str, now: datetime.datetime | None = None,
 ) -> list[SlotOut]:
-    """Free starts of a CALENDAR service on local dates ``first``..``last`` of ``zone``, with one
-    therapist or any who offers it; each slot names the therapists free then.
+    """Free starts of a CALENDAR service on local dates ``first``..``last`` of ``zone`` (default:
+    today and the six days after it), with one therapist or any who offers it; each slot names
+    the therapists free then.
 
     Raises:
         InvalidInput: service_id (inactive, FIXED_DATE), therapist_id, zone, first/last (order, span).
@@ -188,6 +189,8 @@ async def search(
     if zone not in iana_zones():
         raise InvalidInput.field("zone", "iana", "not an IANA time zone name")
     viewer_zone = ZoneInfo(zone)
+    first = first or now.astimezone(viewer_zone).date()
+    last = last or first + datetime.timedelta(days=6)
     today = now.date()
     if not today - datetime.timedelta(days=366) <= first <= today + datetime.timedelta(days=731):
         raise InvalidInput.field("from", "range", "a date from a year ago to two years ahead")
