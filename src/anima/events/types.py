@@ -24,6 +24,11 @@ class EventType(enum.StrEnum):
     BOOKING_CANCELLED = "BOOKING_CANCELLED"
     JOURNEY_STAGE_TIMEOUT = "JOURNEY_STAGE_TIMEOUT"
     AI_ANALYSIS_REQUESTED = "AI_ANALYSIS_REQUESTED"
+    LEAD_CREATED = "LEAD_CREATED"
+    LEAD_STAGE_CHANGED = "LEAD_STAGE_CHANGED"
+    LEAD_CONVERTED = "LEAD_CONVERTED"
+    #: a lead not contacted for over 7 days (the ghost detector), once per quiet spell
+    LEAD_GHOSTED = "LEAD_GHOSTED"
 
 
 EVENT_TYPES = frozenset(EventType)
