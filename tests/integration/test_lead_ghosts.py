@@ -59,3 +59,38 @@ async def test_a_quiet_lead_is_reported_once_per_quiet_spell(client, db):
         assert (await tick(svc, tid))["lead_ghosts"] == 1  # a new quiet spell
     rows = await ghost_events(db, org.slug)
     assert [r["lead_id"] for r in rows] == [quiet, quiet] and rows[1]["days"] == 9
+
+
+async def test_lead_events_trigger_playbooks(client, db):
+    """A playbook rule on LEAD_CREATED (conditions on the payload's ``event.source``) and one on
+    LEAD_GHOSTED alert the owners: lead events are ordinary triggers of the rule language."""
+    import json
+    import uuid
+
+    from anima.domains.automations.rules import validate_rule
+    from tests.integration.test_playbooks_e2e import relay_until
+
+    org = await signup(client, tier="PRO")
+    tid = await tenant_id_of(db, org.slug)
+    rules = {
+        "LEAD_CREATED": ([{"fact": "event.source", "op": "eq", "value": "AD"}],
+                         [{"type": "alert_staff", "to": "owners", "message": "A new lead from an ad: call within the hour"}]),
+        "LEAD_GHOSTED": ([], [{"type": "alert_staff", "to": "owners", "message": "A lead went quiet for a week"}]),
+    }
+    for trigger, (conditions, actions) in rules.items():
+        validate_rule(trigger, conditions, actions)
+        await in_tenant(db, org.slug, "INSERT INTO automation_rules (id, name, trigger, conditions, actions, enabled) "
+                        "VALUES (:i, :n, :t, CAST(:c AS jsonb), CAST(:a AS jsonb), true)",
+                        {"i": str(uuid.uuid4()), "n": trigger, "t": trigger, "c": json.dumps(conditions), "a": json.dumps(actions)})
+    base = f"/api/v1/orgs/{org.slug}/leads"
+    for source in ("AD", "SOCIAL"):
+        assert (await client.post(base, json={"first_name": "Ad", "source": source}, headers=org.headers)).status_code == 201
+    quiet = (await client.post(base, json={"first_name": "Quiet"}, headers=org.headers)).json()["id"]
+    await backdate(db, org.slug, quiet, 10)
+    async with pipeline(db) as (svc, relay):
+        assert (await tick(svc, tid))["lead_ghosts"] == 1
+        items = await relay_until(client, org, relay, tid, lambda rs: len([r for r in rs if r["status"] == "SUCCEEDED"]) == 2)
+    alerts = (await client.get(f"/api/v1/orgs/{org.slug}/alerts", headers=org.headers)).json()["items"]
+    assert sorted(a["message"] for a in alerts) == ["A lead went quiet for a week", "A new lead from an ad: call within the hour"]
+    succeeded = sorted(r["rule_name"] for r in items if r["status"] == "SUCCEEDED")
+    assert succeeded == ["LEAD_CREATED", "LEAD_GHOSTED"]  # the SOCIAL and the quiet lead's LEAD_CREATED met no condition
