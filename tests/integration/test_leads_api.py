@@ -240,3 +240,34 @@ async def test_freshness_filters_and_contact(client, db):
     assert (await client.get(url(org), params={"freshness": "green", "limit": 1}, headers=org.headers)).json()["total"] == 2
     assert (await client.get(url(org), params={"source": "MANUAL", "stage": "NEW"}, headers=org.headers)).json()["total"] == 4
     assert (await client.get(url(org), params={"source": "AD"}, headers=org.headers)).json()["total"] == 0
+
+
+async def test_capture_for_the_forms_domain(client, db):
+    """The service a public form submission will call: PUBLIC_FORM with the form's ids, no person
+    behind it (the audit line is the system's), the same validation as the API."""
+    from anima.domains.leads.services import capture
+    from anima.jobs.runner import tenant_transaction
+    from anima.problems import InvalidInput
+    from tests.integration.events_support import queue_settings, services_for, tenant_id_of
+
+    org = await signup(client)
+    form_id, submission_id = uuid.uuid4(), uuid.uuid4()
+    tid = await tenant_id_of(db, org.slug)
+    async with services_for(queue_settings("postgres"), db) as svc, tenant_transaction({"anima": svc}, tid) as tj:
+        session, cipher = tj.session, tj.cipher
+        lead = await capture(session, cipher, first_name=" Marta ", last_name="Vidal", email="marta@example.org", phone="+34 633 44 55 66",
+                             language="es", source="PUBLIC_FORM", form_template_id=form_id, submission_id=submission_id)
+        lead_id = lead.id
+        for bad, field in (({"first_name": "<b>"}, "first_name"), ({"first_name": "A", "source": "FAX"}, "source"),
+                           ({"first_name": "A", "phone": "12"}, "phone"), ({"first_name": "A\x00"}, "first_name")):
+            try:
+                await capture(session, cipher, **{"language": None, **bad})
+            except InvalidInput as problem_:
+                assert problem_.errors[0]["field"] == field
+            else:
+                raise AssertionError(f"accepted {bad}")
+    read = (await client.get(url(org, f"/{lead_id}"), headers=org.headers)).json()
+    assert (read["first_name"], read["source"], read["form_template_id"], read["submission_id"], read["phone"]) == (
+        "Marta", "PUBLIC_FORM", str(form_id), str(submission_id), "+34633445566")
+    trail = await in_tenant(db, org.slug, "SELECT actor_id, actor_role FROM audit_events WHERE action = 'lead.created'")
+    assert trail == [(None, "system")]

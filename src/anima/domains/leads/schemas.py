@@ -119,6 +119,8 @@ class LeadOut(msgspec.Struct):
     last_contacted_at: datetime.datetime | None
     patient_id: uuid.UUID | None
     converted_at: datetime.datetime | None
+    #: set when this lead was merged into another (it then leaves every list)
+    merged_into_id: uuid.UUID | None
     created_at: datetime.datetime
     updated_at: datetime.datetime
     duplicates: list[DuplicateOut]

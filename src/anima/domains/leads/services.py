@@ -16,6 +16,7 @@ submissions), so an assistant sees everything a lead holds: contact details, not
 from __future__ import annotations
 
 import datetime
+import re
 import uuid
 from typing import Any
 
@@ -78,6 +79,10 @@ async def _check_assignee(session: AsyncSession, staff_id: uuid.UUID | None) -> 
         raise InvalidInput.field("assigned_to", "front-desk", "not an active owner or assistant of this organization")
 
 
+#: what a name may not hold (the same rule as the request schemas, for callers other than the API)
+_NAME_FORBIDDEN = re.compile(r"[\x00-\x1f\x7f<>]")
+
+
 def _clean(value: str | None, field: str) -> str | None:
     """Refuse NUL (also in the service, for callers other than the API); strip; empty -> None."""
     if value is None:
@@ -86,6 +91,18 @@ def _clean(value: str | None, field: str) -> str | None:
         raise InvalidInput.field(field, "no-nul", "may not contain NUL characters")
     value = value.strip()
     return value or None
+
+
+def _name(value: str | None, field: str, *, required: bool) -> str:
+    """A trimmed name of at most 100 characters without control characters or ``<`` ``>``."""
+    value = _clean(value, field) or ""
+    if required and not value:
+        raise InvalidInput.field(field, "required", "a first name has 1 to 100 characters")
+    if len(value) > 100:
+        raise InvalidInput.field(field, "length", "a name has at most 100 characters")
+    if _NAME_FORBIDDEN.search(value):
+        raise InvalidInput.field(field, "characters", "a name has no control characters, < or >")
+    return value
 
 
 async def _set_text(cipher: FieldCipher, lead: Lead, column: str, value: str | None) -> None:
@@ -171,12 +188,8 @@ async def capture(
     """
     actor = actor or SYSTEM_ACTOR
     settings = await get_settings(session)
-    first = _clean(first_name, "first_name")
-    if first is None or len(first) > 100:
-        raise InvalidInput.field("first_name", "length", "a first name has 1 to 100 characters")
-    last = _clean(last_name, "last_name") or ""
-    if len(last) > 100:
-        raise InvalidInput.field("last_name", "length", "a last name has at most 100 characters")
+    first = _name(first_name, "first_name", required=True)
+    last = _name(last_name, "last_name", required=False)
     if source not in SOURCES:
         raise InvalidInput.field("source", "source", f"one of {', '.join(SOURCES)}")
     if (form_template_id is not None or submission_id is not None) and source != "PUBLIC_FORM":
@@ -227,14 +240,14 @@ async def update_lead(session: AsyncSession, cipher: FieldCipher, actor: Actor, 
         raise InvalidInput.field("body", "required", "give at least one field to change")
     settings = await get_settings(session)
     if "first_name" in changes:
-        first = _clean(changes.pop("first_name"), "first_name")
-        if first is None:
-            raise InvalidInput.field("first_name", "length", "a first name has 1 to 100 characters")
-        await _set_text(cipher, lead, "first_name_enc", first)
+        await _set_text(cipher, lead, "first_name_enc", _name(changes.pop("first_name"), "first_name", required=True))
     if "last_name" in changes:
-        await _set_text(cipher, lead, "last_name_enc", _clean(changes.pop("last_name"), "last_name"))
+        await _set_text(cipher, lead, "last_name_enc", _name(changes.pop("last_name"), "last_name", required=False) or None)
     if "notes" in changes:
-        await _set_text(cipher, lead, "notes_enc", _clean(changes.pop("notes"), "notes"))
+        notes = _clean(changes.pop("notes"), "notes")
+        if notes is not None and len(notes) > 5000:
+            raise InvalidInput.field("notes", "length", "notes have at most 5,000 characters")
+        await _set_text(cipher, lead, "notes_enc", notes)
     recheck = False
     for kind in ("email", "phone"):
         if kind in changes:
@@ -405,7 +418,8 @@ async def to_out(session: AsyncSession, cipher: FieldCipher, lead: Lead, *, prac
         notes=await text_of(cipher, lead, "notes_enc"), assigned_to=lead.assigned_to, stage=lead.stage,
         stage_changed_at=lead.stage_changed_at, lost_reason=await text_of(cipher, lead, "lost_reason_enc"),
         freshness=fresh.value if fresh else None, last_contacted_at=lead.last_contacted_at,
-        patient_id=lead.patient_id, converted_at=lead.converted_at, created_at=lead.created_at,
+        patient_id=lead.patient_id, converted_at=lead.converted_at, merged_into_id=lead.merged_into_id,
+        created_at=lead.created_at,
         updated_at=lead.updated_at,
         duplicates=[DuplicateOut(d.id, d.match_lead_id, d.match_patient_id, d.matched_on, d.status, d.created_at, d.resolved_at) for d in dups],
         whatsapp_url=link,
