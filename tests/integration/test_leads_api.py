@@ -271,3 +271,14 @@ async def test_capture_for_the_forms_domain(client, db):
         "Marta", "PUBLIC_FORM", str(form_id), str(submission_id), "+34633445566")
     trail = await in_tenant(db, org.slug, "SELECT actor_id, actor_role FROM audit_events WHERE action = 'lead.created'")
     assert trail == [(None, "system")]
+
+
+async def test_concurrent_conversions_make_one_patient(client, db):
+    import asyncio
+
+    org = await signup(client, tier="PRO")
+    lead = await new_lead(client, org, email="race@example.org")
+    answers = await asyncio.gather(*(client.post(url(org, f"/{lead['id']}/convert"), headers=org.headers) for _ in range(8)))
+    assert sorted(a.status_code for a in answers) == [200] + [409] * 7
+    assert await in_tenant(db, org.slug, "SELECT count(*) FROM patients") == [(1,)]
+    assert [e[0] for e in await lead_events(db, org.slug, lead["id"])].count("LEAD_CONVERTED") == 1
