@@ -79,3 +79,28 @@ def test_the_owner_works_the_board(page, server: Server, request):
     page.goto(f"/o/{slug}/leads")
     assert page.locator(f'.board-column[data-stage="CONVERTED"] #lead-{ids["Nora"]}').count() == 1
     visit_check(page, "board-converted", request=request)
+
+
+#: English words of the board that must not be left on a Catalan board
+ENGLISH = ("Leads", "New lead", "Fresh", "Ghost", "Contacted now", "Convert", "Move to", "Social media", "Advert", "Referral",
+           "Drag a card", "New", "Contacted", "Qualified", "Converted", "Lost")
+
+
+def test_the_board_in_catalan(page, server: Server, request):
+    slug, owner, ids = _signup_with_leads(server)
+    login = httpx.post(f"{server.base}/api/v1/auth/login", json={"email": owner, "password": PASSWORD}, timeout=30)
+    headers = {"Authorization": f"Bearer {login.json()['access_token']}"}
+    assert httpx.patch(f"{server.base}/api/v1/orgs/{slug}/settings", json={"locale": "ca"}, headers=headers, timeout=30).status_code == 200
+    page.goto("/login")
+    page.locator('input[name="email"]').fill(owner)
+    page.locator('input[name="password"]').fill(PASSWORD)
+    page.locator('form[action="/login"] button[type="submit"]').click()
+    page.wait_for_url(re.compile(rf"/o/{slug}/?$"))
+    page.goto(f"/o/{slug}/leads")
+    assert page.locator("html").get_attribute("lang") == "ca"
+    assert page.get_by_role("heading", level=1).inner_text() == "Contactes"
+    text = page.locator("main").inner_text()
+    left = [w for w in ENGLISH if re.search(rf"(?<![\w·-]){re.escape(w)}(?![\w·-])", text)]
+    assert not left, left
+    assert "Fantasma" in page.locator(f"#lead-{ids['Iris']}").inner_text()
+    visit_check(page, "board-ca", request=request)
