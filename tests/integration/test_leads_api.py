@@ -3,6 +3,7 @@ conversion under the patient limit, freshness filters, the WhatsApp link, and ho
 
 from __future__ import annotations
 
+import datetime
 import uuid
 from urllib.parse import parse_qs, urlsplit
 
@@ -259,7 +260,9 @@ async def test_capture_for_the_forms_domain(client, db):
                              language="es", source="PUBLIC_FORM", form_template_id=form_id, submission_id=submission_id)
         lead_id = lead.id
         for bad, field in (({"first_name": "<b>"}, "first_name"), ({"first_name": "A", "source": "FAX"}, "source"),
-                           ({"first_name": "A", "phone": "12"}, "phone"), ({"first_name": "A\x00"}, "first_name")):
+                           ({"first_name": "A", "phone": "12"}, "phone"), ({"first_name": "A\x00"}, "first_name"),
+                           ({"first_name": "A", "created_at": datetime.datetime.now(datetime.UTC) + datetime.timedelta(hours=1)}, "created_at"),
+                           ({"first_name": "A", "created_at": datetime.datetime(2026, 1, 1)}, "created_at")):
             try:
                 await capture(session, cipher, **{"language": None, **bad})
             except InvalidInput as problem_:

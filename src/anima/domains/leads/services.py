@@ -162,6 +162,7 @@ async def capture(
     notes: str | None = None,
     assigned_to: uuid.UUID | None = None,
     actor: Actor | None = None,
+    created_at: datetime.datetime | None = None,
 ) -> Lead:
     """Create a lead in ``NEW``: validate, encrypt, flag possible duplicates, audit, emit ``LEAD_CREATED``.
 
@@ -178,15 +179,21 @@ async def capture(
         first_name: 1-100 characters; last_name up to 100; names are encrypted.
         language: a BCP 47 tag (canonicalised); time_zone: an IANA name.
         source: one of PUBLIC_FORM, BOOKING, MANUAL, REFERRAL, AD, SOCIAL, OTHER.
+        created_at: when the lead arrived, for leads brought from elsewhere (an import, the demo);
+            default now. An aware instant, never in the future; freshness counts from it.
 
     Returns:
         The flushed lead.
 
     Raises:
         InvalidInput (422) naming the field: empty or oversized name, NUL, a malformed email, an
-        invalid phone, an unknown language, zone, source, service or assignee.
+        invalid phone, an unknown language, zone, source, service or assignee, a ``created_at``
+        that is naive or in the future.
     """
     actor = actor or SYSTEM_ACTOR
+    now = utcnow()
+    if created_at is not None and (created_at.tzinfo is None or created_at > now):
+        raise InvalidInput.field("created_at", "past-instant", "when a lead arrived is an aware instant, not in the future")
     settings = await get_settings(session)
     first = _name(first_name, "first_name", required=True)
     last = _name(last_name, "last_name", required=False)
@@ -202,11 +209,11 @@ async def capture(
     await _check_service(session, interested_service_id)
     await _check_assignee(session, assigned_to)
 
-    now = utcnow()
+    arrived = created_at or now
     lead = Lead(
         id=uuid.uuid4(), language=language, time_zone=time_zone, source=source, form_template_id=form_template_id,
         submission_id=submission_id, interested_service_id=interested_service_id, assigned_to=assigned_to,
-        stage=Stage.NEW.value, stage_changed_at=now, created_by=actor.user_id, created_at=now, updated_at=now,
+        stage=Stage.NEW.value, stage_changed_at=arrived, created_by=actor.user_id, created_at=arrived, updated_at=now,
     )
     await _set_text(cipher, lead, "first_name_enc", first)
     await _set_text(cipher, lead, "last_name_enc", last or None)
