@@ -29,6 +29,10 @@ async def _tenant_counts(deployment: Deployment, slug: str) -> dict[str, int]:
                 "SELECT count(*) FROM platform.memberships m JOIN platform.tenants t ON t.id = m.tenant_id WHERE t.slug = :s"), {"s": slug}),
             "services": await q("SELECT count(*) FROM S.services"),
             "patients": await q("SELECT count(*) FROM S.patients"),
+            "leads": await q("SELECT count(*) FROM S.leads"),
+            "lead_stages": await q("SELECT count(DISTINCT stage) FROM S.leads"),
+            "ghosts": await q("SELECT count(*) FROM S.leads WHERE stage IN ('NEW','CONTACTED','QUALIFIED') "
+                              "AND coalesce(last_contacted_at, created_at) < now() - interval '7 days'"),
             "stages": await q("SELECT count(DISTINCT journey_stage) FROM S.patients"),
             "entries": await q("SELECT count(*) FROM S.journal_entries WHERE kind IN ('note', 'form_submission')"),
             "signed": await q("SELECT count(*) FROM S.journal_entries WHERE signed_at IS NOT NULL"),
@@ -64,6 +68,7 @@ async def test_demo_data_is_applied_through_the_services_and_only_once(deploymen
     assert counts["entries"] == 9 and counts["signed"] == 5 and counts["amendments"] == 1
     assert counts["analyses"] == 1 and counts["rules"] == 2
     assert counts["weekly_hours"] > 0 and counts["weekly_hours"] % 10 == 0  # 2 spans x 5 weekdays per therapist
+    assert counts["leads"] == 5 and counts["lead_stages"] == 4 and counts["ghosts"] == 1
     assert counts["risk_alerts"] >= 1  # the high-risk note alerted the care team and the owner
     assert counts["audited_patients"] == 12 and counts["audited_signed"] == 5 and counts["audited_amended"] == 1
 

@@ -28,6 +28,11 @@ class EventType(enum.StrEnum):
     BOOKING_RESCHEDULED = "BOOKING_RESCHEDULED"
     BOOKING_NO_SHOW = "BOOKING_NO_SHOW"
     WAITLIST_OFFERED = "WAITLIST_OFFERED"
+    LEAD_CREATED = "LEAD_CREATED"
+    LEAD_STAGE_CHANGED = "LEAD_STAGE_CHANGED"
+    LEAD_CONVERTED = "LEAD_CONVERTED"
+    #: a lead not contacted for over 7 days (the ghost detector), once per quiet spell
+    LEAD_GHOSTED = "LEAD_GHOSTED"
 
 
 EVENT_TYPES = frozenset(EventType)

@@ -10,8 +10,9 @@
   visited, so the tick's cost follows the tenants with work.
 * ``tenant_tick(tenant_id)`` — fires the tenant's due delayed playbook actions, then emits
   ``JOURNEY_STAGE_TIMEOUT`` for patients overdue in their stage
-  (:mod:`anima.domains.patients.stage_timeouts`), each in a transaction of its own that first
-  takes the tenant's due ``tick`` rows and at the end notes its next tick moment.
+  (:mod:`anima.domains.patients.stage_timeouts`) and ``LEAD_GHOSTED`` for leads gone quiet
+  (:mod:`anima.domains.leads.ghosts`), each in a transaction of its own that first takes the
+  tenant's due ``tick`` rows and at the end notes its next tick moment.
 """
 
 from __future__ import annotations
@@ -109,10 +110,12 @@ async def automation_tick(ctx: dict[str, Any]) -> list[int]:
 @job_function
 async def tenant_tick(ctx: dict[str, Any], *, tenant_id: int) -> dict[str, int]:
     """Fire the due delayed actions of one tenant's playbook runs, report patients overdue in their
-    journey stage, then expire lapsed booking holds and waitlist offers (passing seats on); returns
-    ``{"delays": fired, "stage_timeouts": emitted, "booking_offers": occurrences swept}``."""
+    journey stage and leads gone ghost, then expire lapsed booking holds and waitlist offers
+    (passing seats on); returns ``{"delays": fired, "stage_timeouts": emitted, "lead_ghosts":
+    emitted, "booking_offers": occurrences swept}``."""
     from anima.domains.automations.engine import resume_due
     from anima.domains.bookings.seats import sweep_lapsed
+    from anima.domains.leads.ghosts import emit_ghosts
     from anima.domains.patients.stage_timeouts import emit_stage_timeouts
 
     async with tenant_transaction(ctx, tenant_id) as tj:
@@ -125,6 +128,7 @@ async def tenant_tick(ctx: dict[str, Any], *, tenant_id: int) -> dict[str, int]:
         await note_next_tick(tj.session)
     async with tenant_transaction(ctx, tenant_id) as tj:
         await take_due(tj.session, WorkKind.TICK)
+        ghosts = await emit_ghosts(tj.session)
         lapsed = await sweep_lapsed(tj.session)
         await note_next_tick(tj.session)
-    return {"delays": delays, "stage_timeouts": timeouts, "booking_offers": lapsed}
+    return {"delays": delays, "stage_timeouts": timeouts, "booking_offers": lapsed, "lead_ghosts": ghosts}

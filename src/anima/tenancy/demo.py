@@ -2,13 +2,13 @@
 
 `anima demo` calls :func:`apply_demo_data` for every manifest with a ``[demo]`` table (the format
 is described in :mod:`anima.tenancy.manifests`). Everything goes through the services the API
-uses — members (with the seat limit), services, patients, journal entries, signing, amendments,
+uses — members (with the seat limit), services, patients, leads, journal entries, signing, amendments,
 AI consent, the risk screening (which raises the alerts), the observatory and the playbook
 marketplace — inside transactions entered like a request's
 (:func:`anima.jobs.runner.tenant_transaction`), never through raw SQL. A re-run adds only what is
 missing: members by email, services by name, patients by name (a patient that exists keeps its
-journal untouched), playbooks by key, weekly hours only for therapists who have none (so the
-demo's calendar services show free slots at once).
+journal untouched), leads by email, playbooks by key, weekly hours only for therapists who have
+none (so the demo's calendar services show free slots at once).
 """
 
 from __future__ import annotations
@@ -31,6 +31,8 @@ from anima.domains.catalog import services as catalog
 from anima.domains.catalog.schemas import ServiceCreate
 from anima.domains.journal import services as journal
 from anima.domains.journal.schemas import AmendmentCreate, EntryCreate
+from anima.domains.leads import services as leads
+from anima.domains.leads.models import Lead
 from anima.domains.patients import consent
 from anima.domains.patients import services as patients
 from anima.domains.patients.models import Patient
@@ -43,7 +45,7 @@ from anima.logs import get_logger
 from anima.problems import Problem
 from anima.runtime import Runtime
 from anima.tenancy import registry
-from anima.tenancy.manifests import DemoEntry, DemoPatient, Manifest
+from anima.tenancy.manifests import DemoEntry, DemoLead, DemoPatient, Manifest
 from anima.tenancy.provisioning import TenantRef, sync_staff
 
 import msgspec
@@ -64,6 +66,7 @@ class DemoReport:
     #: therapists given the demo's weekly hours (bookable at once)
     hours: int = 0
     patients: int = 0
+    leads: int = 0
     entries: int = 0
     analyses: int = 0
     playbooks: int = 0
@@ -203,6 +206,29 @@ async def _patient(
             report.skipped.append(f"analysis of {spec.first_name}: {problem.detail}")
 
 
+async def _lead(
+    runtime: Runtime, manifest: Manifest, tenant_id: int, spec: DemoLead, staff: dict[str, tuple[uuid.UUID, str]],
+    report: DemoReport,
+) -> None:
+    """One lead captured and moved through the leads' services, in one transaction (skipped when a
+    lead with its email exists)."""
+    owner_id = staff[manifest.owner_email][0]
+    async with tenant_transaction(runtime, tenant_id) as tx:
+        session, cipher = tx.session, tx.cipher
+        index = await cipher.blind_index("email", spec.email)
+        if (await session.execute(sa.select(Lead.id).where(Lead.email_bidx == index))).first() is not None:
+            return
+        actor = Actor(owner_id, "OWNER", DEMO_REQUEST, None)
+        arrived = datetime.datetime.now(datetime.UTC) - datetime.timedelta(days=spec.days_ago)
+        lead = await leads.capture(
+            session, cipher, first_name=spec.first_name, last_name=spec.last_name, email=spec.email, phone=spec.phone,
+            language=spec.language, source=spec.source, notes=spec.notes or None, actor=actor, created_at=arrived,
+        )
+        if spec.stage != "NEW":
+            await leads.move(session, cipher, actor, lead.id, spec.stage, reason=spec.lost_reason)
+        report.leads += 1
+
+
 async def apply_demo_data(runtime: Runtime, manifest: Manifest) -> DemoReport:
     """Fill the manifest's tenant with its demo data (see the module docstring); safe to run again.
 
@@ -226,5 +252,7 @@ async def apply_demo_data(runtime: Runtime, manifest: Manifest) -> DemoReport:
     await _practice(runtime, manifest, row.id, staff, report)
     for spec in manifest.demo.patients:
         await _patient(runtime, manifest, row.id, spec, staff, report)
+    for lead_spec in manifest.demo.leads:
+        await _lead(runtime, manifest, row.id, lead_spec, staff, report)
     log.info("demo data applied", tenant=manifest.slug, **{k: v for k, v in vars(report).items() if isinstance(v, int)})
     return report

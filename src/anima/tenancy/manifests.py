@@ -119,6 +119,22 @@ class DemoPatient(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     journal: list[DemoEntry] = []
 
 
+class DemoLead(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
+    """A demo lead: who (the email makes re-runs idempotent), from where, where in the pipeline,
+    and how many days ago it arrived (``days_ago`` over 7 makes a ghost on the board)."""
+
+    first_name: str
+    email: str
+    last_name: str = ""
+    phone: str | None = None
+    language: str | None = None
+    source: Literal["PUBLIC_FORM", "BOOKING", "MANUAL", "REFERRAL", "AD", "SOCIAL", "OTHER"] = "MANUAL"
+    stage: Literal["NEW", "CONTACTED", "QUALIFIED", "LOST"] = "NEW"
+    lost_reason: str | None = None
+    notes: str = ""
+    days_ago: Annotated[int, msgspec.Meta(ge=0, le=365)] = 0
+
+
 class DemoData(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     """The believable practice `anima demo` fills a tenant with (see the module docstring)."""
 
@@ -127,6 +143,7 @@ class DemoData(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     staff: list[DemoStaff] = []
     services: list[dict[str, Any]] = []
     patients: list[DemoPatient] = []
+    leads: list[DemoLead] = []
     playbooks: list[str] = []
 
 

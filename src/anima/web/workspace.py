@@ -27,11 +27,13 @@ class Section:
 
 _ALL = frozenset(r.value for r in Role)
 _OWNER = frozenset({Role.OWNER.value})
+_FRONT_DESK = frozenset({Role.OWNER.value, Role.ASSISTANT.value})
 
 #: the workspace's sections in navigation order (domains add theirs here as they land)
 SECTIONS: tuple[Section, ...] = (
     Section("dashboard", "", _ALL),
     Section("people", "people", _ALL),
+    Section("leads", "leads", _FRONT_DESK),
     Section("alerts", "alerts", _ALL),
     Section("services", "services", _ALL),
     Section("team", "team", _ALL),

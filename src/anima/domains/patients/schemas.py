@@ -33,12 +33,14 @@ PROFILE_MAX_BYTES = 16 * 1024
 
 
 class ClinicalProfile(RequestBody, omit_defaults=True):
-    """The encrypted part of the profile."""
+    """The encrypted part of the profile. ``intake_notes`` holds what was noted before the person
+    became a patient (a converted lead's notes, carried over by :func:`~anima.domains.patients.services.record_intake_notes`)."""
 
     medical_history: ClinicalText = ""
     psychological_history: ClinicalText = ""
     spiritual_history: ClinicalText = ""
     risk_notes: ClinicalText = ""
+    intake_notes: ClinicalText = ""
 
 
 CLINICAL_KEYS = frozenset(ClinicalProfile.__struct_fields__)

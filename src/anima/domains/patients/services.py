@@ -349,6 +349,28 @@ async def set_archived(
     return patient
 
 
+async def record_intake_notes(
+    session: AsyncSession, cipher: FieldCipher, actor: Actor, patient_id: uuid.UUID, notes: str
+) -> None:
+    """The memory handover: notes taken before the person became a patient (a converted lead's
+    notes) are added to the encrypted clinical profile's ``intake_notes`` (appended after any
+    already there, cut to the field's 20,000 characters). Called by the system on behalf of
+    whoever converts, so front desk can convert a lead without reading clinical content; the
+    caller has already decided the patient is theirs to write. Audited without the text.
+
+    Raises:
+        NotFound: no such patient.
+    """
+    patient = await session.get(Patient, patient_id)
+    if patient is None:
+        raise NotFound("patient not found")
+    profile = await decrypt_clinical(cipher, patient) or ClinicalProfile()
+    joined = f"{profile.intake_notes}\n\n{notes}" if profile.intake_notes else notes
+    await _set_clinical(cipher, patient, msgspec.structs.replace(profile, intake_notes=joined[:20_000]))
+    await session.flush()
+    await record(session, actor, "patient.intake_notes_recorded", patient_id=patient.id)
+
+
 async def assign_therapists(
     session: AsyncSession, viewer: Viewer, actor: Actor, patient_id: uuid.UUID, therapist_ids: list[uuid.UUID]
 ) -> Patient:
