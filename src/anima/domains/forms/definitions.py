@@ -26,6 +26,7 @@ from typing import Annotated, Literal
 import msgspec
 
 from anima.problems import InvalidInput
+from anima.request_body import RequestBody
 
 FieldType = Literal[
     "short_text", "long_text", "email", "phone", "date", "single_choice", "multiple_choice",
@@ -55,14 +56,14 @@ Label = Annotated[str, msgspec.Meta(min_length=1, max_length=300)]
 Help = Annotated[str, msgspec.Meta(max_length=1000)]
 
 
-class Option(msgspec.Struct, forbid_unknown_fields=True):
+class Option(RequestBody):
     """One choice: ``value`` stored in the answer, ``label`` shown."""
 
     value: Annotated[str, msgspec.Meta(pattern=r"^[a-z0-9_]{1,40}$")]
     label: Label
 
 
-class FieldDef(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
+class FieldDef(RequestBody, omit_defaults=True):
     """One field of a form (see the module docstring)."""
 
     key: Key
@@ -78,7 +79,7 @@ class FieldDef(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
     maps_to: PersonDetail | None = None
 
 
-class FormDefinition(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
+class FormDefinition(RequestBody, omit_defaults=True):
     """One version of a form: title, language, introduction, fields; ``measure`` for scored instruments."""
 
     title: Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
