@@ -1,4 +1,4 @@
-"""The public fill page: ``GET``/``POST /p/{org_slug}/f/{token}``, no account needed.
+"""The public fill page: ``GET``/``POST /p/{slug}/f/{token}``, no account needed.
 
 The token is a form's public link (22 characters) or a one-time assignment (43 characters); any
 other text is never looked up or echoed. The page speaks the form's language, is built for a phone
@@ -9,7 +9,8 @@ revoked one-time link, an unknown token, an archived form or an organization tha
 answers a page saying so (404/410), never the form.
 
 Abuse: each POST counts against two rate limits (``form:address``, the client address, and
-``form:form``, the form: :mod:`anima.identity.rate_limit`); a honeypot field (``_homepage``,
+``form:form``, the link: a public form's token, or a one-time link's: :mod:`anima.identity.rate_limit`),
+counted before the request opens its own transaction; a honeypot field (``_homepage``,
 hidden from people and assistive technology) filled in gets the thank-you page and nothing is
 stored; answers are limited per field and per submission (:mod:`anima.domains.forms.answers`), and
 text with NUL characters or lone surrogates is refused beside its field. Every answer carries
@@ -23,6 +24,7 @@ holds the mapped details, in the same transaction.
 from __future__ import annotations
 
 import re
+import urllib.parse
 from typing import Any
 
 from litestar import Request, get, post
@@ -77,34 +79,35 @@ def _unusable(request: Request[Any, Any, Any], state: str, language: str = "en")
     return _private(render("forms/link_unusable.html", language=language, state=state, status=status, picker_next="/"))
 
 
-def _fill(target: forms.FillTarget, form: FormState, org_name: str, status: int = 200) -> Template:
-    d = target.definition
+def _fill(shown: tuple[FormDefinition, int], form: FormState, org_name: str, status: int = 200) -> Template:
+    """The form page of ``shown`` (definition, version number: read before any rollback expires the rows)."""
+    d, version = shown
     return _private(render(
         "forms/fill.html", language=d.language, definition=d, form=form, org_name=org_name, status=status,
-        version=target.version.version, honeypot=HONEYPOT, version_field=VERSION_FIELD,
+        version=version, honeypot=HONEYPOT, version_field=VERSION_FIELD,
     ))
 
 
-async def _enter(db_session: AsyncSession, runtime: Runtime, org_slug: str, token: str) -> tuple[Any, forms.FillTarget, FieldCipher]:
-    tenant = await enter_by_slug(db_session, org_slug)
+async def _enter(db_session: AsyncSession, runtime: Runtime, slug: str, token: str) -> tuple[Any, forms.FillTarget, FieldCipher]:
+    tenant = await enter_by_slug(db_session, slug)
     if tenant is None or not tenant.active:
         raise forms.LinkUnusable("unknown")
     target = await forms.open_link(db_session, token)
     return tenant, target, FieldCipher(runtime.keyring, db_session, tenant.id)
 
 
-@get("/p/{org_slug:str}/f/{token:str}", name="forms:fill", include_in_schema=False)
-async def fill_page(request: Request[Any, Any, Any], db_session: AsyncSession, runtime: Runtime, org_slug: str, token: str) -> Template:
+@get("/p/{slug:str}/f/{token:str}", name="forms:fill", include_in_schema=False)
+async def fill_page(request: Request[Any, Any, Any], db_session: AsyncSession, runtime: Runtime, slug: str, token: str) -> Template:
     """The form of a public or one-time link, or the page saying the link cannot be used."""
     if not TOKEN_SHAPE.fullmatch(token):
         return _unusable(request, "unknown")
     try:
-        tenant, target, _ = await _enter(db_session, runtime, org_slug, token)
+        tenant, target, _ = await _enter(db_session, runtime, slug, token)
+        response = _fill((target.definition, target.version.version), FormState(), tenant.name)
     except forms.LinkUnusable as unusable:
-        return _unusable(request, unusable.state)
-    finally:
-        await db_session.rollback()
-    return _fill(target, FormState(), tenant.name)
+        response = _unusable(request, unusable.state)
+    await db_session.rollback()
+    return response
 
 
 def _field_errors(definition: FormDefinition, problem: Problem, language: str) -> FormState:
@@ -134,35 +137,59 @@ async def _pick_version(db_session: AsyncSession, target: forms.FillTarget, raw:
     return forms.FillTarget(target.form, version, definition, None)
 
 
-@post("/p/{org_slug:str}/f/{token:str}", name="forms:submit", include_in_schema=False)
-async def submit_page(request: Request[Any, Any, Any], db_session: AsyncSession, runtime: Runtime, org_slug: str, token: str) -> Template:
+async def _refuse_invalid_utf8(request: Request[Any, Any, Any]) -> None:
+    """Refuse a URL-encoded body whose percent-escapes are not UTF-8 (a decoder would otherwise
+    turn them into U+FFFD silently and store that as an answer).
+
+    Raises:
+        InvalidInput: naming ``body``.
+    """
+    if not request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
+        return
+    body = await request.body()
+    try:
+        urllib.parse.parse_qsl(body.decode("latin-1"), keep_blank_values=True, encoding="utf-8", errors="strict")
+    except UnicodeDecodeError:
+        raise InvalidInput.field("body", "utf-8", "the form is not valid UTF-8") from None
+
+
+@post("/p/{slug:str}/f/{token:str}", name="forms:submit", include_in_schema=False)
+async def submit_page(request: Request[Any, Any, Any], db_session: AsyncSession, runtime: Runtime, slug: str, token: str) -> Template:
     """Submit the answers; the thank-you page, the form again with its errors, or the link's state."""
     if not TOKEN_SHAPE.fullmatch(token):
         return _unusable(request, "unknown")
+    # counted before the request takes a connection of its own (each hit is a short transaction
+    # of the limiter's): many concurrent posts never wait for the pool while holding a connection
+    limited = False
     try:
-        tenant, target, cipher = await _enter(db_session, runtime, org_slug, token)
+        await runtime.rate_limiter.hit("form", "address", client_address(request))
+        await runtime.rate_limiter.hit("form", "form", f"{slug}:{token[:22]}")
+    except TooManyRequests:
+        limited = True
+    try:
+        tenant, target, cipher = await _enter(db_session, runtime, slug, token)
     except forms.LinkUnusable as unusable:
         await db_session.rollback()
         return _unusable(request, unusable.state)
     language = target.definition.language
+    shown_version = (target.definition, target.version.version)
     multiple = tuple(f.key for f in target.definition.fields if f.type == "multiple_choice")
     try:
+        await _refuse_invalid_utf8(request)
         values = await read_form(request, lists=multiple)
     except InvalidInput:
         await db_session.rollback()
         state = FormState(message=gettext(language, N_("The answers could not be read. Please try again.")))
-        return _fill(target, state, tenant.name, status=400)
+        return _fill(shown_version, state, tenant.name, status=400)
     trap = values.pop(HONEYPOT, "")
     target = await _pick_version(db_session, target, values.pop(VERSION_FIELD, None))
+    shown_version = (target.definition, target.version.version)
     multiple = tuple(f.key for f in target.definition.fields if f.type == "multiple_choice")
     shown = FormState(values=values)
-    try:
-        await runtime.rate_limiter.hit("form", "address", client_address(request))
-        await runtime.rate_limiter.hit("form", "form", str(target.form.id))
-    except TooManyRequests:
+    if limited:
         await db_session.rollback()
         shown.message = gettext(language, N_("Too many forms were sent from here. Please wait a few minutes and send it again."))
-        return _fill(target, shown, tenant.name, status=429)
+        return _fill(shown_version, shown, tenant.name, status=429)
     if trap:
         await db_session.rollback()  # a bot: it learns nothing, nothing is stored
         return _private(render("forms/thanks.html", language=language, org_name=tenant.name, picker_next="/"))
@@ -178,7 +205,7 @@ async def submit_page(request: Request[Any, Any, Any], db_session: AsyncSession,
         await db_session.rollback()
         errors = _field_errors(target.definition, problem, language)
         shown.errors, shown.message = errors.errors, errors.message
-        return _fill(target, shown, tenant.name, status=problem.status)
+        return _fill(shown_version, shown, tenant.name, status=problem.status)
     await db_session.commit()
     return _private(render("forms/thanks.html", language=language, org_name=tenant.name, picker_next="/"))
 

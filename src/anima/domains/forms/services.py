@@ -434,9 +434,26 @@ async def _claim(session: AsyncSession, assignment: FormAssignment) -> bool:
 
 
 async def _journal_author(session: AsyncSession, assignment: FormAssignment) -> uuid.UUID:
-    """Who a patient's submission is attributed to: who assigned it, else the first active owner."""
+    """Who a patient's submission is attributed to (and alerted as its author): the member who
+    assigned it when a clinician (owner or therapist), else the patient's first assigned therapist,
+    else the first active owner. The front desk is never the author of clinical content."""
+    from anima.domains.patients.models import patient_therapists
+
+    clinical = StaffMember.role.in_(("OWNER", "THERAPIST")) & StaffMember.active.is_(True)
     if assignment.created_by is not None:
-        return assignment.created_by
+        found = (await session.execute(
+            sa.select(StaffMember.id).where(StaffMember.id == assignment.created_by, clinical)
+        )).scalar_one_or_none()
+        if found is not None:
+            return found
+    therapist = (await session.execute(
+        sa.select(StaffMember.id).where(
+            StaffMember.id.in_(sa.select(patient_therapists.c.staff_id).where(patient_therapists.c.patient_id == assignment.patient_id)),
+            clinical,
+        ).order_by(StaffMember.id).limit(1)
+    )).scalar_one_or_none()
+    if therapist is not None:
+        return therapist
     owner = (await session.execute(
         sa.select(StaffMember.id).where(StaffMember.role == "OWNER", StaffMember.active.is_(True)).order_by(StaffMember.id).limit(1)
     )).scalar_one_or_none()
