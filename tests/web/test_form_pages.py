@@ -160,7 +160,7 @@ async def test_expired_and_revoked_links_show_no_form(client, browser: Browser, 
     assert withdrawn.status_code == 200 and withdrawn.json()["state"] == "revoked"
     for link, words in ((expired, "ha caducat"), (revoked, "retirat")):
         page = await browser.get(path_of(link["url"]))
-        assert page.status_code == 410 and 'name="item_1"' not in page.text, page.text
+        assert page.status_code == 410 and 'name="item_1"' not in page.text and words in page.text, page.text
     listed = (await client.get(api(org, "/form-assignments"), params={"patient_id": pid}, headers=org.headers)).json()["items"]
     assert sorted(a["state"] for a in listed) == ["expired", "revoked"]
     unknown = await browser.get(f"/p/{org.slug}/f/{'A' * 43}")

@@ -43,7 +43,7 @@ from anima.tenancy.scope import enter_by_slug
 from anima.web.forms import FormState, read_form
 from anima.web.i18n import gettext
 from anima.web.problem_text import N_
-from anima.web.render import render
+from anima.web.render import public_language, render
 
 TOKEN_SHAPE = re.compile(r"^[A-Za-z0-9_-]{22}$|^[A-Za-z0-9_-]{43}$")
 PRIVATE = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
@@ -74,9 +74,13 @@ def _private(response: Template) -> Template:
     return response
 
 
-def _unusable(request: Request[Any, Any, Any], state: str, language: str = "en") -> Template:
+def _unusable(request: Request[Any, Any, Any], state: str, language: str | None = None) -> Template:
+    """The page of a link that shows no form (410 used/expired/revoked, 404 unknown), in the form's
+    language when known, else the visitor's."""
     status = 410 if state in ("used", "expired", "revoked") else 404
-    return _private(render("forms/link_unusable.html", language=language, state=state, status=status, picker_next="/"))
+    return _private(render(
+        "forms/link_unusable.html", language=language or public_language(request), state=state, status=status, picker_next="/",
+    ))
 
 
 def _fill(shown: tuple[FormDefinition, int], form: FormState, org_name: str, status: int = 200) -> Template:
@@ -105,7 +109,7 @@ async def fill_page(request: Request[Any, Any, Any], db_session: AsyncSession, r
         tenant, target, _ = await _enter(db_session, runtime, slug, token)
         response = _fill((target.definition, target.version.version), FormState(), tenant.name)
     except forms.LinkUnusable as unusable:
-        response = _unusable(request, unusable.state)
+        response = _unusable(request, unusable.state, unusable.language)
     await db_session.rollback()
     return response
 
@@ -170,7 +174,7 @@ async def submit_page(request: Request[Any, Any, Any], db_session: AsyncSession,
         tenant, target, cipher = await _enter(db_session, runtime, slug, token)
     except forms.LinkUnusable as unusable:
         await db_session.rollback()
-        return _unusable(request, unusable.state)
+        return _unusable(request, unusable.state, unusable.language)
     language = target.definition.language
     shown_version = (target.definition, target.version.version)
     multiple = tuple(f.key for f in target.definition.fields if f.type == "multiple_choice")
@@ -200,7 +204,7 @@ async def submit_page(request: Request[Any, Any, Any], db_session: AsyncSession,
             pass  # leads: capture a lead here from ``result`` (``result.person``), in this same transaction
     except forms.LinkUnusable as unusable:
         await db_session.rollback()
-        return _unusable(request, unusable.state, language)
+        return _unusable(request, unusable.state, unusable.language or language)
     except (InvalidInput, SubmissionTooLarge) as problem:
         await db_session.rollback()
         errors = _field_errors(target.definition, problem, language)

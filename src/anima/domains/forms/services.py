@@ -341,11 +341,13 @@ async def list_assignments(
 
 
 class LinkUnusable(Exception):
-    """A fill link that shows no form: ``state`` is ``unknown``, ``used``, ``expired`` or ``revoked``."""
+    """A fill link that shows no form: ``state`` is ``unknown``, ``used``, ``expired`` or ``revoked``;
+    ``language`` the form's, when the link is known."""
 
-    def __init__(self, state: str) -> None:
+    def __init__(self, state: str, language: str | None = None) -> None:
         super().__init__(state)
         self.state = state
+        self.language = language
 
 
 @dataclass(frozen=True)
@@ -370,9 +372,9 @@ async def open_link(session: AsyncSession, token: str) -> FillTarget:
         if row is None:
             raise LinkUnusable("unknown")
         state = assignment_state(row)
-        if state != "open":
-            raise LinkUnusable(state)
         form = await session.get(Form, row.form_id)
+        if state != "open":
+            raise LinkUnusable(state, form.language if form is not None else None)
         version = await session.get(FormVersion, row.version_id)
         if form is None or version is None:
             raise LinkUnusable("unknown")
@@ -477,7 +479,7 @@ async def submit(
         fresh = (await session.execute(
             sa.select(FormAssignment).where(FormAssignment.id == assignment.id).execution_options(populate_existing=True)
         )).scalar_one_or_none()
-        raise LinkUnusable(assignment_state(fresh) if fresh is not None else "unknown")
+        raise LinkUnusable(assignment_state(fresh) if fresh is not None else "unknown", definition.language)
     mapped = answer_rules.person_details(definition, answers)
     score = scoring.score(definition.measure, answers) if definition.measure else None
     text = answer_rules.free_text(definition, answers)
