@@ -280,3 +280,41 @@ async def test_sharing_gives_qr_codes_and_a_whatsapp_link_in_the_organizations_l
     off = await client.delete(api(org, f"/forms/{form['id']}/public-link"), headers=org.headers)
     assert off.json()["public_url"] is None
     assert (await client.get(share["qr_png"], headers=org.headers)).status_code == 404
+
+
+# -- the workspace's forms pages --------------------------------------------------------------------
+
+
+async def test_workspace_forms_share_assign_and_show_scores_to_clinicians_only(client, browser: Browser, other_browser: Browser, db):
+    org = await signup(client)
+    assistant_email, _, _ = await add_member(client, db, org, "ASSISTANT")
+    pid = await new_patient(client, org, phone="+34 611 22 33 44")
+    await browser.login(org.owner_email)
+    listed = await browser.get(f"/o/{org.slug}/forms")
+    assert listed.status_code == 200 and 'href="/o/' + org.slug + '/forms"' in listed.text
+    opened = await browser.submit(f"/o/{org.slug}/forms/system", {"template": "phq9", "language": "es"}, form_page=f"/o/{org.slug}/forms")
+    assert opened.status_code == 303
+    form_path = opened.headers["location"]
+    switched = await browser.submit(f"{form_path}/public-link", {"action": "on"}, form_page=form_path)
+    assert switched.status_code == 303
+    page = await browser.get(form_path)
+    assert "https://wa.me/?text=" in page.text and f"{form_path}/qr.svg" in page.text
+    svg = await browser.get(f"{form_path}/qr.svg")
+    assert svg.status_code == 200 and b"<svg" in svg.content
+    assert (await browser.get(f"{form_path}/qr.png")).content.startswith(b"\x89PNG")
+    made = await browser.submit(f"{form_path}/assign", {"patient_id": pid, "expires_in_days": "3"}, form_page=form_path)
+    assert made.status_code == 200, made.text
+    link = re.search(r'id="f-created-url" type="text" readonly value="([^"]+)"', made.text).group(1)
+    assert "https://wa.me/34611223344?text=" in made.text
+    async with httpx.AsyncClient(transport=browser.http._transport, base_url="http://testserver") as http:
+        patient = Browser(http)
+        sent = await patient.submit(path_of(link), {**PHQ9_ANSWERS, "item_9": "3"})
+        assert sent.status_code == 200
+    as_owner = await browser.get(form_path)
+    assert "Ada Paz" in as_owner.text and "11 · " in as_owner.text and "badge-risk" in as_owner.text
+    await other_browser.login(assistant_email)
+    as_assistant = await other_browser.get(form_path)
+    assert as_assistant.status_code == 200 and "Ada Paz" in as_assistant.text
+    assert "11 · " not in as_assistant.text and "badge-risk" not in as_assistant.text
+    bad = await browser.submit(f"{form_path}/assign", {"patient_id": "nobody", "expires_in_days": "3"}, form_page=form_path)
+    assert bad.status_code == 422 and 'id="e-patient_id"' in bad.text
