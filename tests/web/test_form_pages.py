@@ -310,6 +310,8 @@ async def test_workspace_forms_share_assign_and_show_scores_to_clinicians_only(c
         patient = Browser(http)
         sent = await patient.submit(path_of(link), {**PHQ9_ANSWERS, "item_9": "3"})
         assert sent.status_code == 200
+    person = await browser.get(f"/o/{org.slug}/people/{pid}")  # the answers in the journal, the alert's source
+    assert person.status_code == 200 and "entry-" in person.text
     as_owner = await browser.get(form_path)
     assert "Ada Paz" in as_owner.text and "11 · " in as_owner.text and "badge-risk" in as_owner.text
     await other_browser.login(assistant_email)
@@ -318,3 +320,14 @@ async def test_workspace_forms_share_assign_and_show_scores_to_clinicians_only(c
     assert "11 · " not in as_assistant.text and "badge-risk" not in as_assistant.text
     bad = await browser.submit(f"{form_path}/assign", {"patient_id": "nobody", "expires_in_days": "3"}, form_page=form_path)
     assert bad.status_code == 422 and 'id="e-patient_id"' in bad.text
+
+
+async def test_an_anonymous_phq9_with_item_9_alerts_the_owners(client, browser: Browser, db):
+    org = await signup(client)
+    path = await _public_link(client, org, "phq9", "it")
+    sent = await browser.submit(path, {**PHQ9_ANSWERS, "item_9": "1"})
+    assert sent.status_code == 200 and "Grazie" in sent.text
+    sub = (await in_tenant(db, org.slug, "SELECT id, patient_id, journal_entry_id FROM form_submissions"))[0]
+    assert sub[1] is None and sub[2] is None  # no patient: no journal entry
+    alerts = await in_tenant(db, org.slug, "SELECT staff_id, patient_id, source_kind, source_id FROM staff_alerts")
+    assert [(str(a[0]), a[1], a[2], a[3]) for a in alerts] == [(org.owner_id, None, "form_submission", sub[0])]
