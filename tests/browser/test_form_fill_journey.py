@@ -3,6 +3,8 @@ missing is named beside its question and nothing typed is lost; item 9 above 0 a
 
 from __future__ import annotations
 
+import re
+
 import httpx
 import pytest
 
@@ -12,7 +14,7 @@ from tests.conftest import PASSWORD, unique_email, unique_slug
 pytestmark = pytest.mark.browser
 
 
-def _api(server: Server) -> tuple[str, dict[str, str], str]:
+def _api(server: Server) -> tuple[str, dict[str, str], str, str]:
     slug, email = unique_slug("fill"), unique_email("owner")
     response = httpx.post(f"{server.base}/api/v1/signup", json={
         "organization_name": "Casa Calma", "slug": slug, "email": email, "password": PASSWORD,
@@ -20,11 +22,11 @@ def _api(server: Server) -> tuple[str, dict[str, str], str]:
     }, timeout=30)
     assert response.status_code == 201, response.text
     headers = {"Authorization": f"Bearer {response.json()['tokens']['access_token']}"}
-    return slug, headers, response.json()["user_id"]
+    return slug, headers, response.json()["user_id"], email
 
 
 def test_a_patient_answers_an_assigned_phq9_on_a_phone(new_page, server: Server, request):
-    slug, headers, _ = _api(server)
+    slug, headers, _, email = _api(server)
     base = f"{server.base}/api/v1/orgs/{slug}"
     patient = httpx.post(f"{base}/patients", json={"first_name": "Lucía", "last_name": "Vidal", "language": "es"}, headers=headers, timeout=30).json()
     form = httpx.post(f"{base}/forms/system", json={"template": "phq9", "language": "es"}, headers=headers, timeout=30).json()
@@ -55,3 +57,21 @@ def test_a_patient_answers_an_assigned_phq9_on_a_phone(new_page, server: Server,
     assert any(a.get("source_kind") == "form_submission" and a.get("severity") == "critical" for a in items), items
     series = httpx.get(f"{base}/patients/{patient['id']}/measures/phq9", headers=headers, timeout=30).json()
     assert [p["total"] for p in series["points"]] == [10] and series["points"][0]["risk_flag"] is True
+
+    # the owner's forms pages: the share panel with its QR code, and the score with item 9 flagged
+    owner = new_page()
+    owner.goto("/login")
+    owner.get_by_label("Email").fill(email)
+    owner.get_by_label("Password").fill(PASSWORD)
+    owner.get_by_role("button", name="Log in").click()
+    owner.wait_for_url(re.compile(rf"/o/{slug}/?$"))
+    owner.goto(f"/o/{slug}/forms")
+    assert owner.get_by_role("heading", level=1).inner_text() == "Forms"
+    visit_check(owner, "forms-list", request=request)
+    owner.get_by_role("link", name=form["title"]).click()
+    owner.get_by_role("button", name="Switch the public link on").click()
+    assert owner.locator("#f-public-url").input_value().endswith(tuple("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_"))
+    assert owner.locator("img[src$='qr.svg']").evaluate("img => img.naturalWidth") > 0
+    assert "10 · moderate" in owner.locator("main").inner_text() and owner.locator(".badge-risk").count() == 1
+    visit_check(owner, "form-share-and-answers", request=request)
+    assert not server.notes, server.notes
