@@ -78,8 +78,12 @@ async def test_owners_build_versioned_templates_and_a_submission_keeps_its_versi
     assert invalid.status_code == 422 and invalid.json()["errors"][0]["field"] == "fields[4].key"
     by_therapist = await client.post(api(org, "/forms"), json={"key": "welcome", "definition": CUSTOM}, headers=bearer(therapist["access_token"]))
     assert by_therapist.status_code == 403
+    reserved = await client.post(api(org, "/forms"), json={"key": "phq9_es", "definition": CUSTOM}, headers=org.headers)
+    assert reserved.status_code == 422 and reserved.json()["errors"][0] == {"field": "key", "rule": "reserved", "message": reserved.json()["errors"][0]["message"]}
     created = await client.post(api(org, "/forms"), json={"key": "welcome", "definition": CUSTOM}, headers=org.headers)
     assert created.status_code == 201, created.text
+    taken = await client.post(api(org, "/forms"), json={"key": "welcome", "definition": CUSTOM}, headers=org.headers)
+    assert taken.status_code == 409 and taken.json()["errors"][0]["field"] == "key"
     form = created.json()
     linked = (await client.post(api(org, f"/forms/{form['id']}/public-link"), headers=org.headers)).json()
     page = await browser.get(path_of(linked["public_url"]))
@@ -331,3 +335,26 @@ async def test_an_anonymous_phq9_with_item_9_alerts_the_owners(client, browser: 
     assert sub[1] is None and sub[2] is None  # no patient: no journal entry
     alerts = await in_tenant(db, org.slug, "SELECT staff_id, patient_id, source_kind, source_id FROM staff_alerts")
     assert [(str(a[0]), a[1], a[2], a[3]) for a in alerts] == [(org.owner_id, None, "form_submission", sub[0])]
+
+
+@pytest.mark.parametrize(
+    ("definition", "field"),
+    [
+        ({**CUSTOM, "fields": [{**CUSTOM["fields"][0], "label": "Nom\x00bre"}]}, "definition.fields[0].label"),
+        ({**CUSTOM, "fields": [{**CUSTOM["fields"][0], "colour": "red"}]}, "definition.fields[0].colour"),
+        ({**CUSTOM, "fields": [{**CUSTOM["fields"][0], "type": "signature"}]}, "definition.fields[0].type"),
+        ({**CUSTOM, "fields": [{**CUSTOM["fields"][0], "required": "yes"}]}, "definition.fields[0].required"),
+        ({**CUSTOM, "fields": [{**CUSTOM["fields"][0], "key": "Bad Key"}]}, "definition.fields[0].key"),
+        ({**CUSTOM, "fields": []}, "definition.fields"),
+        ({**CUSTOM, "language": "fr"}, "definition.language"),
+        ({**CUSTOM, "title": "x" * 201}, "definition.title"),
+        ({**CUSTOM, "measure": "phq9"}, "measure"),
+    ],
+    ids=["nul", "unknown", "type", "no-coercion", "key", "empty", "language", "long-title", "measure"],
+)
+async def test_hostile_definitions_are_refused_naming_the_field(client, definition, field):
+    org = await signup(client, tier="PRO")
+    response = await client.post(api(org, "/forms"), json={"key": "hostile", "definition": definition}, headers=org.headers)
+    assert response.status_code in (400, 422), response.text
+    assert field in [e["field"] for e in response.json()["errors"]], response.json()
+    assert (await client.get(api(org, "/forms"), headers=org.headers)).json() == []

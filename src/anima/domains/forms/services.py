@@ -42,6 +42,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from anima.ai.risk import detect_risk
@@ -155,13 +156,20 @@ async def create_form(session: AsyncSession, actor: Actor, *, tier: str, key: st
         rule (naming the field). Conflict (409): the key is taken.
     """
     require_custom_forms(tier)
+    if key.split("_")[0] in system.SYSTEM_KEYS:
+        raise InvalidInput.field("key", "reserved", f"keys starting with {', '.join(system.SYSTEM_KEYS)} name the system templates")
     check_definition(definition)
     if (await session.execute(sa.select(Form.id).where(Form.key == key))).first() is not None:
         raise Conflict(f"a form with key {key!r} exists; choose another key", errors=[{"field": "key", "rule": "unique", "message": "already used"}])
     form = Form(id=uuid.uuid4(), key=key, system_key=None, language=definition.language, title=definition.title,
                 current_version=1, created_by=actor.user_id)
     session.add(form)
-    await session.flush()
+    try:
+        async with session.begin_nested():
+            await session.flush()
+    except IntegrityError:
+        raise Conflict(f"a form with key {key!r} exists; choose another key",
+                       errors=[{"field": "key", "rule": "unique", "message": "already used"}]) from None
     await _add_version(session, form, 1, definition, actor.user_id)
     await record(session, actor, "forms.created", form_id=str(form.id), key=key)
     return form
