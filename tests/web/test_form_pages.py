@@ -358,3 +358,36 @@ async def test_hostile_definitions_are_refused_naming_the_field(client, definiti
     assert response.status_code in (400, 422), response.text
     assert field in [e["field"] for e in response.json()["errors"]], response.json()
     assert (await client.get(api(org, "/forms"), headers=org.headers)).json() == []
+
+
+async def test_an_anonymous_submission_is_handed_to_the_patient_a_lead_became(client, browser: Browser, db, settings):
+    from anima.domains.audit.services import Actor
+    from anima.domains.forms import services as forms
+    from anima.jobs.runner import tenant_transaction
+    from anima.problems import Conflict
+    from anima.runtime import build_runtime
+    from tests.integration.events_support import tenant_id_of
+
+    org = await signup(client)
+    path = await _public_link(client, org, "phq9", "en")
+    assert (await browser.submit(path, {**PHQ9_ANSWERS, "item_9": "2"})).status_code == 200
+    sub_id = (await in_tenant(db, org.slug, "SELECT id FROM form_submissions"))[0][0]
+    pid = uuid.UUID(await new_patient(client, org))
+    runtime, tid = build_runtime(settings, db), await tenant_id_of(db, org.slug)
+    actor = Actor(uuid.UUID(org.owner_id), "OWNER", None, None)
+    async with tenant_transaction(runtime, tid) as tj:
+        assert (await forms.person_of(tj.session, tj.cipher, sub_id)) == forms.PersonDetails()  # PHQ-9 maps no details
+        entry_id = await forms.attach_to_patient(tj.session, tj.cipher, actor, submission_id=sub_id, patient_id=pid)
+    async with tenant_transaction(runtime, tid) as tj:
+        with pytest.raises(Conflict):
+            await forms.attach_to_patient(tj.session, tj.cipher, actor, submission_id=sub_id, patient_id=pid)
+    rows = await in_tenant(db, org.slug, "SELECT patient_id, journal_entry_id FROM form_submissions")
+    assert rows == [(pid, entry_id)]
+    entries = await in_tenant(db, org.slug, "SELECT kind, visibility FROM journal_entries WHERE patient_id = :p", {"p": pid})
+    assert entries == [("form_submission", "shared")]
+    alerts = await in_tenant(db, org.slug, "SELECT patient_id, source_id FROM staff_alerts WHERE patient_id IS NOT NULL")
+    assert alerts == [(pid, entry_id)]
+    series = (await client.get(api(org, f"/patients/{pid}/measures/phq9"), headers=org.headers)).json()
+    assert [p["total"] for p in series["points"]] == [10]
+    completed = await in_tenant(db, org.slug, "SELECT count(*) FROM outbox_events WHERE type = 'FORM_SUBMISSION_COMPLETED'")
+    assert completed == [(1,)]  # completed once

@@ -28,7 +28,9 @@ the submission.
 
 Leads. :func:`submit` returns a :class:`SubmissionResult` whose ``person`` holds the details the
 mapped fields answered (first and last name, email, phone, birth date, language): what a lead is
-captured from; :func:`person_of` reads them again from a stored submission.
+captured from; :func:`person_of` reads them again from a stored submission, and
+:func:`attach_to_patient` hands an anonymous submission to the patient a lead became (into their
+journal).
 """
 
 from __future__ import annotations
@@ -443,22 +445,22 @@ async def _claim(session: AsyncSession, assignment: FormAssignment) -> bool:
     return claimed is not None
 
 
-async def _journal_author(session: AsyncSession, assignment: FormAssignment) -> uuid.UUID:
+async def _journal_author(session: AsyncSession, patient_id: uuid.UUID, created_by: uuid.UUID | None) -> uuid.UUID:
     """Who a patient's submission is attributed to (and alerted as its author): the member who
     assigned it when a clinician (owner or therapist), else the patient's first assigned therapist,
     else the first active owner. The front desk is never the author of clinical content."""
     from anima.domains.patients.models import patient_therapists
 
     clinical = StaffMember.role.in_(("OWNER", "THERAPIST")) & StaffMember.active.is_(True)
-    if assignment.created_by is not None:
+    if created_by is not None:
         found = (await session.execute(
-            sa.select(StaffMember.id).where(StaffMember.id == assignment.created_by, clinical)
+            sa.select(StaffMember.id).where(StaffMember.id == created_by, clinical)
         )).scalar_one_or_none()
         if found is not None:
             return found
     therapist = (await session.execute(
         sa.select(StaffMember.id).where(
-            StaffMember.id.in_(sa.select(patient_therapists.c.staff_id).where(patient_therapists.c.patient_id == assignment.patient_id)),
+            StaffMember.id.in_(sa.select(patient_therapists.c.staff_id).where(patient_therapists.c.patient_id == patient_id)),
             clinical,
         ).order_by(StaffMember.id).limit(1)
     )).scalar_one_or_none()
@@ -468,6 +470,74 @@ async def _journal_author(session: AsyncSession, assignment: FormAssignment) -> 
         sa.select(StaffMember.id).where(StaffMember.role == "OWNER", StaffMember.active.is_(True)).order_by(StaffMember.id).limit(1)
     )).scalar_one_or_none()
     return owner or uuid.UUID(int=0)
+
+
+async def _into_journal(
+    session: AsyncSession, cipher: FieldCipher, actor: Actor, sub: FormSubmission, form_key: str, version: int, title: str,
+    answers: dict[str, Any], score: scoring.MeasureScore | None, author: uuid.UUID,
+) -> uuid.UUID:
+    """Record ``sub`` (of a patient) as a journal entry; sets ``sub.journal_entry_id``; returns it.
+    The entry holds field keys and values, never the questions' wording (which the risk detector
+    would read: PHQ-9 item 9's own words are not a risk)."""
+    assert sub.patient_id is not None
+    entry = await journal.record_form_submission(
+        session, cipher, actor, patient_id=sub.patient_id, author_id=author, occurred_at=sub.submitted_at,
+        data={"form": form_key, "title": title, "version": version, "submission_id": str(sub.id), "answers": answers,
+              **({"score": score.as_dict()} if score else {})},
+    )
+    sub.journal_entry_id = entry.id
+    await session.flush()
+    return entry.id
+
+
+async def _item9_alert(session: AsyncSession, actor: Actor, patient_id: uuid.UUID, author: uuid.UUID, entry_id: uuid.UUID) -> list[uuid.UUID]:
+    """PHQ-9 item 9 above 0: the core risk alert (source: the journal entry) and RISK_DETECTED_IN_NOTE, level HIGH."""
+    alerted = await raise_risk_alert(session, actor, patient_id=patient_id, author_id=author, source=AlertSource("form_submission", entry_id))
+    await emit(session, EventType.RISK_DETECTED_IN_NOTE, {
+        "entry_id": str(entry_id), "patient_id": str(patient_id), "kind": "form_submission", "level": "HIGH", "evidence_count": 1,
+    })
+    return alerted
+
+
+async def attach_to_patient(
+    session: AsyncSession, cipher: FieldCipher, actor: Actor, *, submission_id: uuid.UUID, patient_id: uuid.UUID,
+    author_id: uuid.UUID | None = None,
+) -> uuid.UUID:
+    """Give an anonymous (public-link) submission to a patient — a lead converted into one: the
+    submission names the patient and lands in their journal as a ``form_submission`` entry (its
+    version, answers and score as submitted). A PHQ-9 item 9 above 0, or free text the screening
+    found HIGH at submission, raises the core risk alert for the patient. No second
+    ``FORM_SUBMISSION_COMPLETED`` is emitted (the submission completed once). Returns the entry id.
+
+    Raises:
+        NotFound: no such submission or patient. Conflict (409): the submission already belongs to
+        a patient.
+    """
+    sub = (await session.execute(
+        sa.select(FormSubmission).where(FormSubmission.id == submission_id).with_for_update()
+    )).scalar_one_or_none()
+    if sub is None:
+        raise NotFound("submission not found")
+    if sub.patient_id is not None:
+        raise Conflict("this submission already belongs to a patient")
+    if await session.get(Patient, patient_id) is None:
+        raise NotFound("patient not found")
+    form = await get_form(session, sub.form_id)
+    version = await session.get(FormVersion, sub.version_id)
+    assert version is not None
+    definition = from_json(version.definition)
+    answers = await cipher.decrypt_json(SUBMISSIONS, "answers_enc", sub.id, sub.answers_enc)
+    scores = await cipher.decrypt_json(SUBMISSIONS, "scores_enc", sub.id, sub.scores_enc) if sub.scores_enc else {}
+    score = scoring.MeasureScore(scores["measure"], scores["total"], scores["band"], scores["risk_flag"]) if "total" in scores else None
+    sub.patient_id = patient_id
+    author = await _journal_author(session, patient_id, author_id or actor.user_id)
+    entry_id = await _into_journal(session, cipher, actor, sub, form.key, version.version, definition.title, answers, score, author)
+    await record(session, actor, "forms.submission_attached", patient_id=patient_id, submission_id=str(sub.id), entry_id=entry_id)
+    if score is not None and score.risk_flag:
+        await _item9_alert(session, actor, patient_id, author, entry_id)
+    elif scores.get("risk_level") == "HIGH":
+        await raise_risk_alert(session, actor, patient_id=patient_id, author_id=author, source=AlertSource("form_submission", entry_id))
+    return entry_id
 
 
 async def submit(
@@ -507,28 +577,17 @@ async def submit(
     await record(session, actor, "forms.submitted", patient_id=sub.patient_id, submission_id=str(sub.id), form_id=str(target.form.id),
                  version=target.version.version, assignment_id=str(assignment.id) if assignment else None)
     alerted: list[uuid.UUID] = []
-    entry_id = None
+    entry_id: uuid.UUID | None = None
     if assignment is not None:
-        author = await _journal_author(session, assignment)
-        entry = await journal.record_form_submission(
-            session, cipher, actor, patient_id=assignment.patient_id, author_id=author, occurred_at=now,
-            data={"form": target.form.key, "title": definition.title, "version": target.version.version,
-                  "submission_id": str(sub.id), "answers": answers, **({"score": score.as_dict()} if score else {})},
-        )
-        entry_id = sub.journal_entry_id = entry.id
-        await session.flush()
+        author = await _journal_author(session, assignment.patient_id, assignment.created_by)
+        entry_id = await _into_journal(session, cipher, actor, sub, target.form.key, target.version.version, definition.title,
+                                       answers, score, author)
         await emit(session, EventType.FORM_SUBMISSION_COMPLETED, {
-            "submission_id": str(sub.id), "entry_id": str(entry.id), "patient_id": str(assignment.patient_id),
+            "submission_id": str(sub.id), "entry_id": str(entry_id), "patient_id": str(assignment.patient_id),
             "form_id": str(target.form.id), "form_key": target.form.key, "author_id": str(author),
         })
         if score is not None and score.risk_flag:
-            alerted = await raise_risk_alert(
-                session, actor, patient_id=assignment.patient_id, author_id=author, source=AlertSource("form_submission", entry.id)
-            )
-            await emit(session, EventType.RISK_DETECTED_IN_NOTE, {
-                "entry_id": str(entry.id), "patient_id": str(assignment.patient_id), "kind": "form_submission",
-                "level": "HIGH", "evidence_count": 1,
-            })
+            alerted = await _item9_alert(session, actor, assignment.patient_id, author, entry_id)
     else:
         await emit(session, EventType.FORM_SUBMISSION_COMPLETED, {
             "submission_id": str(sub.id), "form_id": str(target.form.id), "form_key": target.form.key,
