@@ -473,20 +473,18 @@ async def _journal_author(session: AsyncSession, patient_id: uuid.UUID, created_
 
 
 async def _into_journal(
-    session: AsyncSession, cipher: FieldCipher, actor: Actor, sub: FormSubmission, form_key: str, version: int, title: str,
-    answers: dict[str, Any], score: scoring.MeasureScore | None, author: uuid.UUID,
+    session: AsyncSession, cipher: FieldCipher, actor: Actor, *, submission_id: uuid.UUID, patient_id: uuid.UUID,
+    submitted_at: datetime.datetime, form_key: str, version: int, title: str, answers: dict[str, Any],
+    score: scoring.MeasureScore | None, author: uuid.UUID,
 ) -> uuid.UUID:
-    """Record ``sub`` (of a patient) as a journal entry; sets ``sub.journal_entry_id``; returns it.
-    The entry holds field keys and values, never the questions' wording (which the risk detector
-    would read: PHQ-9 item 9's own words are not a risk)."""
-    assert sub.patient_id is not None
+    """Record a patient's submission as a journal entry; returns the entry's id. The entry holds
+    field keys and values, never the questions' wording (which the risk detector would read:
+    PHQ-9 item 9's own words are not a risk)."""
     entry = await journal.record_form_submission(
-        session, cipher, actor, patient_id=sub.patient_id, author_id=author, occurred_at=sub.submitted_at,
-        data={"form": form_key, "title": title, "version": version, "submission_id": str(sub.id), "answers": answers,
+        session, cipher, actor, patient_id=patient_id, author_id=author, occurred_at=submitted_at,
+        data={"form": form_key, "title": title, "version": version, "submission_id": str(submission_id), "answers": answers,
               **({"score": score.as_dict()} if score else {})},
     )
-    sub.journal_entry_id = entry.id
-    await session.flush()
     return entry.id
 
 
@@ -531,7 +529,12 @@ async def attach_to_patient(
     score = scoring.MeasureScore(scores["measure"], scores["total"], scores["band"], scores["risk_flag"]) if "total" in scores else None
     sub.patient_id = patient_id
     author = await _journal_author(session, patient_id, author_id or actor.user_id)
-    entry_id = await _into_journal(session, cipher, actor, sub, form.key, version.version, definition.title, answers, score, author)
+    entry_id = await _into_journal(
+        session, cipher, actor, submission_id=sub.id, patient_id=patient_id, submitted_at=sub.submitted_at, form_key=form.key,
+        version=version.version, title=definition.title, answers=answers, score=score, author=author,
+    )
+    sub.journal_entry_id = entry_id
+    await session.flush()
     await record(session, actor, "forms.submission_attached", patient_id=patient_id, submission_id=str(sub.id), entry_id=entry_id)
     if score is not None and score.risk_flag:
         await _item9_alert(session, actor, patient_id, author, entry_id)
@@ -563,34 +566,41 @@ async def submit(
     text = answer_rules.free_text(definition, answers)
     risk_level = detect_risk(text, definition.language).level if text else "LOW"
     now = datetime.datetime.now(datetime.UTC)
-    sub = FormSubmission(
-        id=uuid.uuid4(), form_id=target.form.id, version_id=target.version.id,
-        patient_id=assignment.patient_id if assignment else None, assignment_id=assignment.id if assignment else None,
-        measure=definition.measure, language=definition.language, submitted_at=now,
-    )
-    sub.answers_enc = await cipher.encrypt_json(SUBMISSIONS, "answers_enc", sub.id, answers)
-    sub.person_enc = await cipher.encrypt_json(SUBMISSIONS, "person_enc", sub.id, mapped) if mapped else None
+    sub_id = uuid.uuid4()
+    patient_id = assignment.patient_id if assignment is not None else None
     scores: dict[str, Any] = {"risk_level": risk_level, **(score.as_dict() if score else {})}
-    sub.scores_enc = await cipher.encrypt_json(SUBMISSIONS, "scores_enc", sub.id, scores)
-    session.add(sub)
-    await session.flush()
-    await record(session, actor, "forms.submitted", patient_id=sub.patient_id, submission_id=str(sub.id), form_id=str(target.form.id),
-                 version=target.version.version, assignment_id=str(assignment.id) if assignment else None)
     alerted: list[uuid.UUID] = []
     entry_id: uuid.UUID | None = None
+    author: uuid.UUID | None = None
     if assignment is not None:
+        # the entry first (it names the submission): the row is then written once, with its entry
         author = await _journal_author(session, assignment.patient_id, assignment.created_by)
-        entry_id = await _into_journal(session, cipher, actor, sub, target.form.key, target.version.version, definition.title,
-                                       answers, score, author)
+        entry_id = await _into_journal(
+            session, cipher, actor, submission_id=sub_id, patient_id=assignment.patient_id, submitted_at=now,
+            form_key=target.form.key, version=target.version.version, title=definition.title, answers=answers, score=score,
+            author=author,
+        )
+    # one Core INSERT (no unit of work): the hot path of public submissions
+    await session.execute(sa.insert(FormSubmission).values(
+        id=sub_id, form_id=target.form.id, version_id=target.version.id, patient_id=patient_id,
+        assignment_id=assignment.id if assignment is not None else None, journal_entry_id=entry_id,
+        measure=definition.measure, language=definition.language, submitted_at=now,
+        answers_enc=await cipher.encrypt_json(SUBMISSIONS, "answers_enc", sub_id, answers),
+        person_enc=await cipher.encrypt_json(SUBMISSIONS, "person_enc", sub_id, mapped) if mapped else None,
+        scores_enc=await cipher.encrypt_json(SUBMISSIONS, "scores_enc", sub_id, scores),
+    ))
+    await record(session, actor, "forms.submitted", patient_id=patient_id, submission_id=str(sub_id), form_id=str(target.form.id),
+                 version=target.version.version, assignment_id=str(assignment.id) if assignment else None)
+    if assignment is not None and entry_id is not None and author is not None:
         await emit(session, EventType.FORM_SUBMISSION_COMPLETED, {
-            "submission_id": str(sub.id), "entry_id": str(entry_id), "patient_id": str(assignment.patient_id),
+            "submission_id": str(sub_id), "entry_id": str(entry_id), "patient_id": str(assignment.patient_id),
             "form_id": str(target.form.id), "form_key": target.form.key, "author_id": str(author),
         })
         if score is not None and score.risk_flag:
             alerted = await _item9_alert(session, actor, assignment.patient_id, author, entry_id)
     else:
         await emit(session, EventType.FORM_SUBMISSION_COMPLETED, {
-            "submission_id": str(sub.id), "form_id": str(target.form.id), "form_key": target.form.key,
+            "submission_id": str(sub_id), "form_id": str(target.form.id), "form_key": target.form.key,
         })
         if (score is not None and score.risk_flag) or risk_level == "HIGH":
             owners = (await session.execute(
@@ -599,10 +609,10 @@ async def submit(
             alerted = await add_alerts(
                 session, actor, list(owners), patient_id=None, kind="risk", severity="critical",
                 message=f"High risk in an answer to the public form “{definition.title}”. Review the submission today.",
-                source=AlertSource("form_submission", sub.id),
+                source=AlertSource("form_submission", sub_id),
             )
     return SubmissionResult(
-        sub.id, target.form.id, target.form.key, definition.language, sub.patient_id, entry_id,
+        sub_id, target.form.id, target.form.key, definition.language, patient_id, entry_id,
         PersonDetails.of(mapped), score, risk_level, alerted,
     )
 
