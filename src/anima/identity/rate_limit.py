@@ -48,6 +48,8 @@ class RateLimits:
             "reset-link:address": Limit(30, 900),
             "verify:address": Limit(30, 900),
             "verify-resend:user": Limit(5, 3600),
+            "form:address": Limit(20, 900),
+            "form:form": Limit(300, 3600),
         }
     )
 

@@ -52,7 +52,7 @@ async def tenant_transaction(holder: Runtime | dict[str, Any], tenant_id: int) -
             if scoped is None:
                 raise TenantInactive(f"tenant {tenant_id} is not active")
             structlog.contextvars.bind_contextvars(tenant=scoped.slug)
-            yield TenantTransaction(session, scoped, FieldCipher(svc.keyring, session, scoped.id))
+            yield TenantTransaction(session, scoped, FieldCipher(svc.keyring, session, scoped.id), svc.settings.public_url)
 
 
 async def _heartbeat(job: Any, every: float) -> None:

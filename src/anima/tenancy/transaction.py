@@ -17,8 +17,10 @@ from anima.tenancy.scope import ScopedTenant
 
 @dataclass
 class TenantTransaction:
-    """A transaction entered into one tenant: ``session`` (scoped), ``tenant``, and its field ``cipher``."""
+    """A transaction entered into one tenant: ``session`` (scoped), ``tenant``, its field ``cipher``
+    and the deployment's ``public_url`` (for links in what it sends)."""
 
     session: AsyncSession
     tenant: ScopedTenant
     cipher: FieldCipher
+    public_url: str = ""

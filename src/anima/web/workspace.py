@@ -36,6 +36,7 @@ SECTIONS: tuple[Section, ...] = (
     Section("leads", "leads", _FRONT_DESK),
     Section("alerts", "alerts", _ALL),
     Section("services", "services", _ALL),
+    Section("forms", "forms", _ALL),
     Section("team", "team", _ALL),
     Section("playbooks", "playbooks", _OWNER),
     Section("settings", "settings", _OWNER),

@@ -258,6 +258,33 @@ async def _request_analysis(rc: RunContext) -> dict[str, Any]:
     return {"event_id": str(event.id)}
 
 
+async def _assign_form(rc: RunContext, action: lang.AssignForm, run: AutomationRun) -> dict[str, Any]:
+    """A real one-time link of form ``action.form`` for the event's patient, emailed when the patient
+    has an address. ``form`` is a system template (``intake``, ``consent``, ``phq9``, ``gad7``: the
+    copy in the patient's language, else the organization's) or an organization form's key."""
+    from anima.domains.forms import services as forms
+    from anima.domains.forms.models import Form
+    from anima.domains.forms.system import LANGUAGES, SYSTEM_KEYS
+    from anima.domains.settings.services import get_settings
+
+    patient = await _patient(rc)
+    actor = _system_actor(run)
+    if action.form in SYSTEM_KEYS:
+        language = patient.language if patient.language in LANGUAGES else (await get_settings(rc.session)).locale
+        form = await forms.ensure_system_form(rc.session, actor, action.form, language)
+    else:
+        form = (await rc.session.execute(sa.select(Form).where(Form.key == action.form))).scalar_one_or_none()
+        if form is None or form.archived_at is not None:
+            raise ActionFailed(f"no form {action.form!r}")
+    if patient.archived_at is not None:
+        raise ActionFailed("the patient is archived")
+    new = await forms.assign(
+        rc.session, rc.job.cipher, actor, form=form, patient=patient, org_slug=rc.job.tenant.slug,
+        public_url=rc.job.public_url, send_email=patient.email_enc is not None, run_id=run.id,
+    )
+    return {"form": form.key, "patient_id": str(patient.id), "assignment_id": str(new.assignment.id), "emailed": new.assignment.emailed}
+
+
 async def do_action(rc: RunContext, run: AutomationRun, rule: AutomationRule, index: int, action: lang.Action) -> dict[str, Any]:
     """Perform one action (not ``delay``); returns what to record in its effect."""
     if isinstance(action, lang.SendEmail):
@@ -271,8 +298,7 @@ async def do_action(rc: RunContext, run: AutomationRun, rule: AutomationRule, in
     if isinstance(action, lang.RequestAnalysis):
         return await _request_analysis(rc)
     if isinstance(action, lang.AssignForm):
-        # the forms domain is not built yet: the assignment is recorded for it to pick up
-        return {"form": action.form, "patient_id": rc.facts.get("patient.id")}
+        return await _assign_form(rc, action, run)
     raise ActionFailed(f"unknown action {type(action).__name__}")
 
 

@@ -15,9 +15,11 @@ only (:func:`record_analysis`); the journal API refuses them with 422.
 Only an entry's author changes it. A signed entry is locked (409 on edit): changes after signing
 are amendments, kept next to the untouched original. Every read and write is audited.
 
-Creating an entry emits ``JOURNAL_ENTRY_CREATED`` and, for a ``form_submission`` (how a completed
-form is recorded until there is a forms domain), ``FORM_SUBMISSION_COMPLETED`` (entry and patient
-ids, never answers), in the transaction of the entry.
+Creating an entry emits ``JOURNAL_ENTRY_CREATED`` and, for a ``form_submission`` written through
+the journal API, ``FORM_SUBMISSION_COMPLETED`` (entry and patient ids, never answers), in the
+transaction of the entry. A form completed through the forms domain lands here through
+:func:`record_form_submission`, which leaves ``FORM_SUBMISSION_COMPLETED`` to the forms domain (it
+names the submission too).
 """
 
 from __future__ import annotations
@@ -44,6 +46,7 @@ from anima.domains.journal.schemas import (
     EntryOut,
     EntryUpdate,
 )
+from anima.domains.patients.models import Patient
 from anima.domains.patients.visibility import get_patient
 from anima.domains.patients.visibility import Viewer
 from anima.events.outbox import emit
@@ -217,13 +220,43 @@ async def _insert_entry(
         actor_id=viewer.user_id,
     )
     if data.kind == "form_submission":
-        # how a completed form is recorded until there is a forms domain; ids only, never answers
+        # a form_submission entry written by hand through the journal API; ids only, never answers
         await emit(
             session, EventType.FORM_SUBMISSION_COMPLETED,
             {"entry_id": str(entry.id), "patient_id": str(patient.id)}, actor_id=viewer.user_id,
         )
     # every column was set here (timestamps by their Python defaults): no re-read, no amendments yet
     return await to_out(session, cipher, entry, sanitized=sanitized, new=True)
+
+
+async def record_form_submission(
+    session: AsyncSession, cipher: FieldCipher, actor: Actor, *, patient_id: uuid.UUID, author_id: uuid.UUID,
+    data: dict[str, Any], occurred_at: datetime.datetime | None = None,
+) -> JournalEntry:
+    """Store a completed form (the forms domain's submission) as a ``shared`` ``form_submission``
+    entry of ``patient_id`` attributed to ``author_id`` (the member who assigned it); encrypted,
+    audited. Emits ``JOURNAL_ENTRY_CREATED`` only: the caller emits ``FORM_SUBMISSION_COMPLETED``.
+
+    Raises:
+        PayloadTooLarge (413): ``data`` over :data:`MAX_DATA_BYTES`. NotFound: no such patient.
+    """
+    if await session.get(Patient, patient_id) is None:
+        raise NotFound("patient not found")
+    payload, _ = _content("form_submission", None, data)
+    entry = JournalEntry(
+        id=uuid.uuid4(), patient_id=patient_id, author_id=author_id, kind="form_submission", visibility="shared",
+        occurred_at=occurred_at or datetime.datetime.now(datetime.UTC),
+    )
+    entry.content_enc = await cipher.encrypt_json(ENTRIES, "content_enc", entry.id, payload)
+    session.add(entry)
+    await session.flush()
+    await record(session, actor, "journal.created", patient_id=patient_id, entry_id=entry.id, kind="form_submission", visibility="shared")
+    await emit(
+        session, EventType.JOURNAL_ENTRY_CREATED,
+        {"patient_id": str(patient_id), "entry_id": str(entry.id), "author_id": str(author_id), "kind": "form_submission"},
+        actor_id=actor.user_id,
+    )
+    return entry
 
 
 async def get_entry(session: AsyncSession, viewer: Viewer, patient_id: uuid.UUID, entry_id: uuid.UUID) -> JournalEntry:

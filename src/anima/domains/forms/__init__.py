@@ -1,0 +1,1 @@
+"""Forms: templates (system and the organization's, versioned), distribution, submissions and scored measures."""
