@@ -391,3 +391,36 @@ async def test_an_anonymous_submission_is_handed_to_the_patient_a_lead_became(cl
     assert [p["total"] for p in series["points"]] == [10]
     completed = await in_tenant(db, org.slug, "SELECT count(*) FROM outbox_events WHERE type = 'FORM_SUBMISSION_COMPLETED'")
     assert completed == [(1,)]  # completed once
+
+
+async def test_a_public_intake_becomes_a_lead_and_its_answers_reach_the_patient_it_converts_into(client, browser: Browser, db):
+    org = await signup(client, tier="PRO")
+    path = await _public_link(client, org, "intake", "es")
+    assert (await browser.submit(path, {"first_name": "Lucía", "last_name": "Mar", "email": "lucia@example.org"})).status_code == 200
+    (sub_id,) = (await in_tenant(db, org.slug, "SELECT id FROM form_submissions"))[0]
+    leads = (await client.get(api(org, "/leads"), headers=org.headers)).json()["items"]
+    assert len(leads) == 1 and leads[0]["stage"] == "NEW" and leads[0]["source"] == "PUBLIC_FORM", leads
+    lead = (await client.get(api(org, f"/leads/{leads[0]['id']}"), headers=org.headers)).json()
+    assert lead["first_name"] == "Lucía" and lead["email"] == "lucia@example.org"
+    assert (await in_tenant(db, org.slug, "SELECT submission_id FROM leads")) == [(sub_id,)]
+    # the names are sealed in the lead row like every contact detail
+    assert "Lucía" not in str(await in_tenant(db, org.slug, "SELECT * FROM leads"))
+
+    converted = await client.post(api(org, f"/leads/{lead['id']}/convert"), headers=org.headers)
+    assert converted.status_code == 200, converted.text
+    pid = converted.json()["patient_id"]
+    assert (await in_tenant(db, org.slug, "SELECT patient_id FROM form_submissions")) == [(uuid.UUID(pid),)]
+    kinds = await in_tenant(db, org.slug, "SELECT kind FROM journal_entries WHERE patient_id = :p", {"p": pid})
+    assert kinds == [("form_submission",)]
+    # a second submission of the same public form from the same address is a possible duplicate, never merged
+    assert (await browser.submit(path, {"first_name": "Lucía", "email": "lucia@example.org"})).status_code == 200
+    assert (await in_tenant(db, org.slug, "SELECT count(*) FROM leads")) == [(2,)]
+    assert (await in_tenant(db, org.slug, "SELECT count(*) FROM lead_duplicates")) >= [(1,)]
+
+
+async def test_a_public_phq9_captures_no_lead(client, browser: Browser, db):
+    org = await signup(client)
+    path = await _public_link(client, org, "phq9", "en")
+    assert (await browser.submit(path, PHQ9_ANSWERS | {"item_9": "0"})).status_code == 200
+    assert (await in_tenant(db, org.slug, "SELECT count(*) FROM form_submissions")) == [(1,)]
+    assert (await in_tenant(db, org.slug, "SELECT count(*) FROM leads")) == [(0,)]

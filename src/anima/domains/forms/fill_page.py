@@ -36,7 +36,9 @@ from anima.domains.audit.services import Actor
 from anima.domains.forms import services as forms
 from anima.domains.forms.answers import SubmissionTooLarge
 from anima.domains.forms.definitions import FormDefinition
+from anima.domains.leads import services as leads
 from anima.http.access import client_address
+from anima.logs import get_logger
 from anima.problems import InvalidInput, Problem, TooManyRequests
 from anima.runtime import Runtime
 from anima.tenancy.scope import enter_by_slug
@@ -45,6 +47,7 @@ from anima.web.i18n import gettext
 from anima.web.problem_text import N_
 from anima.web.render import public_language, render
 
+log = get_logger(__name__)
 TOKEN_SHAPE = re.compile(r"^[A-Za-z0-9_-]{22}$|^[A-Za-z0-9_-]{43}$")
 PRIVATE = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
 HONEYPOT = "_homepage"
@@ -157,6 +160,27 @@ async def _refuse_invalid_utf8(request: Request[Any, Any, Any]) -> None:
         raise InvalidInput.field("body", "utf-8", "the form is not valid UTF-8") from None
 
 
+async def _capture_lead(session: AsyncSession, cipher: FieldCipher, result: forms.SubmissionResult, actor: Actor) -> None:
+    """A public submission naming a person (a mapped first name) becomes a lead in NEW, source
+    PUBLIC_FORM, pointing at the form and the submission, in the submission's transaction. The
+    capture runs in a savepoint: a lead refused (e.g. a contact detail the leads' rules refuse)
+    is logged by its rule and the submission is kept all the same. A form mapping no name (a
+    public PHQ-9) captures no lead."""
+    person = result.person
+    if not person.first_name:
+        return
+    try:
+        async with session.begin_nested():
+            await leads.capture(
+                session, cipher, first_name=person.first_name, last_name=person.last_name or "",
+                email=person.email, phone=person.phone, language=person.language, source="PUBLIC_FORM",
+                form_template_id=result.form_id, submission_id=result.submission_id, actor=actor,
+            )
+    except Problem as refused:
+        log.warning("forms.lead_not_captured", submission_id=str(result.submission_id), problem=type(refused).__name__,
+                    status=refused.status)
+
+
 @post("/p/{slug:str}/f/{token:str}", name="forms:submit", include_in_schema=False)
 async def submit_page(request: Request[Any, Any, Any], db_session: AsyncSession, runtime: Runtime, slug: str, token: str) -> Template:
     """Submit the answers; the thank-you page, the form again with its errors, or the link's state."""
@@ -201,7 +225,7 @@ async def submit_page(request: Request[Any, Any, Any], db_session: AsyncSession,
     try:
         result = await forms.submit(db_session, cipher, target, values, actor=actor)
         if result.patient_id is None:
-            pass  # leads: capture a lead here from ``result`` (``result.person``), in this same transaction
+            await _capture_lead(db_session, cipher, result, actor)
     except forms.LinkUnusable as unusable:
         await db_session.rollback()
         return _unusable(request, unusable.state, unusable.language or language)

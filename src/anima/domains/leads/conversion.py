@@ -12,9 +12,9 @@ request's or job's transaction rolls back as a whole):
    non-clinical profile (``time_zone``, ``lead_source``);
 4. the lead's notes go into the patient's encrypted clinical profile (``intake_notes``) through
    :func:`anima.domains.patients.services.record_intake_notes`;
-5. :data:`SUBMISSION_HANDOVER` — the hook through which the forms domain will put the lead's form
-   submissions into the patient's journal (a list of coroutine functions called with
-   ``(session, cipher, actor, lead, patient_id)``; empty until forms register one);
+5. the form submission the lead came from (a public form) is handed to the patient through
+   :func:`anima.domains.forms.services.attach_to_patient`: it lands in the patient's journal with
+   its version, answers and score, and a flagged answer raises the risk alert for the patient;
 6. the lead becomes CONVERTED, points to the patient, and ``LEAD_CONVERTED`` is emitted (one
    event: ``lead_id``, ``patient_id``, ``from``) with the audit line ``lead.converted``.
 """
@@ -22,12 +22,12 @@ request's or job's transaction rolls back as a whole):
 from __future__ import annotations
 
 import uuid
-from collections.abc import Awaitable, Callable
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from anima.crypto.cipher import FieldCipher
 from anima.domains.audit.services import Actor, record
+from anima.domains.forms import services as forms
 from anima.domains.leads.models import Lead
 from anima.domains.leads.pipeline import Stage, can_convert
 from anima.domains.leads.services import get_lead, refuse_merged, text_of, utcnow
@@ -38,11 +38,6 @@ from anima.events.outbox import emit
 from anima.events.types import EventType
 from anima.identity.models import Role
 from anima.problems import Conflict
-
-#: what hands a converted lead's form submissions over to the patient's journal (see step 5)
-Handover = Callable[[AsyncSession, FieldCipher, Actor, Lead, uuid.UUID], Awaitable[None]]
-SUBMISSION_HANDOVER: list[Handover] = []
-
 
 async def convert(
     session: AsyncSession,
@@ -94,8 +89,8 @@ async def convert(
     notes = await text_of(cipher, lead, "notes_enc")
     if notes:
         await patients.record_intake_notes(session, cipher, actor, patient.id, notes)
-    for handover in SUBMISSION_HANDOVER:
-        await handover(session, cipher, actor, lead, patient.id)
+    if lead.submission_id is not None:
+        await forms.attach_to_patient(session, cipher, actor, submission_id=lead.submission_id, patient_id=patient.id)
 
     now = utcnow()
     lead.stage, lead.stage_changed_at, lead.patient_id, lead.converted_at = Stage.CONVERTED.value, now, patient.id, now
