@@ -522,13 +522,17 @@ def mail() -> None:
 @mail.command("send")
 def mail_send() -> None:
     """Send the due queued emails now (what every worker does each minute): SMTP_URL, or the local mailbox."""
-    from anima.mail.sender import run_once
+    from anima.jobs.mail import send_all
+    from anima.runtime import build_runtime
 
     async def run(settings: Settings, db: Database):
-        return await run_once(db, settings=settings)
+        return await send_all(build_runtime(settings, db))
 
     counts = _run(run)
+    tenants = counts["tenants"]
     click.echo(f"sent {counts['sent']}, retrying {counts['retrying']}, failed {counts['failed']}")
+    click.echo(f"organizations' emails: sent {tenants['sent']}, retrying {tenants['retrying']}, failed {tenants['failed']}, "
+               f"skipped {tenants['skipped']} (opted out)")
 
 
 @main.group()

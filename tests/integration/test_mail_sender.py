@@ -103,7 +103,8 @@ async def test_a_queued_invitation_arrives_once_with_its_recipient_and_subject(c
     assert len(arrived) == 1 and again.sent == []
     message = arrived[0]
     assert message["Subject"] == f"You are invited to join Practice {org.slug} on Anima"
-    assert message["From"] == smtp_settings.mail_from and message["Message-ID"]
+    assert message["From"].addresses[0].display_name == f"Practice {org.slug}" and message["Message-ID"]  # the organization's name
+    assert message["From"].addresses[0].addr_spec == "no-reply@anima.example"  # ANIMA_MAIL_FROM's address
     assert "/invitations/" in message.get_body(preferencelist=("plain",)).get_content()
     async with db.admin.connect() as conn:
         row = (await conn.execute(sa.text(

@@ -1,0 +1,42 @@
+"""templated emails: the outbox's HTML part; an organization's sending address; mail due work
+
+* ``email_outbox.html_body``: the HTML part (``body`` stays the plain-text part).
+* ``tenants.mail_from_address``: the address an organization's emails are sent from (NULL: the
+  address of ``ANIMA_MAIL_FROM``).
+* ``tenant_work.kind`` may be ``mail``: a tenant's outbound email is due. Every tenant gets one
+  due row now, so emails its playbooks queued before this revision are found by the first pass.
+
+Revision ID: e5d2c8b10009
+Revises: 7c4a9e1f2b58
+Create Date: 2026-12-01 03:00:00.000000
+"""
+from typing import Sequence, Union
+
+from alembic import op
+import sqlalchemy as sa
+
+
+revision: str = 'e5d2c8b10009'
+down_revision: Union[str, Sequence[str], None] = '7c4a9e1f2b58'
+branch_labels: Union[str, Sequence[str], None] = None
+depends_on: Union[str, Sequence[str], None] = None
+
+
+def upgrade() -> None:
+    op.add_column('email_outbox', sa.Column('html_body', sa.Text(), nullable=True), schema='platform')
+    op.add_column('tenants', sa.Column('mail_from_address', sa.String(length=254), nullable=True), schema='platform')
+    op.drop_constraint(op.f('ck_tenant_work_kind_valid'), 'tenant_work', schema='platform')
+    op.create_check_constraint(op.f('ck_tenant_work_kind_valid'), 'tenant_work', "kind IN ('relay','tick','mail')", schema='platform')
+    op.execute(
+        "INSERT INTO platform.tenant_work (tenant_id, kind, due_at, xact) "
+        "SELECT t.id, 'mail', now(), 0 FROM platform.tenants t "
+        "ON CONFLICT (tenant_id, kind, xact) DO NOTHING"
+    )
+
+
+def downgrade() -> None:
+    op.execute("DELETE FROM platform.tenant_work WHERE kind = 'mail'")
+    op.drop_constraint(op.f('ck_tenant_work_kind_valid'), 'tenant_work', schema='platform')
+    op.create_check_constraint(op.f('ck_tenant_work_kind_valid'), 'tenant_work', "kind IN ('relay','tick')", schema='platform')
+    op.drop_column('tenants', 'mail_from_address', schema='platform')
+    op.drop_column('email_outbox', 'html_body', schema='platform')

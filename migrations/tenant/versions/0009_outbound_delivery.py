@@ -1,0 +1,69 @@
+"""outbound email delivery: rendered HTML, language, category, recipient blind index, delivery state; opt-outs
+
+* ``outbound_emails``: ``html_body``, ``language``, ``category`` (transactional or marketing),
+  ``recipient_bidx``, and the delivery state ``status``, ``attempts``, ``next_attempt_at``,
+  ``last_error`` with the senders' claim index. Rows queued before this revision were never sent:
+  those of the last seven days become due now; older ones are ``failed`` (too old to send).
+* ``email_opt_outs``: marketing opt-outs by recipient blind index.
+
+Revision ID: c0aa7e1a0009
+Revises: 5b1e7c2d9a40
+Create Date: 2026-12-01 03:00:00.000000
+
+"""
+from typing import Sequence, Union
+
+from alembic import op
+import sqlalchemy as sa
+import advanced_alchemy.types
+
+
+# revision identifiers, used by Alembic.
+revision: str = 'c0aa7e1a0009'
+down_revision: Union[str, Sequence[str], None] = '5b1e7c2d9a40'
+branch_labels: Union[str, Sequence[str], None] = None
+depends_on: Union[str, Sequence[str], None] = None
+
+
+def upgrade() -> None:
+    """Upgrade schema."""
+    utc = advanced_alchemy.types.datetime.DateTimeUTC(timezone=True)
+    op.add_column('outbound_emails', sa.Column('html_body', sa.Text(), nullable=True))
+    op.add_column('outbound_emails', sa.Column('language', sa.String(length=8), server_default='en', nullable=False))
+    op.add_column('outbound_emails', sa.Column('category', sa.String(length=16), server_default='transactional', nullable=False))
+    op.add_column('outbound_emails', sa.Column('recipient_bidx', sa.LargeBinary(), nullable=True))
+    op.add_column('outbound_emails', sa.Column('status', sa.String(length=16), server_default='queued', nullable=False))
+    op.add_column('outbound_emails', sa.Column('attempts', sa.Integer(), server_default='0', nullable=False))
+    op.add_column('outbound_emails', sa.Column('next_attempt_at', utc, server_default=sa.text('now()'), nullable=False))
+    op.add_column('outbound_emails', sa.Column('last_error', sa.Text(), nullable=True))
+    op.execute("UPDATE outbound_emails SET status = 'sent' WHERE sent_at IS NOT NULL")
+    op.execute(
+        "UPDATE outbound_emails SET status = 'failed', last_error = 'queued before delivery existed; too old to send' "
+        "WHERE sent_at IS NULL AND created_at < now() - interval '7 days'"
+    )
+    op.create_check_constraint(
+        op.f('ck_outbound_emails_status_valid'), 'outbound_emails', "status IN ('queued','sending','sent','failed','skipped')"
+    )
+    op.create_check_constraint(op.f('ck_outbound_emails_category_valid'), 'outbound_emails', "category IN ('transactional','marketing')")
+    op.create_index(
+        'ix_outbound_emails_due', 'outbound_emails', ['next_attempt_at'], unique=False,
+        postgresql_where=sa.text("status IN ('queued','sending')"),
+    )
+    op.create_table(
+        'email_opt_outs',
+        sa.Column('recipient_bidx', sa.LargeBinary(), nullable=False),
+        sa.Column('source', sa.String(length=16), nullable=False),
+        sa.Column('created_at', utc, server_default=sa.func.now(), nullable=False),
+        sa.CheckConstraint("source IN ('page','one-click')", name=op.f('ck_email_opt_outs_source_valid')),
+        sa.PrimaryKeyConstraint('recipient_bidx', name=op.f('pk_email_opt_outs')),
+    )
+
+
+def downgrade() -> None:
+    """Downgrade schema."""
+    op.drop_table('email_opt_outs')
+    op.drop_index('ix_outbound_emails_due', table_name='outbound_emails')
+    op.drop_constraint(op.f('ck_outbound_emails_category_valid'), 'outbound_emails')
+    op.drop_constraint(op.f('ck_outbound_emails_status_valid'), 'outbound_emails')
+    for column in ('last_error', 'next_attempt_at', 'attempts', 'status', 'recipient_bidx', 'category', 'language', 'html_body'):
+        op.drop_column('outbound_emails', column)
