@@ -30,6 +30,7 @@ PUBLIC = {
     ("post", "/api/v1/invitations/accept"),
     ("post", "/api/v1/billing/webhooks/stripe"),
     ("post", "/api/v1/unsubscribe/{token}"),
+    ("post", "/api/v1/sms/inbound"),
     ("get", "/api/v1/unsubscribe/{token}"),
 }
 

@@ -5,6 +5,7 @@
   address of ``ANIMA_MAIL_FROM``).
 * ``tenant_work.kind`` may be ``mail``: a tenant's outbound email is due. Every tenant gets one
   due row now, so emails its playbooks queued before this revision are found by the first pass.
+* ``sms_recipients``: which organizations texted a number (an HMAC of it), for STOP replies.
 
 Revision ID: e5d2c8b10009
 Revises: 7c4a9e1f2b58
@@ -14,6 +15,7 @@ from typing import Sequence, Union
 
 from alembic import op
 import sqlalchemy as sa
+import advanced_alchemy.types
 
 
 revision: str = 'e5d2c8b10009'
@@ -32,9 +34,19 @@ def upgrade() -> None:
         "SELECT t.id, 'mail', now(), 0 FROM platform.tenants t "
         "ON CONFLICT (tenant_id, kind, xact) DO NOTHING"
     )
+    op.create_table(
+        'sms_recipients',
+        sa.Column('number_hmac', sa.LargeBinary(), nullable=False),
+        sa.Column('tenant_id', sa.BigInteger(), nullable=False),
+        sa.Column('last_sent_at', advanced_alchemy.types.datetime.DateTimeUTC(timezone=True), server_default=sa.func.now(), nullable=False),
+        sa.ForeignKeyConstraint(['tenant_id'], ['platform.tenants.id'], name=op.f('fk_sms_recipients_tenant_id_tenants'), ondelete='CASCADE'),
+        sa.PrimaryKeyConstraint('number_hmac', 'tenant_id', name='pk_sms_recipients'),
+        schema='platform',
+    )
 
 
 def downgrade() -> None:
+    op.drop_table('sms_recipients', schema='platform')
     op.execute("DELETE FROM platform.tenant_work WHERE kind = 'mail'")
     op.drop_constraint(op.f('ck_tenant_work_kind_valid'), 'tenant_work', schema='platform')
     op.create_check_constraint(op.f('ck_tenant_work_kind_valid'), 'tenant_work', "kind IN ('relay','tick')", schema='platform')

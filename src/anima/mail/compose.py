@@ -91,6 +91,18 @@ def render(template: str, language: str | None, **context: Any) -> Composed:
     return Composed(subject=subject[:255], text=text, html=html, language=language)
 
 
+#: the SMS templates' folder (one ``text`` block each)
+SMS_DIR = "mail/sms"
+
+
+def render_sms(template: str, language: str | None, **context: Any) -> str:
+    """The text of SMS template ``mail/sms/<template>.html`` in ``language``, on one or a few lines
+    (no HTML, not escaped). Raises as :func:`render`."""
+    language = i18n.pick_language(language)
+    tpl = _text_env().get_template(f"{SMS_DIR}/{template}.html")
+    return _tidy_text("".join(tpl.blocks["text"](tpl.new_context({"org_name": None, **context, "language": language})))).strip()
+
+
 def footer(template: str, language: str | None, **context: Any) -> tuple[str, str]:
     """The ``text`` and ``content`` blocks of ``mail/email/<template>.html`` alone: a (plain text,
     HTML fragment) pair to add to a message already rendered (an unsubscribe footer)."""
@@ -129,4 +141,4 @@ def from_header(mail_from: str, org_name: str | None = None, org_address: str | 
         else formataddr((org_name, address))
 
 
-__all__ = ["FOOTER_MARK", "Composed", "footer", "from_header", "render", "with_footer"]
+__all__ = ["FOOTER_MARK", "Composed", "footer", "from_header", "render", "render_sms", "with_footer"]

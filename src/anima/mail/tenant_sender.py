@@ -1,4 +1,5 @@
-"""Delivery of the tenants' outbound emails (playbook emails in each tenant's ``outbound_emails``).
+"""Delivery of the tenants' outbound emails (playbook emails in each tenant's ``outbound_emails``)
+and SMS (``outbound_sms``, through Twilio: :mod:`anima.mail.twilio_client`).
 
 :func:`send_tenant_emails` (run with the platform's mail by every worker each minute):
 
@@ -24,7 +25,12 @@
    (transient); ``failed`` with the server's reason (permanent, or after
    :data:`anima.mail.sender.MAX_ATTEMPTS`).
 
-Logs carry ids, template, category, status and error codes only, never an address or content.
+SMS go the same way, claimed in the same tenant transaction: one whose patient has no current SMS
+consent at that moment (:func:`anima.domains.reach.sms.consents`), or any while Twilio is not
+configured, becomes ``skipped`` with the reason; before sending, the platform remembers that this
+organization texts the number (:func:`anima.domains.reach.sms.note_texted`), for STOP replies.
+
+Logs carry ids, template, category, status and error codes only, never an address, a number or content.
 """
 
 from __future__ import annotations
@@ -37,22 +43,26 @@ from typing import Any
 import sqlalchemy as sa
 
 from anima.config import Settings
+from anima.domains.reach import sms
 from anima.domains.reach.services import opted_out
 from anima.events.due_work import FUNCTION_SCHEMA, WorkKind, claim_due, take_due
 from anima.jobs.runner import TenantInactive, tenant_transaction
 from anima.logs import get_logger
 from anima.mail import compose, unsubscribe
+from anima.mail.twilio_client import SmsTransport
 from anima.mail.sender import (
     LEASE, MAX_ATTEMPTS, Claimed, MailboxTransport, PermanentFailure, SmtpTransport, TransientFailure, backoff, build_message,
 )
 from anima.runtime import Runtime
+from anima.tenancy.transaction import TenantTransaction
 
 log = get_logger(__name__)
 
-#: the entered tenant's next mail moment: the earliest queued or claimed email (NULL: nothing noted)
+#: the entered tenant's next mail moment: the earliest queued or claimed email or SMS (NULL: nothing noted)
 NOTE_NEXT_MAIL = sa.text(
-    f"SELECT {FUNCTION_SCHEMA}.note('{WorkKind.MAIL}', "
-    "(SELECT min(next_attempt_at) FROM outbound_emails WHERE status IN ('queued', 'sending')))"
+    f"SELECT {FUNCTION_SCHEMA}.note('{WorkKind.MAIL}', LEAST("
+    "(SELECT min(next_attempt_at) FROM outbound_emails WHERE status IN ('queued', 'sending')),"
+    "(SELECT min(next_attempt_at) FROM outbound_sms WHERE status IN ('queued', 'sending'))))"
 )
 
 _CLAIM = sa.text(
@@ -86,6 +96,36 @@ _FINISH = sa.text(
     """
 )
 
+_CLAIM_SMS = sa.text(
+    """
+    WITH due AS (
+        SELECT id FROM outbound_sms
+        WHERE status IN ('queued', 'sending') AND next_attempt_at <= now()
+        ORDER BY next_attempt_at
+        LIMIT :limit
+        FOR UPDATE SKIP LOCKED
+    )
+    UPDATE outbound_sms AS o
+    SET status = 'sending', attempts = o.attempts + 1, next_attempt_at = now() + make_interval(secs => :lease)
+    FROM due WHERE o.id = due.id
+    RETURNING o.id, o.patient_id, o.to_enc, o.body, o.template, o.attempts
+    """
+)
+
+_SKIP_SMS = sa.text(
+    "UPDATE outbound_sms SET status = 'skipped', last_error = :reason, next_attempt_at = now() "
+    "WHERE id = :id AND status = 'sending' AND attempts = :attempts"
+)
+
+_FINISH_SMS = sa.text(
+    """
+    UPDATE outbound_sms
+    SET status = :status, next_attempt_at = :next_attempt_at, last_error = :last_error,
+        sent_at = coalesce(:sent_at, sent_at), provider_id = coalesce(:provider_id, provider_id)
+    WHERE id = :id AND status = 'sending' AND attempts = :attempts
+    """
+)
+
 _ORG = sa.text("SELECT name, mail_from_address FROM platform.tenants WHERE id = :id")
 
 
@@ -109,14 +149,50 @@ class _Outgoing:
     category: str
 
 
+@dataclass(frozen=True)
+class _OutgoingSms:
+    id: uuid.UUID
+    to: str
+    body: str
+    template: str
+    attempts: int
+
+
+@dataclass
+class _Batch:
+    emails: list[_Outgoing] = field(default_factory=list)
+    sms: list[_OutgoingSms] = field(default_factory=list)
+
+
+async def _claim_sms(job: TenantTransaction, settings: Settings, tenant_id: int, limit: int,
+                     report: TenantSendReport) -> list[_OutgoingSms]:
+    """Claim the tenant's due SMS; those without a current consent (or with SMS off) are skipped."""
+    rows = (await job.session.execute(_CLAIM_SMS, {"limit": limit, "lease": LEASE.total_seconds()})).all()
+    consenting = await sms.consents(job.session, [row.patient_id for row in rows])
+    outgoing = []
+    for row in rows:
+        reason = None if settings.sms_configured else "SMS is not configured on this deployment"
+        if reason is None and not consenting.get(row.patient_id):
+            reason = "the patient has no SMS consent"
+        if reason is not None:
+            await job.session.execute(_SKIP_SMS, {"id": row.id, "attempts": row.attempts, "reason": reason})
+            report.skipped.append((tenant_id, row.id))
+            log.info("sms skipped", sms_id=str(row.id), template=row.template, status="skipped")
+            continue
+        to = await job.cipher.decrypt_text("outbound_sms", "to_enc", row.id, row.to_enc)
+        outgoing.append(_OutgoingSms(row.id, to, row.body, row.template, row.attempts))
+    return outgoing
+
+
 async def _claim_tenant(runtime: Runtime, settings: Settings, tenant_id: int, limit: int,
-                        report: TenantSendReport) -> list[_Outgoing]:
+                        report: TenantSendReport) -> _Batch:
     async with runtime.sessionmaker() as session:
         org = (await session.execute(_ORG, {"id": tenant_id})).first()
         await session.rollback()
+    batch = _Batch()
     if org is None:
-        return []
-    outgoing: list[_Outgoing] = []
+        return batch
+    outgoing = batch.emails
     async with tenant_transaction(runtime, tenant_id) as job:
         await take_due(job.session, WorkKind.MAIL)
         rows = (await job.session.execute(_CLAIM, {"limit": limit, "lease": LEASE.total_seconds()})).all()
@@ -144,8 +220,13 @@ async def _claim_tenant(runtime: Runtime, settings: Settings, tenant_id: int, li
                         org_address=org.mail_from_address, headers=extra),
                 row.template, row.category,
             ))
+        batch.sms = await _claim_sms(job, settings, tenant_id, limit, report)
         await job.session.execute(NOTE_NEXT_MAIL)
-    return outgoing
+    if batch.sms:  # before sending: a STOP reply may come back at once
+        async with runtime.sessionmaker() as session:
+            async with session.begin():
+                await sms.note_texted(session, settings.secret_key, tenant_id, {m.to for m in batch.sms})
+    return batch
 
 
 async def _finish(runtime: Runtime, tenant_id: int, email: Claimed, status: str, *,
@@ -173,18 +254,60 @@ async def send_tenant_emails(runtime: Runtime, *, settings: Settings | None = No
         return report
     smtp = SmtpTransport(settings.smtp_url) if settings.smtp_url else None
     local = MailboxTransport(settings)
+    texts: SmsTransport | None = None
     try:
         for tenant_id in tenant_ids:
             try:
-                outgoing = await _claim_tenant(runtime, settings, tenant_id, limit, report)
+                batch = await _claim_tenant(runtime, settings, tenant_id, limit, report)
             except TenantInactive:
                 continue  # a suspended tenant's mail waits; its index row's lease runs out
-            for item in outgoing:
+            for item in batch.emails:
                 await _send_one(runtime, settings, tenant_id, item, smtp, local, report)
+            if batch.sms and texts is None:
+                texts = SmsTransport(settings)
+            for text in batch.sms:
+                await _send_sms(runtime, tenant_id, text, texts, report)  # type: ignore[arg-type]
     finally:
         if smtp is not None:
             await smtp.close()
+        if texts is not None:
+            await texts.__aexit__()
     return report
+
+
+async def _finish_sms(runtime: Runtime, tenant_id: int, text: _OutgoingSms, status: str, *,
+                      delay: datetime.timedelta | None = None, error: str | None = None, provider_id: str | None = None) -> None:
+    now = datetime.datetime.now(datetime.UTC)
+    async with tenant_transaction(runtime, tenant_id) as job:
+        await job.session.execute(_FINISH_SMS, {
+            "id": text.id, "attempts": text.attempts, "status": status, "last_error": error, "provider_id": provider_id,
+            "next_attempt_at": now + delay if delay is not None else now, "sent_at": now if status == "sent" else None,
+        })
+        if status == "queued":
+            await job.session.execute(NOTE_NEXT_MAIL)
+
+
+async def _send_sms(runtime: Runtime, tenant_id: int, text: _OutgoingSms, transport: SmsTransport,
+                    report: TenantSendReport) -> None:
+    fields: dict[str, Any] = {"sms_id": str(text.id), "template": text.template, "attempts": text.attempts}
+    try:
+        sid = await transport.send(text.to, text.body)
+    except PermanentFailure as exc:
+        await _finish_sms(runtime, tenant_id, text, "failed", error=str(exc))
+        report.failed.append((tenant_id, text.id))
+        log.warning("sms failed", status="failed", error=exc.code, **fields)
+    except TransientFailure as exc:
+        if text.attempts >= MAX_ATTEMPTS:
+            await _finish_sms(runtime, tenant_id, text, "failed", error=f"gave up after {text.attempts} attempts: {exc}"[:500])
+            report.failed.append((tenant_id, text.id))
+        else:
+            await _finish_sms(runtime, tenant_id, text, "queued", delay=backoff(text.attempts), error=str(exc))
+            report.retrying.append((tenant_id, text.id))
+        log.warning("sms not sent", error=exc.code, **fields)
+    else:
+        await _finish_sms(runtime, tenant_id, text, "sent", provider_id=sid)
+        report.sent.append((tenant_id, text.id))
+        log.info("sms sent", status="sent", **fields)
 
 
 async def _send_one(runtime: Runtime, settings: Settings, tenant_id: int, item: _Outgoing, smtp: SmtpTransport | None,

@@ -35,6 +35,7 @@ from anima.domains.audit.services import Actor
 from anima.domains.automations.alerts import SOURCE_KINDS, AlertSource, add_alerts
 from anima.domains.patients.blocks import BlockSource, block_patient
 from anima.domains.patients.models import Patient, patient_therapists
+from anima.domains.reach import sms as reach_sms
 from anima.domains.settings.services import get_settings
 from anima.domains.staff.models import StaffMember
 from anima.events.due_work import WorkKind, note_due
@@ -227,6 +228,18 @@ async def _send_email(rc: RunContext, action: lang.SendEmail, key: str) -> dict[
     return {"emails": queued, "template": action.template, "category": category}
 
 
+async def _send_sms(rc: RunContext, action: lang.SendSms, key: str) -> dict[str, Any]:
+    """Queue the SMS of ``action`` to the event's patient, in the patient's language, if they
+    consent (:func:`anima.domains.reach.sms.queue_sms`; consent is asked again when it is sent)."""
+    patient = await _patient(rc)
+    practice_language = (await get_settings(rc.session)).locale
+    language = i18n.pick_language(patient.language, practice_language)
+    body = compose.render_sms(action.template, language, **_email_context(rc.facts, language))
+    detail = await reach_sms.queue_sms(rc.session, rc.job.cipher, patient, template=action.template, body=body,
+                                       key=f"{key}:patient", language=practice_language)
+    return {**detail, "template": action.template}
+
+
 def _system_actor(run: AutomationRun) -> Actor:
     return Actor(None, SYSTEM_ROLE, f"run:{run.id}", None)
 
@@ -286,6 +299,8 @@ async def do_action(rc: RunContext, run: AutomationRun, rule: AutomationRule, in
     """Perform one action (not ``delay``); returns what to record in its effect."""
     if isinstance(action, lang.SendEmail):
         return await _send_email(rc, action, f"{run.id}:{index}")
+    if isinstance(action, lang.SendSms):
+        return await _send_sms(rc, action, f"{run.id}:{index}")
     if isinstance(action, lang.AlertStaff):
         return await _alert(rc, action, run, rule)
     if isinstance(action, lang.BlockPatient):
