@@ -535,6 +535,41 @@ def mail_send() -> None:
                f"skipped {tenants['skipped']} (opted out)")
 
 
+@mail.command("failures")
+def mail_failures_list() -> None:
+    """List the messages that failed for good (id, organization, channel, kind, reason; never content)."""
+    from anima.mail import failures
+
+    async def run(settings: Settings, db: Database):
+        async with db.sessionmaker()() as session:
+            return await failures.open_failures(session, limit=200, offset=0)
+
+    rows, total = _run(run)
+    for f in rows:
+        click.echo(f"{f.id}  {f.failed_at:%Y-%m-%d %H:%M}Z  {f.tenant_id or 'platform'}  {f.channel}  {f.kind}  {f.reason}")
+    click.echo(f"{total} failed message(s)")
+
+
+@mail.command("retry")
+@click.argument("failure_id", type=click.UUID)
+def mail_retry(failure_id: Any) -> None:
+    """Put one failed message (an id from `anima mail failures`) back in its queue, due now."""
+    from anima.mail import failures
+    from anima.problems import NotFound
+    from anima.runtime import build_runtime
+
+    async def run(settings: Settings, db: Database):
+        try:
+            return await failures.retry(build_runtime(settings, db), failure_id)
+        except NotFound as exc:
+            return exc
+
+    outcome = _run(run)
+    if isinstance(outcome, Exception):
+        raise click.ClickException(str(outcome))
+    click.echo(f"{failure_id} queued again; the next mail run sends it")
+
+
 @main.group()
 def keys() -> None:
     """Field-encryption keys: data-key rotation and master-key rotation."""

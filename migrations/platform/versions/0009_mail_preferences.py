@@ -6,6 +6,7 @@
 * ``tenant_work.kind`` may be ``mail``: a tenant's outbound email is due. Every tenant gets one
   due row now, so emails its playbooks queued before this revision are found by the first pass.
 * ``sms_recipients``: which organizations texted a number (an HMAC of it), for STOP replies.
+* ``mail_failures``: messages that failed for good (id, organization, channel, kind, reason), for operators.
 
 Revision ID: e5d2c8b10009
 Revises: 7c4a9e1f2b58
@@ -43,9 +44,34 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint('number_hmac', 'tenant_id', name='pk_sms_recipients'),
         schema='platform',
     )
+    op.create_table(
+        'mail_failures',
+        sa.Column('id', advanced_alchemy.types.guid.GUID(length=16), nullable=False),
+        sa.Column('tenant_id', sa.BigInteger(), nullable=True),
+        sa.Column('channel', sa.String(length=8), nullable=False),
+        sa.Column('kind', sa.String(length=60), nullable=False),
+        sa.Column('reason', sa.Text(), nullable=False),
+        sa.Column('attempts', sa.Integer(), nullable=False),
+        sa.Column('failed_at', advanced_alchemy.types.datetime.DateTimeUTC(timezone=True), server_default=sa.func.now(), nullable=False),
+        sa.Column('retried_at', advanced_alchemy.types.datetime.DateTimeUTC(timezone=True), nullable=True),
+        sa.CheckConstraint("channel IN ('email','sms')", name=op.f('ck_mail_failures_channel_valid')),
+        sa.ForeignKeyConstraint(['tenant_id'], ['platform.tenants.id'], name=op.f('fk_mail_failures_tenant_id_tenants'), ondelete='CASCADE'),
+        sa.PrimaryKeyConstraint('id', name=op.f('pk_mail_failures')),
+        schema='platform',
+    )
+    op.create_index('ix_mail_failures_open', 'mail_failures', ['failed_at'], unique=False, schema='platform',
+                    postgresql_where=sa.text('retried_at IS NULL'))
+    # platform emails that failed before this revision are listed too
+    op.execute(
+        "INSERT INTO platform.mail_failures (id, tenant_id, channel, kind, reason, attempts, failed_at) "
+        "SELECT id, NULL, 'email', left(kind, 60), coalesce(last_error, 'failed'), attempts, next_attempt_at "
+        "FROM platform.email_outbox WHERE status = 'failed'"
+    )
 
 
 def downgrade() -> None:
+    op.drop_index('ix_mail_failures_open', table_name='mail_failures', schema='platform')
+    op.drop_table('mail_failures', schema='platform')
     op.drop_table('sms_recipients', schema='platform')
     op.execute("DELETE FROM platform.tenant_work WHERE kind = 'mail'")
     op.drop_constraint(op.f('ck_tenant_work_kind_valid'), 'tenant_work', schema='platform')

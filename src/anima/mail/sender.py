@@ -40,6 +40,7 @@ from anima.db.engine import Database
 from anima.logs import get_logger
 from anima.mail import mailbox
 from anima.mail.compose import from_header
+from anima.mail.failures import record_failure
 from anima.runtime import Runtime
 
 log = get_logger(__name__)
@@ -259,12 +260,15 @@ async def _finish(maker: async_sessionmaker, email: Claimed, status: str, *, del
     now = datetime.datetime.now(datetime.UTC)
     async with maker() as session:
         async with session.begin():
-            await session.execute(
+            result = await session.execute(
                 _FINISH,
                 {"id": email.id, "attempts": email.attempts, "status": status, "last_error": error,
                  "next_attempt_at": now + delay if delay is not None else now,
                  "sent_at": now if status == "sent" else None},
             )
+            if status == "failed" and result.rowcount:  # listed for operators (anima.mail.failures)
+                await record_failure(session, message_id=email.id, tenant_id=None, channel="email", kind=email.kind,
+                                     reason=error or "failed", attempts=email.attempts)
 
 
 async def send_due_emails(holder: Runtime | Database, *, settings: Settings | None = None, limit: int = 50) -> SendReport:

@@ -49,6 +49,7 @@ from anima.events.due_work import FUNCTION_SCHEMA, WorkKind, claim_due, take_due
 from anima.jobs.runner import TenantInactive, tenant_transaction
 from anima.logs import get_logger
 from anima.mail import compose, unsubscribe
+from anima.mail.failures import record_failure
 from anima.mail.twilio_client import SmsTransport
 from anima.mail.sender import (
     LEASE, MAX_ATTEMPTS, Claimed, MailboxTransport, PermanentFailure, SmtpTransport, TransientFailure, backoff, build_message,
@@ -239,6 +240,17 @@ async def _finish(runtime: Runtime, tenant_id: int, email: Claimed, status: str,
         })
         if status == "queued":
             await job.session.execute(NOTE_NEXT_MAIL)
+    if status == "failed":
+        await _listed(runtime, tenant_id, email.id, "email", email.kind.removeprefix("playbook:"), error, email.attempts)
+
+
+async def _listed(runtime: Runtime, tenant_id: int, message_id: uuid.UUID, channel: str, kind: str, error: str | None,
+                  attempts: int) -> None:
+    """List a failed message for operators (:mod:`anima.mail.failures`; platform transaction)."""
+    async with runtime.sessionmaker() as session:
+        async with session.begin():
+            await record_failure(session, message_id=message_id, tenant_id=tenant_id, channel=channel, kind=kind,
+                                 reason=error or "failed", attempts=attempts)
 
 
 async def send_tenant_emails(runtime: Runtime, *, settings: Settings | None = None, limit: int = 50,
@@ -285,6 +297,8 @@ async def _finish_sms(runtime: Runtime, tenant_id: int, text: _OutgoingSms, stat
         })
         if status == "queued":
             await job.session.execute(NOTE_NEXT_MAIL)
+    if status == "failed":
+        await _listed(runtime, tenant_id, text.id, "sms", text.template, error, text.attempts)
 
 
 async def _send_sms(runtime: Runtime, tenant_id: int, text: _OutgoingSms, transport: SmsTransport,
