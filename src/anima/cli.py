@@ -535,6 +535,33 @@ def mail_send() -> None:
                f"skipped {tenants['skipped']} (opted out)")
 
 
+@mail.command("from")
+@click.argument("slug")
+@click.argument("address", required=False)
+def mail_from(slug: str, address: str | None) -> None:
+    """Send organization SLUG's emails from ADDRESS (its name stays the display name); without
+    ADDRESS, from ANIMA_MAIL_FROM's address again. Set it only for a domain that lets this
+    deployment send for it (SPF/DKIM), or the messages will be refused or land in spam."""
+    from anima.crypto.blind_index import EMAIL_RE
+
+    if address is not None:
+        address = address.strip().lower()
+        if not EMAIL_RE.fullmatch(address) or not address.isascii() or len(address) > 254:
+            raise click.BadParameter("an email address such as hola@practice.example", param_hint="ADDRESS")
+
+    async def run(settings: Settings, db: Database):
+        import sqlalchemy as sa
+
+        async with db.admin.begin() as conn:
+            return (await conn.execute(
+                sa.text("UPDATE platform.tenants SET mail_from_address = :a WHERE slug = :s"), {"a": address, "s": slug}
+            )).rowcount
+
+    if not _run(run):
+        raise click.ClickException(f"no organization {slug!r}")
+    click.echo(f"{slug}: emails from {address or 'the address of ANIMA_MAIL_FROM'}")
+
+
 @mail.command("failures")
 def mail_failures_list() -> None:
     """List the messages that failed for good (id, organization, channel, kind, reason; never content)."""

@@ -7,6 +7,7 @@ server (aiosmtpd) and parsed back as a mail client would.
 
 from __future__ import annotations
 
+import asyncio
 import email.message
 import re
 
@@ -135,3 +136,26 @@ def test_the_from_header_names_the_organization_and_its_own_address_when_set():
     assert compose.from_header("Anima <no-reply@anima.example>") == "Anima <no-reply@anima.example>"
     assert compose.from_header("Anima <no-reply@anima.example>", "Calm Minds") == "Calm Minds <no-reply@anima.example>"
     assert compose.from_header("no-reply@anima.example", "Calm, Minds", "hola@calm.example") == '"Calm, Minds" <hola@calm.example>'
+
+
+async def test_an_organization_sending_address_set_by_the_operator_is_its_from(client, db, smtp, smtp_settings):  # noqa: F811
+    from click.testing import CliRunner
+
+    from anima.cli import main
+    from tests.conftest import test_environ
+
+    org = await signup(client)
+    env = test_environ(DATABASE_URL=db.admin_url.render_as_string(hide_password=False))
+    runner = CliRunner()
+    refused = await asyncio.to_thread(runner.invoke, main, ["mail", "from", org.slug, "not an address"], env=env)
+    assert refused.exit_code == 2 and "ADDRESS" in refused.output
+    done = await asyncio.to_thread(runner.invoke, main, ["mail", "from", org.slug, "Hola@Calm.Example"], env=env)
+    assert done.exit_code == 0, done.output
+    invitee = unique_email("from")
+    response = await client.post(f"/api/v1/orgs/{org.slug}/invitations", json={"email": invitee, "role": "THERAPIST"}, headers=org.headers)
+    assert response.status_code == 201, response.text
+    await send_due_emails(db, settings=smtp_settings, limit=500)
+    [sender] = smtp.to(invitee)[0]["From"].addresses
+    assert (sender.display_name, sender.addr_spec) == (f"Practice {org.slug}", "hola@calm.example")
+    unknown = await asyncio.to_thread(runner.invoke, main, ["mail", "from", "no-such-org-here"], env=env)
+    assert unknown.exit_code == 1 and "no organization" in unknown.output
