@@ -10,10 +10,11 @@ queued while no worker ran leaves at once.
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from anima.jobs.runner import job_function
-from anima.mail import tenant_sender
+from anima.mail import mailbox, tenant_sender
 from anima.mail.sender import run_once
 from anima.runtime import Runtime, runtime_of
 
@@ -23,9 +24,13 @@ MAIL_CRON = "* * * * *"
 
 async def send_all(runtime: Runtime) -> dict[str, Any]:
     """Send what is due: the platform's counts ``{"sent", "retrying", "failed"}`` and the tenants'
-    under ``"tenants"`` (with ``"skipped"``: marketing emails to recipients who opted out)."""
+    under ``"tenants"`` (with ``"skipped"``: marketing emails to recipients who opted out, SMS
+    without consent); with the local mailbox, also how many of its old messages were ``"pruned"``
+    (:func:`anima.mail.mailbox.prune`)."""
     counts: dict[str, Any] = dict(await run_once(runtime))
     counts["tenants"] = await tenant_sender.run_once(runtime)
+    if runtime.settings.local_mailbox:
+        counts["pruned"] = await asyncio.to_thread(mailbox.prune, runtime.settings)
     return counts
 
 

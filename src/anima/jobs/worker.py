@@ -84,7 +84,7 @@ async def _send_mail_at_start(svc: Runtime) -> None:
     except Exception as exc:  # noqa: BLE001 - the minutely job tries again
         log.warning("sending mail at start failed", error_type=type(exc).__qualname__)
     else:
-        log.info("mail sent at start", **{k: v for k, v in counts.items() if k != "tenants"}, tenants=counts["tenants"])
+        log.info("mail sent at start", **counts)
 
 
 async def run_worker(settings: Settings, db: Database, stop: asyncio.Event | None = None, *, handle_signals: bool = True) -> None:
