@@ -238,3 +238,21 @@ async def test_an_email_left_sending_by_a_crashed_sender_is_sent_once_when_its_l
     await run_once(runtime)
     assert len(smtp.to(address)) == 1
     assert [r[1:3] for r in await _rows(db, org.slug)] == [("sent", 2)]
+
+
+async def test_an_opt_out_in_one_organization_does_not_silence_another(client, db, smtp, runtime):  # noqa: F811
+    address = unique_email("shared")
+    (a, tid_a, name_a), (b, tid_b, name_b) = await _org(client, db), await _org(client, db)
+    patient_a, _ = await _patient(client, a, address=address)
+    patient_b, _ = await _patient(client, b, address=address)
+    await _queue(runtime, tid_a, name_a, patient_a, "generic")
+    await run_once(runtime)
+    path = smtp.to(address)[0]["List-Unsubscribe"].strip("<>").removeprefix(runtime.settings.public_url)
+    assert (await client.post(path)).json() == {"organization": name_a, "recorded": True}
+
+    await _queue(runtime, tid_a, name_a, patient_a, "retreat_survey")
+    await _queue(runtime, tid_b, name_b, patient_b, "retreat_survey")
+    await run_once(runtime)
+    assert [m["From"].addresses[0].display_name for m in smtp.to(address)] == [name_a, name_b]
+    assert [r[1] for r in await _rows(db, a.slug)] == ["sent", "skipped"]
+    assert [r[1] for r in await _rows(db, b.slug)] == ["sent"]

@@ -66,6 +66,8 @@ def read_token(secret_key: str, token: str) -> Recipient | None:
         payload, signature = _unb64(encoded), _unb64(signed)
     except (ValueError, TypeError):
         return None
+    if _b64(payload) != encoded or _b64(signature) != signed:
+        return None  # one canonical spelling per token
     if len(payload) != 40 or not hmac.compare_digest(hmac.new(_key(secret_key), payload, hashlib.sha256).digest()[:16], signature):
         return None
     tenant_id = int.from_bytes(payload[:8], "big")
