@@ -200,3 +200,18 @@ def test_a_number_is_either_refused_or_e164(raw):
         return
     assert re.fullmatch(r"\+[1-9][0-9]{6,14}", number)
     assert to_e164(number) == number  # stable
+
+
+async def test_the_inbound_webhook_refuses_hostile_bodies_before_reading_them(db, sms_settings):
+    app = create_app(sms_settings, database=db, rate_limits=RateLimits().scaled(1000))
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver") as twilio:
+        form = {"Content-Type": "application/x-www-form-urlencoded"}
+        for body in (b"From=%2B34600112233&Body=\xff\xfeSTOP", b"From=%00&Body=STOP", b"Body=" + b"A" * 70_000, b""):
+            response = await twilio.post("/api/v1/sms/inbound", content=body, headers={**form, "X-Twilio-Signature": "x"})
+            assert response.status_code in (400, 413), (body[:30], response.status_code, response.text)
+        # a signed message that is not STOP, or whose sender is no valid number, changes nothing and answers 204
+        url = f"{sms_settings.public_url}/api/v1/sms/inbound"
+        for params in ({"From": "+34600112233", "Body": "hello"}, {"From": "not a number\x00", "Body": "STOP"}):
+            signed = await twilio.post("/api/v1/sms/inbound", data=params,
+                                       headers={"X-Twilio-Signature": twilio_stub.signature(twilio_stub.AUTH_TOKEN, url, params)})
+            assert signed.status_code == 204, signed.text
