@@ -259,8 +259,8 @@ async def test_an_opt_out_in_one_organization_does_not_silence_another(client, d
 
 
 async def test_hostile_unsubscribe_links_are_refused_and_never_echoed(client):
-    for token in ("%00" * 10, "<script>alert(1)</script>", "A" * 5000, "%FF%FE", "A" * 54 + "." + "A" * 22):
-        page = await client.get(f"/unsubscribe/{token}")
+    for token in ("%00" * 10, "<script>alert(1)<", "A" * 5000, "%FF%FE", "A" * 54 + "." + "A" * 22):
+        page = await client.get(f"/unsubscribe/{token}", headers={"Accept": "text/html"})
         assert page.status_code in (404, 422) and "alert(1)" not in page.text and "A" * 54 not in page.text  # 422: NUL refused at the edge
         one_click = await client.post(f"/api/v1/unsubscribe/{token}")
         assert one_click.status_code in (404, 422), one_click.text  # a JSON problem (its "instance" is the path, as everywhere)
