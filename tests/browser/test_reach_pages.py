@@ -68,3 +68,27 @@ def test_an_operator_sees_an_undelivered_message_and_retries_it(page, server: Se
         status, attempts = conn.execute("SELECT status, attempts FROM platform.email_outbox WHERE id = %s", (email_id,)).fetchone()
     # queued again with its attempts reset; the server's worker may already have sent it to the local mailbox
     assert (status, attempts) in {("queued", 0), ("sending", 1), ("sent", 1)}
+
+
+def test_sms_consent_on_the_persons_page(page, server: Server, request):
+    slug, owner = unique_slug("sms"), unique_email("owner")
+    signed_up = httpx.post(f"{server.base}/api/v1/signup", json={
+        "organization_name": "Harbour Light Practice", "slug": slug, "email": owner, "password": PASSWORD,
+        "display_name": "Rosa Vidal", "tier": "PRO",
+    }, timeout=30)
+    token = signed_up.json()["tokens"]["access_token"]
+    patient = httpx.post(f"{server.base}/api/v1/orgs/{slug}/patients", json={"first_name": "Luz", "phone": "+34 600 11 22 33"},
+                         headers={"Authorization": f"Bearer {token}"}, timeout=30).json()
+    _login(page, owner, PASSWORD)
+    page.wait_for_url(re.compile(rf"/o/{slug}/"))
+    page.goto(f"/o/{slug}/people/{patient['id']}#sms")
+    section = page.locator("#sms")
+    assert "SMS is off on this deployment" in section.inner_text()
+    section.locator("summary").click()
+    section.get_by_label("Given").check()
+    section.get_by_label("How it was obtained").select_option("written")
+    section.get_by_role("button", name="Record").click()
+    page.wait_for_url(re.compile(r"done=sms"))
+    assert "Given" in page.locator("#sms").inner_text()
+    page.locator("#sms").scroll_into_view_if_needed()
+    visit_check(page, "person-sms", request=request)
