@@ -215,3 +215,14 @@ async def test_the_inbound_webhook_refuses_hostile_bodies_before_reading_them(db
             signed = await twilio.post("/api/v1/sms/inbound", data=params,
                                        headers={"X-Twilio-Signature": twilio_stub.signature(twilio_stub.AUTH_TOKEN, url, params)})
             assert signed.status_code == 204, signed.text
+
+
+async def test_erasing_a_patient_erases_their_sms_consents_and_texts(client, db, stub, runtime):
+    org = await signup(client)
+    patient_id = await _patient(client, org)
+    await _consent(client, org, patient_id, True)
+    await _text(runtime, org, patient_id)
+    erased = await client.delete(f"/api/v1/orgs/{org.slug}/patients/{patient_id}", headers=org.headers)
+    assert erased.status_code == 204, erased.text
+    assert await in_tenant(db, org.slug, "SELECT count(*) FROM sms_consents") == [(0,)]
+    assert await _rows(db, org.slug) == []
