@@ -226,3 +226,15 @@ async def test_erasing_a_patient_erases_their_sms_consents_and_texts(client, db,
     assert erased.status_code == 204, erased.text
     assert await in_tenant(db, org.slug, "SELECT count(*) FROM sms_consents") == [(0,)]
     assert await _rows(db, org.slug) == []
+
+
+async def test_twilios_unsubscribed_recipient_refusal_withdraws_the_consent(client, db, stub, runtime):
+    org = await signup(client)
+    patient_id = await _patient(client, org)
+    await _consent(client, org, patient_id, True)
+    await _text(runtime, org, patient_id)
+    stub.fail_with = (400, 21610)  # "Attempt to send to unsubscribed recipient"
+    await run_once(runtime)
+    assert (await _rows(db, org.slug))[0][:3] == ("failed", 1, "400 twilio-error-21610")
+    state = await _consent_state(client, org, patient_id)
+    assert state["given"] is False and state["history"][-1]["method"] == "sms-stop"

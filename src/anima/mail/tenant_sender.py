@@ -28,7 +28,9 @@ and SMS (``outbound_sms``, through Twilio: :mod:`anima.mail.twilio_client`).
 SMS go the same way, claimed in the same tenant transaction: one whose patient has no current SMS
 consent at that moment (:func:`anima.domains.reach.sms.consents`), or any while Twilio is not
 configured, becomes ``skipped`` with the reason; before sending, the platform remembers that this
-organization texts the number (:func:`anima.domains.reach.sms.note_texted`), for STOP replies.
+organization texts the number (:func:`anima.domains.reach.sms.note_texted`), for STOP replies. A
+refusal with Twilio's error 21610 (the person replied STOP to Twilio, which now blocks the number)
+fails the text and withdraws the patient's SMS consent in the same transaction.
 
 Logs carry ids, template, category, status and error codes only, never an address, a number or content.
 """
@@ -127,6 +129,9 @@ _FINISH_SMS = sa.text(
     """
 )
 
+#: Twilio's refusal for a recipient who replied STOP to its number (error 21610): their consent is withdrawn
+UNSUBSCRIBED_AT_TWILIO = "twilio-error-21610"
+
 _ORG = sa.text("SELECT name, mail_from_address FROM platform.tenants WHERE id = :id")
 
 
@@ -153,6 +158,7 @@ class _Outgoing:
 @dataclass(frozen=True)
 class _OutgoingSms:
     id: uuid.UUID
+    patient_id: uuid.UUID
     to: str
     body: str
     template: str
@@ -181,7 +187,7 @@ async def _claim_sms(job: TenantTransaction, settings: Settings, tenant_id: int,
             log.info("sms skipped", sms_id=str(row.id), template=row.template, status="skipped")
             continue
         to = await job.cipher.decrypt_text("outbound_sms", "to_enc", row.id, row.to_enc)
-        outgoing.append(_OutgoingSms(row.id, to, row.body, row.template, row.attempts))
+        outgoing.append(_OutgoingSms(row.id, row.patient_id, to, row.body, row.template, row.attempts))
     return outgoing
 
 
@@ -297,6 +303,8 @@ async def _finish_sms(runtime: Runtime, tenant_id: int, text: _OutgoingSms, stat
         })
         if status == "queued":
             await job.session.execute(NOTE_NEXT_MAIL)
+        if error and UNSUBSCRIBED_AT_TWILIO in error:  # the person replied STOP to Twilio itself
+            await sms.record_withdrawal(job.session, text.patient_id)
     if status == "failed":
         await _listed(runtime, tenant_id, text.id, "sms", text.template, error, text.attempts)
 

@@ -125,6 +125,17 @@ async def queue_sms(session: AsyncSession, cipher: FieldCipher, patient: Patient
     return {"sms": 1}
 
 
+async def record_withdrawal(session: AsyncSession, patient_id: uuid.UUID) -> bool:
+    """Withdraw ``patient_id``'s SMS consent because they replied STOP (method ``sms-stop``, no
+    recording member), unless it is already withdrawn. Returns whether a row was added."""
+    if not (await consents(session, [patient_id]))[patient_id]:
+        return False
+    session.add(SmsConsent(id=uuid.uuid4(), patient_id=patient_id, given=False, method="sms-stop", recorded_by=None,
+                           recorded_at=datetime.datetime.now(datetime.UTC)))
+    await session.flush()
+    return True
+
+
 async def record_stop(session: AsyncSession, cipher: FieldCipher, number: str) -> int:
     """A STOP reply from ``number`` (E.164): withdraw the SMS consent of every patient of this
     organization that was texted at that number and still consents. Returns how many."""
@@ -165,5 +176,6 @@ async def texting_tenants(session: AsyncSession, secret_key: str, number: str) -
     return sorted(rows.scalars())
 
 
-__all__ = ["consents", "note_texted", "number_hmac", "queue_sms", "read_sms_consent", "record_stop", "set_sms_consent",
+__all__ = ["consents", "note_texted", "number_hmac", "queue_sms", "read_sms_consent", "record_stop", "record_withdrawal",
+           "set_sms_consent",
            "texting_tenants", "to_e164"]
