@@ -213,8 +213,13 @@ async def _claim_tenant(runtime: Runtime, settings: Settings, tenant_id: int, li
             recipient = await job.cipher.decrypt_text("outbound_emails", "recipient_enc", row.id, row.recipient_enc)
             extra: tuple[tuple[str, str], ...] = ()
             text, html = row.body, row.html_body
-            if row.category == "marketing":
-                bidx = bytes(row.recipient_bidx) if row.recipient_bidx else await job.cipher.blind_index("email", recipient)
+            bidx = bytes(row.recipient_bidx) if row.recipient_bidx else None
+            if row.category == "marketing" and bidx is None:
+                try:
+                    bidx = await job.cipher.blind_index("email", recipient)
+                except ValueError:
+                    bidx = None  # not an address at all: the server refuses it and the refusal is recorded
+            if row.category == "marketing" and bidx is not None:
                 token = unsubscribe.make_token(settings.secret_key, tenant_id, bidx)
                 extra = unsubscribe.headers(settings.public_url, token)
                 foot_text, foot_html = compose.footer(
