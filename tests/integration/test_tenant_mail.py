@@ -264,3 +264,18 @@ async def test_hostile_unsubscribe_links_are_refused_and_never_echoed(client):
         assert page.status_code in (404, 422) and "alert(1)" not in page.text and "A" * 54 not in page.text  # 422: NUL refused at the edge
         one_click = await client.post(f"/api/v1/unsubscribe/{token}")
         assert one_click.status_code in (404, 422), one_click.text  # a JSON problem (its "instance" is the path, as everywhere)
+
+
+async def test_a_marketing_email_queued_without_a_blind_index_still_respects_an_opt_out(client, db, smtp, runtime):  # noqa: F811
+    org, tid, name = await _org(client, db)
+    patient_id, address = await _patient(client, org)
+    await _queue(runtime, tid, name, patient_id, "generic")
+    await run_once(runtime)
+    path = smtp.to(address)[0]["List-Unsubscribe"].strip("<>").removeprefix(runtime.settings.public_url)
+    assert (await client.post(path)).status_code == 200
+    await _queue(runtime, tid, name, patient_id, "retreat_survey")
+    # as a row queued before blind indexes were kept (the tenant migration leaves them NULL)
+    await in_tenant(db, org.slug, "UPDATE outbound_emails SET recipient_bidx = NULL WHERE status = 'queued'")
+    await run_once(runtime)
+    assert len(smtp.to(address)) == 1
+    assert [r[1] for r in await _rows(db, org.slug)] == ["sent", "skipped"]

@@ -3,7 +3,8 @@
 * ``outbound_emails``: ``html_body``, ``language``, ``category`` (transactional or marketing),
   ``recipient_bidx``, and the delivery state ``status``, ``attempts``, ``next_attempt_at``,
   ``last_error`` with the senders' claim index. Rows queued before this revision were never sent:
-  those of the last seven days become due now; older ones are ``failed`` (too old to send).
+  those of the last seven days become due now; older ones are ``failed`` (too old to send). Surveys
+  and news (``retreat_survey``, ``generic``) are marketing; their blind index is computed when sent.
 * ``email_opt_outs``: marketing opt-outs by recipient blind index.
 * ``sms_consents`` (append-only: a trigger refuses UPDATE) and ``outbound_sms``.
 
@@ -45,6 +46,8 @@ def upgrade() -> None:
     op.add_column('outbound_emails', sa.Column('next_attempt_at', utc, server_default=sa.text('now()'), nullable=False))
     op.add_column('outbound_emails', sa.Column('last_error', sa.Text(), nullable=True))
     op.execute("UPDATE outbound_emails SET status = 'sent' WHERE sent_at IS NOT NULL")
+    # the playbook emails that are marketing (anima.domains.automations.engine.EMAIL_CATEGORIES)
+    op.execute("UPDATE outbound_emails SET category = 'marketing' WHERE template IN ('retreat_survey', 'generic')")
     op.execute(
         "UPDATE outbound_emails SET status = 'failed', last_error = 'queued before delivery existed; too old to send' "
         "WHERE sent_at IS NULL AND created_at < now() - interval '7 days'"

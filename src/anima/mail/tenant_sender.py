@@ -205,20 +205,21 @@ async def _claim_tenant(runtime: Runtime, settings: Settings, tenant_id: int, li
         rows = (await job.session.execute(_CLAIM, {"limit": limit, "lease": LEASE.total_seconds()})).all()
         blocked = await opted_out(job.session, (bytes(r.recipient_bidx) for r in rows if r.category == "marketing" and r.recipient_bidx))
         for row in rows:
-            if row.category == "marketing" and row.recipient_bidx and bytes(row.recipient_bidx) in blocked:
+            recipient = await job.cipher.decrypt_text("outbound_emails", "recipient_enc", row.id, row.recipient_enc)
+            bidx = bytes(row.recipient_bidx) if row.recipient_bidx else None
+            if row.category == "marketing" and bidx is None:  # queued before blind indexes were kept
+                try:
+                    bidx = await job.cipher.blind_index("email", recipient)
+                    blocked |= await opted_out(job.session, [bidx])
+                except ValueError:
+                    bidx = None  # not an address at all: the server refuses it and the refusal is recorded
+            if row.category == "marketing" and bidx is not None and bidx in blocked:
                 await job.session.execute(_SKIP, {"id": row.id, "attempts": row.attempts})
                 report.skipped.append((tenant_id, row.id))
                 log.info("email skipped", email_id=str(row.id), template=row.template, category=row.category, status="skipped")
                 continue
-            recipient = await job.cipher.decrypt_text("outbound_emails", "recipient_enc", row.id, row.recipient_enc)
             extra: tuple[tuple[str, str], ...] = ()
             text, html = row.body, row.html_body
-            bidx = bytes(row.recipient_bidx) if row.recipient_bidx else None
-            if row.category == "marketing" and bidx is None:
-                try:
-                    bidx = await job.cipher.blind_index("email", recipient)
-                except ValueError:
-                    bidx = None  # not an address at all: the server refuses it and the refusal is recorded
             if row.category == "marketing" and bidx is not None:
                 token = unsubscribe.make_token(settings.secret_key, tenant_id, bidx)
                 extra = unsubscribe.headers(settings.public_url, token)
