@@ -522,13 +522,79 @@ def mail() -> None:
 @mail.command("send")
 def mail_send() -> None:
     """Send the due queued emails now (what every worker does each minute): SMTP_URL, or the local mailbox."""
-    from anima.mail.sender import run_once
+    from anima.jobs.mail import send_all
+    from anima.runtime import build_runtime
 
     async def run(settings: Settings, db: Database):
-        return await run_once(db, settings=settings)
+        return await send_all(build_runtime(settings, db))
 
     counts = _run(run)
+    tenants = counts["tenants"]
     click.echo(f"sent {counts['sent']}, retrying {counts['retrying']}, failed {counts['failed']}")
+    click.echo(f"organizations' emails: sent {tenants['sent']}, retrying {tenants['retrying']}, failed {tenants['failed']}, "
+               f"skipped {tenants['skipped']} (opted out)")
+
+
+@mail.command("from")
+@click.argument("slug")
+@click.argument("address", required=False)
+def mail_from(slug: str, address: str | None) -> None:
+    """Send organization SLUG's emails from ADDRESS (its name stays the display name); without
+    ADDRESS, from ANIMA_MAIL_FROM's address again. Set it only for a domain that lets this
+    deployment send for it (SPF/DKIM), or the messages will be refused or land in spam."""
+    from anima.crypto.blind_index import EMAIL_RE
+
+    if address is not None:
+        address = address.strip().lower()
+        if not EMAIL_RE.fullmatch(address) or not address.isascii() or len(address) > 254:
+            raise click.BadParameter("an email address such as hola@practice.example", param_hint="ADDRESS")
+
+    async def run(settings: Settings, db: Database):
+        import sqlalchemy as sa
+
+        async with db.admin.begin() as conn:
+            return (await conn.execute(
+                sa.text("UPDATE platform.tenants SET mail_from_address = :a WHERE slug = :s"), {"a": address, "s": slug}
+            )).rowcount
+
+    if not _run(run):
+        raise click.ClickException(f"no organization {slug!r}")
+    click.echo(f"{slug}: emails from {address or 'the address of ANIMA_MAIL_FROM'}")
+
+
+@mail.command("failures")
+def mail_failures_list() -> None:
+    """List the messages that failed for good (id, organization, channel, kind, reason; never content)."""
+    from anima.mail import failures
+
+    async def run(settings: Settings, db: Database):
+        async with db.sessionmaker()() as session:
+            return await failures.open_failures(session, limit=200, offset=0)
+
+    rows, total = _run(run)
+    for f in rows:
+        click.echo(f"{f.id}  {f.failed_at:%Y-%m-%d %H:%M}Z  {f.tenant_id or 'platform'}  {f.channel}  {f.kind}  {f.reason}")
+    click.echo(f"{total} failed message(s)")
+
+
+@mail.command("retry")
+@click.argument("failure_id", type=click.UUID)
+def mail_retry(failure_id: Any) -> None:
+    """Put one failed message (an id from `anima mail failures`) back in its queue, due now."""
+    from anima.mail import failures
+    from anima.problems import NotFound
+    from anima.runtime import build_runtime
+
+    async def run(settings: Settings, db: Database):
+        try:
+            return await failures.retry(build_runtime(settings, db), failure_id)
+        except NotFound as exc:
+            return exc
+
+    outcome = _run(run)
+    if isinstance(outcome, Exception):
+        raise click.ClickException(str(outcome))
+    click.echo(f"{failure_id} queued again; the next mail run sends it")
 
 
 @main.group()

@@ -56,7 +56,17 @@ ENVIRONMENT: dict[str, tuple[str, str]] = {
         "(ANIMA_DATA_DIR/mailbox, shown at /dev/mailbox in development).",
         "unset (local mailbox)",
     ),
-    "ANIMA_MAIL_FROM": ("From address of the platform's emails.", "Anima <no-reply@anima.example>"),
+    "ANIMA_MAIL_FROM": (
+        "From address of the platform's emails; an organization's emails carry its name with this address.",
+        "Anima <no-reply@anima.example>",
+    ),
+    "TWILIO_ACCOUNT_SID": (
+        "Twilio account SID (AC...) for SMS. Unset: SMS is off, and the pages and API say so.",
+        "unset",
+    ),
+    "TWILIO_AUTH_TOKEN": ("Twilio auth token: authenticates our requests and checks the signature of Twilio's webhooks.", "unset"),
+    "TWILIO_FROM": ("The sending phone number in E.164 (+15005550006) or a messaging service SID (MG...).", "unset"),
+    "TWILIO_API_BASE": ("Base URL of the Twilio REST API; set only to point at a stub.", "https://api.twilio.com"),
     "ANIMA_TRUSTED_PROXIES": (
         "Comma-separated addresses or CIDR ranges of reverse proxies whose X-Forwarded-For is believed.",
         "empty (forwarded headers ignored)",
@@ -155,6 +165,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     gemini_api_base: str | None = None
     smtp_url: str | None = None
     mail_from: str = DEFAULT_MAIL_FROM
+    twilio_account_sid: str | None = None
+    twilio_auth_token: str | None = None
+    twilio_from: str | None = None
+    twilio_api_base: str | None = None
 
     @property
     def payments_configured(self) -> bool:
@@ -165,6 +179,11 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     def gemini_configured(self) -> bool:
         """True when the AI observatory may call Gemini (an API key is set)."""
         return bool(self.gemini_api_key)
+
+    @property
+    def sms_configured(self) -> bool:
+        """True when SMS may be sent (every Twilio setting is present)."""
+        return all((self.twilio_account_sid, self.twilio_auth_token, self.twilio_from))
 
     @property
     def local_mailbox(self) -> bool:
@@ -355,6 +374,22 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
     if "@" not in parseaddr(mail_from)[1] or any(c in mail_from for c in "\r\n\x00"):
         problems.append(f"ANIMA_MAIL_FROM={mail_from!r} must be an address such as 'Anima <no-reply@example.org>'")
     settings_kwargs.update(smtp_url=smtp_url, mail_from=mail_from)
+    twilio = {name: (env.get(name) or "").strip() or None
+              for name in ("TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN", "TWILIO_FROM", "TWILIO_API_BASE")}
+    twilio_set = [n for n in ("TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN", "TWILIO_FROM") if twilio[n]]
+    if twilio_set and len(twilio_set) < 3:
+        missing = sorted({"TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN", "TWILIO_FROM"} - set(twilio_set))
+        problems.append(f"Twilio is partly configured: set {', '.join(missing)} too, or unset every TWILIO_ variable")
+    if twilio["TWILIO_ACCOUNT_SID"] and not re.fullmatch(r"AC[0-9a-fA-F]{32}", twilio["TWILIO_ACCOUNT_SID"]):
+        problems.append("TWILIO_ACCOUNT_SID must be AC followed by 32 hexadecimal digits")
+    if twilio["TWILIO_FROM"] and not re.fullmatch(r"\+[1-9][0-9]{6,14}|MG[0-9a-fA-F]{32}", twilio["TWILIO_FROM"]):
+        problems.append("TWILIO_FROM must be a phone number in E.164 (+15005550006) or a messaging service SID (MG...)")
+    if twilio["TWILIO_API_BASE"] and not twilio["TWILIO_API_BASE"].startswith(("http://", "https://")):
+        problems.append("TWILIO_API_BASE must start with http:// or https://")
+    settings_kwargs.update(
+        twilio_account_sid=twilio["TWILIO_ACCOUNT_SID"], twilio_auth_token=twilio["TWILIO_AUTH_TOKEN"],
+        twilio_from=twilio["TWILIO_FROM"], twilio_api_base=(twilio["TWILIO_API_BASE"] or "").rstrip("/") or None,
+    )
     if problems:
         raise SettingsError(problems)
     if generated:

@@ -15,6 +15,7 @@ from anima.domains import import_domain_modules
 from anima.billing import models as billing_models  # noqa: F401
 from anima.identity import models as identity_models  # noqa: F401
 from anima.mail import messages as mail_models  # noqa: F401  (email_outbox)
+from anima.mail import failures as mail_failure_models  # noqa: F401  (mail_failures)
 from anima.tenancy import models as tenancy_models  # noqa: F401
 
 

@@ -103,7 +103,8 @@ async def test_a_queued_invitation_arrives_once_with_its_recipient_and_subject(c
     assert len(arrived) == 1 and again.sent == []
     message = arrived[0]
     assert message["Subject"] == f"You are invited to join Practice {org.slug} on Anima"
-    assert message["From"] == smtp_settings.mail_from and message["Message-ID"]
+    assert message["From"].addresses[0].display_name == f"Practice {org.slug}" and message["Message-ID"]  # the organization's name
+    assert message["From"].addresses[0].addr_spec == "no-reply@anima.example"  # ANIMA_MAIL_FROM's address
     assert "/invitations/" in message.get_body(preferencelist=("plain",)).get_content()
     async with db.admin.connect() as conn:
         row = (await conn.execute(sa.text(
@@ -278,3 +279,28 @@ async def test_a_refused_login_keeps_the_messages_queued_and_a_right_one_sends_t
         assert len(smtp.to(recipient)) == 1
     finally:
         controller.stop()
+
+
+def test_the_local_mailbox_prunes_messages_older_than_its_keep(settings, tmp_path):
+    import os
+    import time
+    from email.message import EmailMessage
+
+    local = msgspec.structs.replace(settings, smtp_url=None, data_dir=tmp_path)
+    old_id, new_id = uuid.uuid4(), uuid.uuid4()
+    for email_id in (old_id, new_id):
+        message = EmailMessage()
+        message["Subject"] = "kept?"
+        message.set_content("body")
+        mailbox.deliver(local, email_id, message)
+    stranger = mailbox.directory(local) / "notes.eml"
+    stranger.write_text("not ours")
+    week_ago = time.time() - 15 * 86400
+    for path in (mailbox.directory(local) / f"{old_id}.eml", stranger):
+        os.utime(path, (week_ago, week_ago))
+
+    assert mailbox.prune(local) == 1
+    assert [m.id for m in mailbox.messages(local)] == [new_id] and stranger.exists()
+    assert mailbox.prune(local, older_than=datetime.timedelta(0), now=datetime.datetime.now(datetime.UTC) + datetime.timedelta(seconds=5)) == 1
+    assert mailbox.messages(local) == []
+    assert mailbox.prune(msgspec.structs.replace(settings, data_dir=tmp_path / "nowhere")) == 0

@@ -29,6 +29,9 @@ PUBLIC = {
     ("post", "/api/v1/auth/refresh"),
     ("post", "/api/v1/invitations/accept"),
     ("post", "/api/v1/billing/webhooks/stripe"),
+    ("post", "/api/v1/unsubscribe/{token}"),
+    ("post", "/api/v1/sms/inbound"),
+    ("get", "/api/v1/unsubscribe/{token}"),
 }
 
 ORG = "/api/v1/orgs/{org_slug}"

@@ -297,7 +297,7 @@ def test_fuzz_as_operator(fuzz_schema: Any, fuzz_org: FuzzOrg, fuzz_app: Litesta
     seen, failures = fuzz(fuzz_schema, fuzz_org, "operator", OWNER_EXAMPLES, send, only="/api/v1/operator")
     _report("operator", seen, failures)
     assert not failures, "\n".join(failures)
-    assert len(seen) == 9
+    assert len(seen) == 11  # with the mail failures list and retry
     assert sum(1 for counts in seen.values() if any(200 <= s < 300 for s in counts)) >= 7
 
 

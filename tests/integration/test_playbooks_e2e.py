@@ -160,7 +160,7 @@ async def test_cobrador_reminds_a_payment_still_pending_after_48_hours(client, d
     done = await runs(client, org)
     assert {r["status"] for r in done} == {"SUCCEEDED"}
     emails = await in_tenant(db, org.slug, "SELECT template, subject, body FROM outbound_emails")
-    assert len(emails) == 1 and emails[0][0] == "payment_reminder" and "45.00 EUR" in emails[0][2]
+    assert len(emails) == 1 and emails[0][0] == "payment_reminder" and "€45.00" in emails[0][2]
     outcomes = sorted(e["outcome"] for r in done for e in r["effects"] if e["kind"] == "send_email")
     assert outcomes == ["done", "skipped"]
 

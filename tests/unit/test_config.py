@@ -189,3 +189,25 @@ def test_bad_mail_settings_are_refused(tmp_path: Path, variable: str, value: str
     with pytest.raises(SettingsError) as caught:
         load_settings(base_env(tmp_path, **{variable: value}))
     assert any(variable in problem for problem in caught.value.problems)
+
+
+TWILIO = {"TWILIO_ACCOUNT_SID": "AC" + "0123456789abcdef" * 2, "TWILIO_AUTH_TOKEN": "token", "TWILIO_FROM": "+15005550006"}
+
+
+def test_sms_is_off_without_twilio_and_on_with_all_three(tmp_path: Path) -> None:
+    assert not load_settings(base_env(tmp_path)).sms_configured
+    configured = load_settings(base_env(tmp_path, **TWILIO, TWILIO_API_BASE="http://127.0.0.1:9/"))
+    assert configured.sms_configured and configured.twilio_api_base == "http://127.0.0.1:9"
+    service = load_settings(base_env(tmp_path, **{**TWILIO, "TWILIO_FROM": "MG" + "ab" * 16}))
+    assert service.sms_configured
+
+
+@pytest.mark.parametrize(
+    ("overrides", "named"),
+    [({"TWILIO_AUTH_TOKEN": ""}, "TWILIO_AUTH_TOKEN"), ({"TWILIO_ACCOUNT_SID": "AC123"}, "TWILIO_ACCOUNT_SID"),
+     ({"TWILIO_FROM": "600 11 22 33"}, "TWILIO_FROM"), ({"TWILIO_API_BASE": "ftp://x"}, "TWILIO_API_BASE")],
+)
+def test_bad_twilio_settings_are_refused(tmp_path: Path, overrides: dict[str, str], named: str) -> None:
+    with pytest.raises(SettingsError) as caught:
+        load_settings(base_env(tmp_path, **{**TWILIO, **overrides}))
+    assert any(named in problem for problem in caught.value.problems)

@@ -413,3 +413,21 @@ async def test_a_block_comes_first_and_a_clinician_lifts_it_after_review(client,
     assert again.status_code == 409 and "not blocked" in again.text
     assistant_after = await other_browser.get(base)
     assert "A block was lifted on" in assistant_after.text and "safe plan agreed" not in assistant_after.text
+
+
+async def test_sms_consent_is_recorded_on_the_persons_page_which_says_sms_is_off(client, browser: Browser, team):
+    org, members = team
+    pid = await _patient(client, org, "Luz", "Marín")
+    await browser.login(members["ASSISTANT"][0])
+    base = f"/o/{org.slug}/people/{pid}"
+    page = await browser.get(base)
+    section = page.text.split('id="sms"', 1)[1].split("</section>", 1)[0]
+    assert "SMS is off on this deployment" in section and "Not recorded yet" in section  # the app under test has no Twilio
+    wrong = await browser.submit(f"{base}/sms-consent", {"given": "maybe", "method": "sms-stop"}, form_page=base)
+    assert wrong.status_code == 422 and 'id="e-sms-method"' in wrong.text
+    given = await browser.submit(f"{base}/sms-consent", {"given": "true", "method": "verbal"}, form_page=base)
+    assert given.status_code == 303 and given.headers["location"].endswith("done=sms#sms")
+    section = (await browser.get(base)).text.split('id="sms"', 1)[1].split("</section>", 1)[0]
+    assert "Given" in section and "Verbal" in section and "Assistant" in section
+    state = (await client.get(f"/api/v1/orgs/{org.slug}/patients/{pid}/sms-consent", headers=org.headers)).json()
+    assert state["given"] is True and state["history"][0]["method"] == "verbal" and state["sms_enabled"] is False

@@ -1,8 +1,9 @@
 """The platform's index of due work: which tenants the relay sweep and the automation tick visit.
 
 ``platform.tenant_work`` holds one row per (tenant, kind, writing transaction): ``kind`` is
-``relay`` (an outbox event waits to be moved to the queue; due at once) or ``tick`` (a delayed
-playbook action or a journey-stage timeout falls due at ``due_at``). Periodic passes read only the
+``relay`` (an outbox event waits to be moved to the queue; due at once), ``tick`` (a delayed
+playbook action or a journey-stage timeout falls due at ``due_at``) or ``mail`` (an outbound email
+of the tenant is due to be sent or retried at ``due_at``). Periodic passes read only the
 due rows, so their cost follows the tenants that have work, not the number of tenants.
 
 Writing and clearing happen **inside the tenant's own transaction**, which runs as the tenant's
@@ -47,6 +48,8 @@ class WorkKind(StrEnum):
 
     RELAY = "relay"
     TICK = "tick"
+    #: a tenant's outbound email or SMS is due (:mod:`anima.mail.tenant_sender`)
+    MAIL = "mail"
 
 
 #: the schema holding the two SECURITY DEFINER functions (USAGE granted to PUBLIC; nothing else in it)
@@ -58,7 +61,7 @@ class TenantWork(PlatformBase):
 
     __tablename__ = "tenant_work"
     __table_args__ = (
-        CheckConstraint("kind IN ('relay','tick')", name="kind_valid"),
+        CheckConstraint("kind IN ('relay','tick','mail')", name="kind_valid"),
         Index("uq_tenant_work_tenant_kind_xact", "tenant_id", "kind", "xact", unique=True),
         Index("ix_tenant_work_kind_due", "kind", "due_at"),
     )

@@ -19,7 +19,8 @@ from anima.identity import account_tokens
 from anima.identity.account_tokens import Found, Purpose, TokenState
 from anima.identity.models import User
 from anima.logs import get_logger
-from anima.mail.messages import queue_email
+from anima.mail import compose
+from anima.mail.messages import queue_composed
 
 log = get_logger(__name__)
 
@@ -31,17 +32,9 @@ async def send_verification(session: AsyncSession, user: User, *, public_url: st
     await account_tokens.retire(session, user.id, Purpose.VERIFY_EMAIL)
     token = await account_tokens.issue(session, user.id, Purpose.VERIFY_EMAIL, VERIFY_TTL)
     link = f"{public_url}/verify-email/{token}"
-    await queue_email(
-        session,
-        recipient=user.email,
-        subject="Confirm your email address for Anima",
-        body=(
-            f"Hello {user.display_name},\n\n"
-            f"Confirm that this is your email address by opening this link (valid for 7 days, usable once):\n{link}\n\n"
-            "If you did not create an Anima account, you can ignore this email.\n"
-        ),
-        kind="verify-email",
-        development_link=link if log_link else None,
+    await queue_composed(
+        session, compose.render("verify_email", user.language, name=user.display_name, link=link),
+        recipient=user.email, kind="verify-email", development_link=link if log_link else None,
     )
 
 

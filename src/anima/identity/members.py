@@ -27,7 +27,8 @@ from anima.identity.sessions import normalize_email
 from anima.identity.signup import validate_password
 from anima.identity.tokens import hash_token, new_opaque_token
 from anima.logs import get_logger
-from anima.mail.messages import queue_email
+from anima.mail import compose
+from anima.mail.messages import queue_composed
 from anima.tenancy import registry
 from anima.tenancy.scope import ScopedTenant, enter_tenant
 
@@ -104,17 +105,15 @@ async def invite(
     )
     session.add(invitation)
     link = f"{public_url}/invitations/{token}"  # a page that tells the person how to accept
-    await queue_email(
-        session,
-        recipient=email,
-        subject=f"You are invited to join {org.name} on Anima",
-        body=(
-            f"You have been invited to join {org.name} as {role.lower()}.\n\n"
-            f"Accept the invitation (valid for 7 days): {link}\n"
-            f"Or POST the token to /api/v1/invitations/accept: {token}\n"
-        ),
-        kind="invitation",
-        tenant_id=org.id,
+    # the invitee's own language when they already have an account, else the inviter's
+    people = (await session.execute(
+        sa.select(User.id, User.email, User.language).where(sa.or_(User.email == email, User.id == invited_by))
+    )).all()
+    language = next((p.language for p in people if p.email == email and p.language), None) \
+        or next((p.language for p in people if p.id == invited_by), None)
+    composed = compose.render("invitation", language, org_name=org.name, role=role, link=link, token=token)
+    await queue_composed(
+        session, composed, recipient=email, kind="invitation", tenant_id=org.id,
         development_link=link if log_link else None,
     )
     return InvitationOut(invitation.id, email, role, invitation.expires_at, None, None)

@@ -27,7 +27,8 @@ from anima.identity.passwords import hash_password
 from anima.identity.sessions import logout_everywhere, normalize_email
 from anima.identity.signup import validate_password
 from anima.logs import get_logger
-from anima.mail.messages import queue_email
+from anima.mail import compose
+from anima.mail.messages import queue_composed
 from anima.problems import Problem
 
 log = get_logger(__name__)
@@ -54,18 +55,9 @@ async def request_reset(session: AsyncSession, email: str, *, public_url: str, l
     await account_tokens.retire(session, user.id, Purpose.PASSWORD_RESET)
     token = await account_tokens.issue(session, user.id, Purpose.PASSWORD_RESET, RESET_TTL)
     link = f"{public_url}/password/reset/{token}"
-    await queue_email(
-        session,
-        recipient=user.email,
-        subject="Reset your Anima password",
-        body=(
-            f"Hello {user.display_name},\n\n"
-            f"Someone (we hope you) asked to reset the password of your Anima account. Choose a new one here "
-            f"(the link works once, within one hour):\n{link}\n\n"
-            "If you did not ask for this, ignore this email: your password stays as it is.\n"
-        ),
-        kind="password-reset",
-        development_link=link if log_link else None,
+    await queue_composed(
+        session, compose.render("password_reset", user.language, name=user.display_name, link=link),
+        recipient=user.email, kind="password-reset", development_link=link if log_link else None,
     )
     log.info("password reset link sent", user=str(user.id))
 

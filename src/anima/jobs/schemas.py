@@ -18,3 +18,18 @@ class JobFailureOut(msgspec.Struct):
     attempts: int
     error_type: str
     failed_at: datetime.datetime
+
+
+class MailFailureOut(msgspec.Struct):
+    """A message that failed for good: its id, organization (null: the platform's own email),
+    channel (email or sms), kind or template, the server's reason, attempts, when, and when an
+    operator retried it. Never the recipient or the content."""
+
+    id: uuid.UUID
+    tenant_id: int | None
+    channel: str
+    kind: str
+    reason: str
+    attempts: int
+    failed_at: datetime.datetime
+    retried_at: datetime.datetime | None

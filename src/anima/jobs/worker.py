@@ -29,7 +29,6 @@ from anima.jobs import handlers
 from anima.jobs import mail as mail_jobs
 from anima.jobs.queue import job_options, make_queue
 from anima.jobs.relay import Relay
-from anima.mail.sender import run_once as send_due_mail
 from anima.runtime import RUNTIME_KEY, Runtime, build_runtime
 from anima.logs import get_logger
 
@@ -81,7 +80,7 @@ def build_worker(svc: Runtime, *, handle_signals: bool = True) -> Worker:
 async def _send_mail_at_start(svc: Runtime) -> None:
     """Send the emails that became due while no worker ran (the cron job sends the rest)."""
     try:
-        counts = await send_due_mail(svc)
+        counts = await mail_jobs.send_all(svc)
     except Exception as exc:  # noqa: BLE001 - the minutely job tries again
         log.warning("sending mail at start failed", error_type=type(exc).__qualname__)
     else:

@@ -4,7 +4,8 @@ Each sent message is written as an RFC 5322 file ``ANIMA_DATA_DIR/mailbox/<email
 (written to a temporary name, then renamed, so a reader never sees half a message; mode 0600).
 :func:`messages` lists them newest first and :func:`read` opens one, for the development page
 ``/dev/mailbox`` (:mod:`anima.mail.pages`) — so that a newcomer running ``anima demo`` can open an
-invitation and follow its link without any mail server.
+invitation and follow its link without any mail server. :func:`prune` deletes messages older than
+:data:`KEEP` (the mail job calls it each run while the mailbox is in use).
 """
 
 from __future__ import annotations
@@ -82,6 +83,30 @@ def messages(settings: Settings, *, limit: int = 200) -> list[MailboxMessage]:
             continue  # not one of ours, or removed meanwhile
     found.sort(key=lambda item: item[:2], reverse=True)
     return [message for _, _, message in found[:limit]]
+
+
+#: how long the local mailbox keeps a message (the worker prunes older ones)
+KEEP = datetime.timedelta(days=14)
+
+
+def prune(settings: Settings, *, older_than: datetime.timedelta = KEEP, now: datetime.datetime | None = None) -> int:
+    """Delete the mailbox's ``.eml`` files (and left-over temporary files) last written more than
+    ``older_than`` ago; returns how many. Files that are not ours are left alone."""
+    folder = directory(settings)
+    if not folder.is_dir():
+        return 0
+    limit = ((now or datetime.datetime.now(datetime.UTC)) - older_than).timestamp()
+    removed = 0
+    for path in [*folder.glob("*.eml"), *folder.glob(".*.tmp")]:
+        try:
+            if path.suffix == ".eml":
+                uuid.UUID(path.stem)
+            if path.stat().st_mtime < limit:
+                path.unlink()
+                removed += 1
+        except (ValueError, OSError):
+            continue  # not one of ours, or removed meanwhile
+    return removed
 
 
 def read(settings: Settings, email_id: uuid.UUID) -> MailboxMessage | None:

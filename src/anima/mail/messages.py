@@ -15,6 +15,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from anima.db.base import PlatformBase, UUIDKey, utcnow
 from anima.logs import get_logger
+from anima.mail.compose import Composed
 
 log = get_logger(__name__)
 
@@ -25,7 +26,9 @@ EMAIL_STATUSES = ("queued", "sending", "sent", "failed")
 
 
 class OutboxEmail(UUIDKey, PlatformBase):
-    """One email to send: recipient, subject, plain-text body, when queued and when sent.
+    """One email to send: recipient, subject, plain-text ``body`` and ``html_body``, when queued
+    and when sent. A message with a ``tenant_id`` is sent in the organization's name
+    (:func:`anima.mail.compose.from_header`).
 
     ``status``, ``attempts``, ``next_attempt_at`` and ``last_error`` are the delivery state kept
     by :mod:`anima.mail.sender` (``last_error`` holds the server's reason, never content).
@@ -48,6 +51,8 @@ class OutboxEmail(UUIDKey, PlatformBase):
     attempts: Mapped[int] = mapped_column(default=0, server_default="0")
     next_attempt_at: Mapped[datetime.datetime] = mapped_column(default=utcnow, server_default=func.now())
     last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    #: the HTML part (the plain-text part is ``body``); None for a message queued before templates
+    html_body: Mapped[str | None] = mapped_column(Text, nullable=True)
 
 
 async def queue_email(
@@ -59,13 +64,32 @@ async def queue_email(
     kind: str,
     tenant_id: int | None = None,
     development_link: str | None = None,
+    html_body: str | None = None,
 ) -> OutboxEmail:
     """Add an email to the outbox in ``session``'s transaction (flushed, not committed).
 
     ``development_link`` is logged at info level in development so a developer can follow it.
+    Platform emails are transactional: they carry no List-Unsubscribe and ignore opt-outs.
     """
-    email = OutboxEmail(recipient=recipient, subject=subject, body=body, kind=kind, tenant_id=tenant_id)
+    email = OutboxEmail(recipient=recipient, subject=subject, body=body, kind=kind, tenant_id=tenant_id,
+                        html_body=html_body)
     session.add(email)
     await session.flush()
     log.info("email queued", kind=kind, email_id=str(email.id), link=development_link)
     return email
+
+
+async def queue_composed(
+    session: AsyncSession,
+    composed: Composed,
+    *,
+    recipient: str,
+    kind: str,
+    tenant_id: int | None = None,
+    development_link: str | None = None,
+) -> OutboxEmail:
+    """:func:`queue_email` of a message rendered by :func:`anima.mail.compose.render`."""
+    return await queue_email(
+        session, recipient=recipient, subject=composed.subject, body=composed.text, html_body=composed.html,
+        kind=kind, tenant_id=tenant_id, development_link=development_link,
+    )

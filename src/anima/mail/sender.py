@@ -39,6 +39,8 @@ from anima.config import Settings
 from anima.db.engine import Database
 from anima.logs import get_logger
 from anima.mail import mailbox
+from anima.mail.compose import from_header
+from anima.mail.failures import record_failure
 from anima.runtime import Runtime
 
 log = get_logger(__name__)
@@ -64,7 +66,9 @@ _CLAIM = sa.text(
     UPDATE platform.email_outbox AS e
     SET status = 'sending', attempts = e.attempts + 1, next_attempt_at = now() + make_interval(secs => :lease)
     FROM due WHERE e.id = due.id
-    RETURNING e.id, e.recipient, e.subject, e.body, e.kind, e.created_at, e.attempts
+    RETURNING e.id, e.recipient, e.subject, e.body, e.kind, e.created_at, e.attempts, e.html_body,
+        (SELECT t.name FROM platform.tenants t WHERE t.id = e.tenant_id),
+        (SELECT t.mail_from_address FROM platform.tenants t WHERE t.id = e.tenant_id)
     """
 )
 
@@ -89,6 +93,12 @@ class Claimed:
     kind: str
     created_at: datetime.datetime
     attempts: int
+    html: str | None = None
+    #: the organization the message belongs to (its name is the From's display name), if any
+    org_name: str | None = None
+    org_address: str | None = None
+    #: extra headers (List-Unsubscribe …), in order
+    headers: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass
@@ -122,16 +132,23 @@ def backoff(attempts: int) -> datetime.timedelta:
 
 
 def build_message(settings: Settings, email: Claimed) -> EmailMessage:
-    """The RFC 5322 message of ``email`` (From ``ANIMA_MAIL_FROM``, plain text, UTF-8)."""
+    """The RFC 5322 message of ``email``, UTF-8: ``multipart/alternative`` with the plain-text part
+    first and the HTML part last (RFC 2046 §5.1.4: the last is the richest), or plain text alone
+    for a message queued without HTML. From: :func:`anima.mail.compose.from_header` (the
+    organization's name when the message belongs to one, else ``ANIMA_MAIL_FROM``)."""
     domain = parseaddr(settings.mail_from)[1].rpartition("@")[2] or "anima.example"
     message = EmailMessage()
-    message["From"] = settings.mail_from
+    message["From"] = from_header(settings.mail_from, email.org_name, email.org_address)
     message["To"] = email.recipient
     message["Subject"] = email.subject
     message["Date"] = format_datetime(email.created_at.astimezone(datetime.UTC))
     message["Message-ID"] = f"<{email.id}@{domain}>"
     message["X-Anima-Kind"] = email.kind
+    for name, value in email.headers:
+        message[name] = value
     message.set_content(email.body)
+    if email.html:
+        message.add_alternative(email.html, subtype="html")
     return message
 
 
@@ -243,12 +260,15 @@ async def _finish(maker: async_sessionmaker, email: Claimed, status: str, *, del
     now = datetime.datetime.now(datetime.UTC)
     async with maker() as session:
         async with session.begin():
-            await session.execute(
+            result = await session.execute(
                 _FINISH,
                 {"id": email.id, "attempts": email.attempts, "status": status, "last_error": error,
                  "next_attempt_at": now + delay if delay is not None else now,
                  "sent_at": now if status == "sent" else None},
             )
+            if status == "failed" and result.rowcount:  # listed for operators (anima.mail.failures)
+                await record_failure(session, message_id=email.id, tenant_id=None, channel="email", kind=email.kind,
+                                     reason=error or "failed", attempts=email.attempts)
 
 
 async def send_due_emails(holder: Runtime | Database, *, settings: Settings | None = None, limit: int = 50) -> SendReport:

@@ -57,6 +57,9 @@ class Tenant(Timestamps, PlatformBase):
     revision: Mapped[str | None] = mapped_column(String(64), nullable=True)
     last_migration_error: Mapped[str | None] = mapped_column(Text, nullable=True)
     owner_email: Mapped[str | None] = mapped_column(String(254), nullable=True)
+    #: the address the organization's emails are sent from (display name: ``name``); None: the
+    #: address of ``ANIMA_MAIL_FROM``. Set by an operator only: the domain must let us send for it.
+    mail_from_address: Mapped[str | None] = mapped_column(String(254), nullable=True)
 
 
 class TenantEvent(UUIDKey, PlatformBase):

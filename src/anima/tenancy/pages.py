@@ -1,4 +1,5 @@
-"""The operator console (``/operator/``): tenants, one tenant, provisioning, suspend/resume, comps, failed jobs.
+"""The operator console (``/operator/``): tenants, one tenant, provisioning, suspend/resume, comps, failed
+jobs, undelivered messages (with a retry).
 
 Every page asks for the ``operator`` provider (:mod:`anima.http.access`): the cookie session must be
 live and its user an operator, checked in the database; anyone else gets 403, a signed-out browser
@@ -10,6 +11,7 @@ that API shows: the registry, lifecycle and tier history, and counts — never a
 
 from __future__ import annotations
 
+import uuid
 from typing import Annotated, Any, Literal
 
 import sqlalchemy as sa
@@ -25,6 +27,8 @@ from anima.billing.tiers import set_comp_tier
 from anima.identity.models import User
 from anima.identity.tokens import AccessClaims
 from anima.jobs.controllers import failed_jobs
+from anima.jobs.controllers import mail_failures as failed_mail
+from anima.mail import failures as mail_failures
 from anima.problems import NotFound, Problem
 from anima.runtime import Runtime
 from anima.tenancy import registry
@@ -206,4 +210,33 @@ async def jobs_page(
     )
 
 
-PAGE_HANDLERS = [tenants_page, new_tenant_page, provision_submit, tenant_page, suspend_submit, resume_submit, comp_submit, jobs_page]
+@get("/operator/mail", name="operator:mail")
+async def mail_page(
+    request: Request[Any, Any, Any], db_session: AsyncSession, operator: str, claims: AccessClaims, offset: Offset = 0,
+    done: Annotated[Literal["retried", "gone"] | None, Parameter(query="done")] = None,
+) -> Template:
+    """Undelivered messages: how many (the platform's, the organizations'), and each one's organization,
+    channel, kind, reason and attempts, with a retry button (never a recipient or content)."""
+    language = await _language(request, db_session, claims)
+    counts = await mail_failures.counts(db_session)
+    items, total = await failed_mail(db_session, limit=PAGE_SIZE, offset=offset)
+    ids = sorted({f.tenant_id for f in items if f.tenant_id is not None})
+    slugs = {r.id: r.slug for r in (await registry.listing(db_session, [Tenant.id.in_(ids)]))[0]} if ids else {}
+    return _page(
+        "tenancy/mail.html", language, operator, active="mail", counts=counts,
+        items=items, total=total, offset=offset, limit=PAGE_SIZE, slugs=slugs, done=done,
+    )
+
+
+@post("/operator/mail/{failure_id:uuid}/retry", name="operator:mail-retry")
+async def mail_retry_submit(request: Request[Any, Any, Any], runtime: Runtime, operator: str, failure_id: uuid.UUID) -> Response[Any]:
+    """Put one failed message back in its queue, then show the list again."""
+    try:
+        await mail_failures.retry(runtime, failure_id)
+    except NotFound:
+        return see_other(request, "/operator/mail?done=gone")
+    return see_other(request, "/operator/mail?done=retried")
+
+
+PAGE_HANDLERS = [tenants_page, new_tenant_page, provision_submit, tenant_page, suspend_submit, resume_submit, comp_submit, jobs_page,
+                 mail_page, mail_retry_submit]

@@ -35,6 +35,8 @@ from anima.domains.audit.services import Actor
 from anima.domains.automations.alerts import SOURCE_KINDS, AlertSource, add_alerts
 from anima.domains.patients.blocks import BlockSource, block_patient
 from anima.domains.patients.models import Patient, patient_therapists
+from anima.domains.reach import sms as reach_sms
+from anima.domains.settings.services import get_settings
 from anima.domains.staff.models import StaffMember
 from anima.events.due_work import WorkKind, note_due
 from anima.events.models import OutboxEvent
@@ -42,24 +44,24 @@ from anima.events.outbox import emit
 from anima.tenancy.transaction import TenantTransaction
 from anima.events.types import EventType
 from anima.logs import get_logger
+from anima.mail import compose
+from anima.web import i18n
+from anima.web.formatting import money
 
 log = get_logger(__name__)
 
 #: the audit role of what playbooks do
 SYSTEM_ROLE = "system"
 
-EMAIL_TEMPLATES: dict[str, tuple[str, str]] = {
-    "payment_reminder": (
-        "Reminder: a payment to {org.name} is pending",
-        "Hello {patient.first_name},\n\nA payment of {payment.amount} {payment.currency} to {org.name} is still pending. "
-        "If you have already paid, please ignore this message.\n",
-    ),
-    "retreat_survey": (
-        "How was your retreat with {org.name}?",
-        "Hello {patient.first_name},\n\nThank you for joining {service.name}. We would love to hear how it went: "
-        "please answer our short satisfaction survey.\n",
-    ),
-    "generic": ("A message from {org.name}", "Hello {patient.first_name},\n\n{org.name} has news for you.\n"),
+#: the playbook emails (templates ``mail/email/<name>.html`` of :mod:`anima.mail.compose`) and their
+#: category. Marketing: what a person may refuse without losing anything they need — satisfaction
+#: surveys and news (``retreat_survey``, ``generic``); such emails carry List-Unsubscribe and are
+#: skipped for a recipient who opted out. Transactional: what concerns a person's own business with
+#: the practice — a pending payment (``payment_reminder``); always sent.
+EMAIL_CATEGORIES: dict[str, str] = {
+    "payment_reminder": "transactional",
+    "retreat_survey": "marketing",
+    "generic": "marketing",
 }
 _ALL_FEATURES = sorted({f for plan in CATALOG.values() for f in plan.features})
 
@@ -176,31 +178,66 @@ async def _patient(rc: RunContext) -> Patient:
 # -- actions --------------------------------------------------------------------------------------
 
 
+def _email_context(facts: dict[str, Any], language: str) -> dict[str, Any]:
+    """The variables of a playbook email template, from the run's facts (missing ones empty)."""
+    amount_minor = facts.get("payment.amount_minor")
+    amount = money(amount_minor, str(facts["payment.currency"]), language) \
+        if isinstance(amount_minor, int) and facts.get("payment.currency") else ""
+    return {
+        "org_name": str(facts.get("org.name") or ""), "first_name": str(facts.get("patient.first_name") or ""),
+        "service_name": str(facts.get("service.name") or ""), "amount": amount,
+    }
+
+
 async def _send_email(rc: RunContext, action: lang.SendEmail, key: str) -> dict[str, Any]:
-    subject_t, body_t = EMAIL_TEMPLATES[action.template]
-    subject, body = lang.render(subject_t, rc.facts), lang.render(body_t, rc.facts)
-    targets: list[tuple[str, uuid.UUID | None, uuid.UUID | None, str]] = []  # (address, patient, staff, suffix)
+    """Queue the email of ``action`` to each recipient, rendered in the recipient's language (the
+    patient's own, else the practice's), with the address encrypted and its blind index; the
+    tenant's mail work is noted due now (:mod:`anima.mail.tenant_sender` sends it)."""
+    practice_language = (await get_settings(rc.session)).locale
+    targets: list[tuple[str, uuid.UUID | None, uuid.UUID | None, str, str | None]] = []  # (address, patient, staff, suffix, language)
     if action.to == "patient":
         patient = await _patient(rc)
         if patient.email_enc is None:
             return {"emails": 0, "note": "the patient has no email address"}
         address = await rc.job.cipher.decrypt_text("patients", "email_enc", patient.id, patient.email_enc)
-        targets.append((address, patient.id, None, "patient"))
+        targets.append((address, patient.id, None, "patient", patient.language))
     else:
-        targets.extend((m.email, None, m.id, str(m.id)) for m in await _staff(rc, action.to))
+        targets.extend((m.email, None, m.id, str(m.id), None) for m in await _staff(rc, action.to))
+    category = EMAIL_CATEGORIES.get(action.template, "marketing")
     queued = 0
-    for address, patient_id, staff_id, suffix in targets:
+    for address, patient_id, staff_id, suffix, own_language in targets:
+        language = i18n.pick_language(own_language, practice_language)
+        composed = compose.render(action.template, language, **_email_context(rc.facts, language))
         email_id = uuid.uuid4()
         sealed = await rc.job.cipher.encrypt_text("outbound_emails", "recipient_enc", email_id, address)
+        try:
+            bidx = await rc.job.cipher.blind_index("email", address)
+        except ValueError:
+            bidx = None  # not an address: the server will refuse it, and the refusal is recorded
         result = await rc.session.execute(
             pg_insert(OutboundEmail)
             .values(id=email_id, idempotency_key=f"{key}:{suffix}", patient_id=patient_id, staff_id=staff_id,
-                    recipient_enc=sealed, template=action.template, subject=subject[:255], body=body)
+                    recipient_enc=sealed, template=action.template, subject=composed.subject, body=composed.text,
+                    html_body=composed.html, language=composed.language, category=category, recipient_bidx=bidx)
             .on_conflict_do_nothing(index_elements=["idempotency_key"])
             .returning(OutboundEmail.id)
         )
         queued += result.first() is not None
-    return {"emails": queued, "template": action.template}
+    if queued:
+        await note_due(rc.session, WorkKind.MAIL)
+    return {"emails": queued, "template": action.template, "category": category}
+
+
+async def _send_sms(rc: RunContext, action: lang.SendSms, key: str) -> dict[str, Any]:
+    """Queue the SMS of ``action`` to the event's patient, in the patient's language, if they
+    consent (:func:`anima.domains.reach.sms.queue_sms`; consent is asked again when it is sent)."""
+    patient = await _patient(rc)
+    practice_language = (await get_settings(rc.session)).locale
+    language = i18n.pick_language(patient.language, practice_language)
+    body = compose.render_sms(action.template, language, **_email_context(rc.facts, language))
+    detail = await reach_sms.queue_sms(rc.session, rc.job.cipher, patient, template=action.template, body=body,
+                                       key=f"{key}:patient", language=practice_language)
+    return {**detail, "template": action.template}
 
 
 def _system_actor(run: AutomationRun) -> Actor:
@@ -289,6 +326,8 @@ async def do_action(rc: RunContext, run: AutomationRun, rule: AutomationRule, in
     """Perform one action (not ``delay``); returns what to record in its effect."""
     if isinstance(action, lang.SendEmail):
         return await _send_email(rc, action, f"{run.id}:{index}")
+    if isinstance(action, lang.SendSms):
+        return await _send_sms(rc, action, f"{run.id}:{index}")
     if isinstance(action, lang.AlertStaff):
         return await _alert(rc, action, run, rule)
     if isinstance(action, lang.BlockPatient):

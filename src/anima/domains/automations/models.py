@@ -23,7 +23,7 @@ import uuid
 from typing import Any
 
 from advanced_alchemy.types import GUID, DateTimeUTC, JsonB
-from sqlalchemy import Boolean, ForeignKey, Index, Integer, PrimaryKeyConstraint, String, Text, UniqueConstraint, func, text
+from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Index, Integer, LargeBinary, PrimaryKeyConstraint, String, Text, UniqueConstraint, func, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from anima.crypto.types import EncryptedText
@@ -141,10 +141,30 @@ class StaffAlert(UUIDKey, TenantBase):
     source_id: Mapped[uuid.UUID | None] = mapped_column(GUID, nullable=True)
 
 
+#: delivery states of an outbound email: queued (waiting for its next attempt), sending (claimed by
+#: a sender until ``next_attempt_at``), sent, failed (``last_error`` says why), skipped (a marketing
+#: email to a recipient who opted out)
+OUTBOUND_STATUSES = ("queued", "sending", "sent", "failed", "skipped")
+#: transactional (receipts, payment reminders: always sent) or marketing (surveys, news: carry
+#: List-Unsubscribe and respect an opt-out)
+EMAIL_CATEGORIES = ("transactional", "marketing")
+
+
 class OutboundEmail(UUIDKey, TenantBase):
-    """An email to send, once: ``idempotency_key`` is unique; the address is encrypted."""
+    """An email to send, once: ``idempotency_key`` is unique; the address is encrypted.
+
+    ``body`` (plain text) and ``html_body`` are rendered in ``language`` when queued;
+    ``recipient_bidx`` (the address's blind index) finds an opt-out without decrypting. The
+    delivery state (``status``, ``attempts``, ``next_attempt_at``, ``last_error``) is kept by
+    :mod:`anima.mail.tenant_sender`; ``last_error`` holds a server's reason, never content.
+    """
 
     __tablename__ = "outbound_emails"
+    __table_args__ = (
+        CheckConstraint("status IN ('queued','sending','sent','failed','skipped')", name="status_valid"),
+        CheckConstraint("category IN ('transactional','marketing')", name="category_valid"),
+        Index("ix_outbound_emails_due", "next_attempt_at", postgresql_where=text("status IN ('queued','sending')")),
+    )
 
     idempotency_key: Mapped[str] = mapped_column(String(200), unique=True)
     patient_id: Mapped[uuid.UUID | None] = mapped_column(GUID, ForeignKey("patients.id", ondelete="CASCADE"), nullable=True)
@@ -155,3 +175,11 @@ class OutboundEmail(UUIDKey, TenantBase):
     body: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime.datetime] = mapped_column(DateTimeUTC(timezone=True), default=utcnow, server_default=func.now())
     sent_at: Mapped[datetime.datetime | None] = mapped_column(DateTimeUTC(timezone=True), nullable=True)
+    html_body: Mapped[str | None] = mapped_column(Text, nullable=True)
+    language: Mapped[str] = mapped_column(String(8), default="en", server_default="en")
+    category: Mapped[str] = mapped_column(String(16), default="transactional", server_default="transactional")
+    recipient_bidx: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    status: Mapped[str] = mapped_column(String(16), default="queued", server_default="queued")
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    next_attempt_at: Mapped[datetime.datetime] = mapped_column(DateTimeUTC(timezone=True), default=utcnow, server_default=func.now())
+    last_error: Mapped[str | None] = mapped_column(Text, nullable=True)

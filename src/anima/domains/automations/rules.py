@@ -35,6 +35,14 @@ class SendEmail(msgspec.Struct, tag="send_email", forbid_unknown_fields=True):
     when: list[Condition] = []
 
 
+class SendSms(msgspec.Struct, tag="send_sms", forbid_unknown_fields=True):
+    """Text the event's patient (only with a current SMS consent; nothing when SMS is off)."""
+
+    to: Literal["patient"]
+    template: Literal["payment_reminder", "generic"]
+    when: list[Condition] = []
+
+
 class AlertStaff(msgspec.Struct, tag="alert_staff", forbid_unknown_fields=True):
     to: StaffRecipients
     message: Annotated[str, msgspec.Meta(min_length=1, max_length=400)]
@@ -71,7 +79,7 @@ class Delay(msgspec.Struct, tag="delay", forbid_unknown_fields=True):
         return datetime.timedelta(minutes=self.minutes, hours=self.hours, days=self.days)
 
 
-Action = SendEmail | AlertStaff | BlockPatient | MoveStage | RequestAnalysis | AssignForm | Delay
+Action = SendEmail | SendSms | AlertStaff | BlockPatient | MoveStage | RequestAnalysis | AssignForm | Delay
 ACTION_TYPES = ("send_email", "alert_staff", "block_patient", "move_stage", "request_analysis", "assign_form", "delay")
 
 

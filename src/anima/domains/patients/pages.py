@@ -36,6 +36,8 @@ from anima.domains.insights.schemas import AnalysisOut, analysis_out
 from anima.domains.journal import services as journal
 from anima.domains.journal.schemas import EntryOut
 from anima.domains.patients import blocks, consent
+from anima.domains.reach import sms as reach_sms
+from anima.domains.reach.schemas import SmsConsentUpdate
 from anima.domains.patients import record as patient_record
 from anima.domains.patients import services as rules
 from anima.domains.patients.models import DEFAULT_STAGES, Patient
@@ -54,6 +56,7 @@ from anima.http.clinical_audit import CLINICAL
 from anima.http.pagination import Page
 from anima.http.validation import string_errors
 from anima.problems import NotFound, Problem
+from anima.runtime import runtime_of
 from anima.web.forms import FormState, parse, read_form
 from anima.web.i18n import gettext
 from anima.web.problem_text import N_, field_message
@@ -73,6 +76,7 @@ DONE: dict[str, str] = {
     "stage": N_("Journey stage changed."),
     "clinical": N_("Clinical profile saved."),
     "consent": N_("Consent recorded."),
+    "sms": N_("SMS consent recorded."),
     "lifted": N_("The block was lifted."),
     "therapists": N_("Assigned therapists saved."),
     "archived": N_("Archived. The record is kept and can be restored."),
@@ -237,6 +241,7 @@ class Forms:
     stage: FormState = field(default_factory=FormState)
     clinical: FormState = field(default_factory=FormState)
     consent: FormState = field(default_factory=FormState)
+    sms: FormState = field(default_factory=FormState)
     lift: FormState = field(default_factory=FormState)
     therapists: FormState = field(default_factory=FormState)
     entry: FormState = field(default_factory=FormState)
@@ -305,7 +310,9 @@ async def person_page(
                 )
             ).all()
         )
-    people_ids: set[uuid.UUID | None] = {*out.therapist_ids, out.block.last_lifted_by, out.ai_consent.recorded_by}
+    sms = await reach_sms.read_sms_consent(session, viewer, patient.id, sms_enabled=_sms_enabled(request))
+    people_ids: set[uuid.UUID | None] = {*out.therapist_ids, out.block.last_lifted_by, out.ai_consent.recorded_by,
+                                         *(h.recorded_by for h in sms.history)}
     for e in entries:
         people_ids.add(e.author_id)
         people_ids.update(a.author_id for a in e.amendments)
@@ -315,7 +322,7 @@ async def person_page(
         stages=stage_options(stages, ws.language), stage_names=dict(stage_options(stages, ws.language)),
         entries=entries, entries_total=entries_total, page=page, analyses=analyses, risks=risks, names=names,
         analysis_by_id={a.id: a for a in analyses},
-        assignable=assignable, forms=forms, notice=_done_message(done, ws.language), status=status,
+        assignable=assignable, forms=forms, notice=_done_message(done, ws.language), status=status, sms=sms,
     )
 
 
@@ -426,6 +433,31 @@ async def person_consent(
     )
 
 
+def _sms_enabled(request: Request[Any, Any, Any]) -> bool:
+    """Whether this deployment sends SMS (the Twilio settings are present)."""
+    return runtime_of(request.app.state).settings.sms_configured
+
+
+@post("/o/{org_slug:str}/people/{patient_id:uuid}/sms-consent", opt=EVERY_MEMBER, name="people:sms-consent")
+async def person_sms_consent(
+    request: Request[Any, Any, Any], tenant: TenantContext, ws: Workspace, viewer: Viewer, actor: Actor,
+    cipher: FieldCipher, patient_id: uuid.UUID,
+) -> Template | Redirect:
+    """Record consent to receive SMS given or withdrawn, and how (``PUT …/patients/{id}/sms-consent``)."""
+    values = await read_form(request)
+    data = dict(values)
+    data["given"] = {"true": True, "false": False}.get(values.get("given", ""), values.get("given") or None)
+    if data["given"] is None:
+        data.pop("given")
+    body, form = parse(SmsConsentUpdate, data, language=ws.language)
+    form.values = dict(values)
+    return await _write(
+        request, tenant, ws, viewer, actor, cipher, patient_id, form_name="sms", body=body, form=form,
+        call=lambda: reach_sms.set_sms_consent(tenant.session, viewer, actor, patient_id, body, sms_enabled=_sms_enabled(request)),
+        done="sms", anchor="#sms",
+    )
+
+
 @post("/o/{org_slug:str}/people/{patient_id:uuid}/block/lift", opt=CLINICIANS | CLINICAL, name="people:lift")
 async def person_lift_block(
     request: Request[Any, Any, Any], tenant: TenantContext, ws: Workspace, viewer: Viewer, actor: Actor,
@@ -524,5 +556,5 @@ async def person_audit(tenant: TenantContext, ws: Workspace, viewer: Viewer, pag
 
 PAGE_HANDLERS: list[Any] = [
     people_list, people_new, people_create, person, person_details, person_stage, person_clinical, person_consent,
-    person_lift_block, person_therapists, person_archive, person_restore, person_erase, person_export, person_audit,
+    person_sms_consent, person_lift_block, person_therapists, person_archive, person_restore, person_erase, person_export, person_audit,
 ]

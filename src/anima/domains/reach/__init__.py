@@ -1,0 +1,1 @@
+"""Reaching people: opt-outs from marketing emails (and the public unsubscribe page)."""
