@@ -48,6 +48,7 @@ class RateLimits:
             "reset-link:address": Limit(30, 900),
             "verify:address": Limit(30, 900),
             "verify-resend:user": Limit(5, 3600),
+            "book:address": Limit(20, 3600),
         }
     )
 
