@@ -113,21 +113,26 @@ def _iso(value: datetime.datetime) -> str:
 
 @dataclass(frozen=True)
 class Moment:
-    """An instant as the client reads it, and in the therapist's zone when that differs."""
+    """An instant as the client reads it, and in the therapist's zone (else the practice's, while
+    "any therapist" is chosen) when that zone differs from the client's."""
 
     iso: str
     client: str
     therapist: str | None
+    practice: str | None
 
 
 async def _moment(session: AsyncSession, value: datetime.datetime, therapist_id: uuid.UUID | None, language: str,
-                  zone: str) -> Moment:
-    other = None
+                  zone: str, practice_zone: str) -> Moment:
+    other = practice_zone
     if therapist_id is not None:
-        tz, _ = await services.availability.therapist_zone(session, therapist_id)
-        if tz.key != zone:
-            other = formatting.instant(value, language, tz.key, style="full") + f" ({tz.key.replace('_', ' ')})"
-    return Moment(_iso(value), formatting.instant(value, language, zone, style="full") + f" ({zone.replace('_', ' ')})", other)
+        other = (await services.availability.therapist_zone(session, therapist_id))[0].key
+
+    def shown(key: str) -> str:
+        return formatting.instant(value, language, key, style="full") + f" ({key.replace('_', ' ')})"
+
+    local = shown(other) if other != zone else None
+    return Moment(_iso(value), shown(zone), local if therapist_id is not None else None, local if therapist_id is None else None)
 
 
 async def _therapist_name(session: AsyncSession, therapist_id: uuid.UUID | None) -> str | None:
@@ -172,7 +177,7 @@ async def _wizard(request: Request[Any, Any, Any], session: AsyncSession, practi
         return render("bookings/public_slots.html", service=service, therapist_name=therapist_name, step=step, days=days,
                       first=first, last=first + datetime.timedelta(days=WEEK - 1), previous=previous, following=following,
                       zones=zone_groups(zone), form_state=FormState(), **base)
-    moment = await _moment(session, start, therapist_id, language, zone)
+    moment = await _moment(session, start, therapist_id, language, zone, practice.zone)
     form = form or FormState(values={"time_zone": zone})
     return render("bookings/public_details.html", service=service, therapist_name=therapist_name, step=step, moment=moment,
                   form=form, zones=zone_groups(str(form.value("time_zone")) or zone), **base)
@@ -255,11 +260,11 @@ async def _manage(request: Request[Any, Any, Any], runtime: Runtime, session: As
     if usable and booking.therapist_id is not None and booking.status == "CONFIRMED":
         first = now.astimezone(ZoneInfo(zone)).date()
         for s in await services.search(session, service.id, therapist_id=booking.therapist_id, first=first,
-                                       last=first + datetime.timedelta(days=13), zone=zone):
+                                       last=first + datetime.timedelta(days=WEEK - 1), zone=zone):
             alternatives.setdefault(s.local_starts_at.date(), []).append((s.local_starts_at.strftime("%H:%M"), _iso(s.starts_at)))
     return _private(render(
         "bookings/manage.html", language=practice.language, time_zone=zone, status=status, practice=practice, booking=booking,
-        service=service, moment=await _moment(session, booking.starts_at, booking.therapist_id, practice.language, zone),
+        service=service, moment=await _moment(session, booking.starts_at, booking.therapist_id, practice.language, zone, practice.zone),
         therapist_name=await _therapist_name(session, booking.therapist_id), policy=policy, late=late, usable=usable,
         alternatives=alternatives, token=token, zone=zone, zones=zone_groups(zone), message=message, booked=booked,
         base=f"/p/{practice.tenant.slug}/b/{token}",
