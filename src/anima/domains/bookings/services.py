@@ -30,7 +30,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from anima.crypto.cipher import FieldCipher
-from anima.domains.bookings import availability, policies
+from anima.domains.bookings import availability, policies, reminders
 from anima.domains.bookings.models import ACTIVE, Booking
 from anima.domains.bookings.schemas import BookingCreate, BookingOut, CancelRequest, HoldRequest, RescheduleRequest, SlotOut
 from anima.domains.bookings.slots import Busy, SlotRules, free_slots
@@ -274,6 +274,7 @@ async def create(session: AsyncSession, user_id: uuid.UUID, data: BookingCreate)
     await _insert(session, booking)
     await emit(session, EventType.BOOKING_CONFIRMED, payload(booking), actor_id=user_id)
     await session.refresh(booking)
+    await reminders.booking_changed(session, booking)
     return booking
 
 
@@ -391,6 +392,7 @@ async def confirm(session: AsyncSession, caller: Caller, booking_id: uuid.UUID, 
     booking.status, booking.confirmed_at, booking.expires_at, booking.updated_at = "CONFIRMED", now, None, now
     await session.flush()
     await emit(session, EventType.BOOKING_CONFIRMED, payload(booking), actor_id=caller.user_id)
+    await reminders.booking_changed(session, booking, now=now)
     return booking
 
 
@@ -417,6 +419,7 @@ async def cancel(session: AsyncSession, caller: Caller, booking_id: uuid.UUID, d
     if booking.occurrence_id is not None:
         await seats.seat_freed(session, booking.occurrence_id, now=now, actor_id=caller.user_id)
     await emit(session, EventType.BOOKING_CANCELLED, {**payload(booking), "cancelled_by_kind": data.by}, actor_id=caller.user_id)
+    await reminders.booking_changed(session, booking, now=now)
     return booking
 
 
@@ -487,4 +490,5 @@ async def reschedule(session: AsyncSession, caller: Caller, booking_id: uuid.UUI
     await session.refresh(booking)
     await emit(session, EventType.BOOKING_RESCHEDULED, {**payload(booking), "previous_starts_at": before.isoformat()},
                actor_id=caller.user_id)
+    await reminders.booking_changed(session, booking, now=now, moved=True)
     return booking
