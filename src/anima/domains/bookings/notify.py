@@ -97,7 +97,7 @@ async def _facts(c: _Context, booking: Booking, patient: Patient) -> dict[str, A
         "location": (service.location_detail if service is not None else "") or "",
         "when": shown(booking.starts_at, language, client_zone),
         "when_therapist": shown(booking.starts_at, language, therapist) if therapist != client_zone else None,
-        "manage_link": manage, "confirm_link": f"{manage}/confirm", "move_link": f"{manage}#move",
+        "manage_link": manage, "confirm_link": f"{manage}/confirm", "move_link": f"{manage}#move-h",
     }
 
 

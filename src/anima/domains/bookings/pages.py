@@ -349,3 +349,8 @@ async def manage_ics(request: Request[Any, Any, Any], runtime: Runtime, db_sessi
 
 
 PAGE_HANDLERS: list[Any] = [wizard_page, book_submit, manage_page, cancel_submit, move_submit, manage_ics]
+
+# the confirm link of a reminder (its own module; listed here so the domain is discovered once)
+from anima.domains.bookings.confirm_pages import PAGE_HANDLERS as _CONFIRM_PAGES  # noqa: E402
+
+PAGE_HANDLERS += _CONFIRM_PAGES

@@ -396,6 +396,24 @@ async def confirm(session: AsyncSession, caller: Caller, booking_id: uuid.UUID, 
     return booking
 
 
+async def client_confirm(session: AsyncSession, booking_id: uuid.UUID, *, now: datetime.datetime | None = None) -> bool:
+    """The client confirms through a reminder's signed link that they are coming: sets
+    ``client_confirmed_at`` the first time only (idempotent; the status stays CONFIRMED). Returns
+    whether this call confirmed it. Raises NotFound, Conflict (not CONFIRMED, or already started)."""
+    now = now or utcnow()
+    booking = (await session.execute(sa.select(Booking).where(Booking.id == booking_id).with_for_update())).scalar_one_or_none()
+    if booking is None:
+        raise NotFound("booking not found")
+    _require(booking, "CONFIRMED")
+    if booking.starts_at <= now:
+        raise Conflict("this session has already started", extra={"reason": "started"})
+    if booking.client_confirmed_at is not None:
+        return False
+    booking.client_confirmed_at, booking.updated_at = now, now
+    await session.flush()
+    return True
+
+
 async def cancel(session: AsyncSession, caller: Caller, booking_id: uuid.UUID, data: CancelRequest, cipher: FieldCipher | None,
                  *, now: datetime.datetime | None = None) -> Booking:
     """HELD or CONFIRMED -> CANCELLED, recording who (client or practice, and the user) and why.
