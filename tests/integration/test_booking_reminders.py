@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import datetime
 import email.message
+import uuid
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -217,8 +218,6 @@ async def prepared(client, db, settings):
     tid = await tenant_id_of(db, p.org.slug)
     start = (await slots(client, p, day_ahead(4)))[0]["starts_at"]
     booking_id = (await hold(client, p, start, p.patients[0])).json()["id"]
-    import uuid
-
     return build_runtime(settings, db), tid, uuid.UUID(booking_id)
 
 
@@ -229,3 +228,27 @@ async def test_offsets_are_checked():
         with pytest.raises(InvalidInput):
             reminders.check_offsets(bad)
     assert reminders.check_offsets([1440, 60]) == [60, 1440]
+
+
+async def test_reminder_offsets_per_organization_and_service_with_hostile_input_refused(client, db):
+    p = await practice(client, db)
+    org_url = f"{p.base}/reminder-settings/organization"
+    service_url = f"{p.base}/reminder-settings/services/{p.service['id']}"
+    assert (await client.get(org_url, headers=p.org.headers)).json() == {"service_id": None, "offsets_minutes": [1440], "source": "default"}
+    for bad in ([1], [5, 5], ["60"], [True], [10**12], [60] * 6, "60", None, [60.5], ["\u0000"]):
+        refused = await client.put(org_url, json={"offsets_minutes": bad}, headers=p.org.headers)
+        assert refused.status_code in (400, 422), (bad, refused.text)
+        assert "offsets_minutes" in refused.text
+    assert (await client.put(org_url, json={"offsets_minutes": [60]}, headers=p.therapist)).status_code == 403
+    assert (await client.put(org_url, json={"offsets_minutes": [2880, 120]}, headers=p.org.headers)).json()["offsets_minutes"] == [120, 2880]
+    assert (await client.get(service_url, headers=p.org.headers)).json()["source"] == "organization"
+    assert (await client.put(service_url, json={"offsets_minutes": [30]}, headers=p.org.headers)).status_code == 200
+    assert (await client.get(service_url, headers=p.org.headers)).json() == {
+        "service_id": p.service["id"], "offsets_minutes": [30], "source": "service"}
+    missing = f"{p.base}/reminder-settings/services/{uuid.uuid4()}"
+    assert (await client.put(missing, json={"offsets_minutes": [30]}, headers=p.org.headers)).status_code == 404
+    # a booking of that service gets the service's reminder only
+    start = (await slots(client, p, day_ahead(6)))[0]["starts_at"]
+    booking_id = (await hold(client, p, start, p.patients[0])).json()["id"]
+    assert (await client.post(f"{p.base}/bookings/{booking_id}/confirm", headers=p.org.headers)).status_code == 200
+    assert [r.key for r in await _pending(db, p.org.slug, booking_id)] == ["reminder:30"]

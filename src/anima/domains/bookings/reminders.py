@@ -34,7 +34,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from anima.domains.bookings import ics
 from anima.domains.bookings.models import Booking, BookingNotice, ReminderSetting
 from anima.events.due_work import WorkKind, note_due
-from anima.problems import InvalidInput
+from anima.domains.catalog.models import Service
+from anima.problems import InvalidInput, NotFound
 
 #: one reminder a day before, when nothing is configured
 DEFAULT_OFFSETS = (24 * 60,)
@@ -79,10 +80,30 @@ async def offsets_for(session: AsyncSession, service_id: uuid.UUID) -> tuple[int
     return DEFAULT_OFFSETS
 
 
+async def read_offsets(session: AsyncSession, service_id: uuid.UUID | None) -> tuple[list[int], str]:
+    """The offsets in force for the organization (``service_id`` None) or a service, and their
+    source (``service``, ``organization`` or ``default``). Raises NotFound (no such service)."""
+    if service_id is not None and await session.get(Service, service_id) is None:
+        raise NotFound("service not found")
+    rows = (await session.execute(
+        sa.select(ReminderSetting.service_id, ReminderSetting.offsets_minutes)
+        .where(sa.or_(ReminderSetting.service_id == service_id, ReminderSetting.org_default) if service_id else ReminderSetting.org_default)
+    )).all()
+    by_scope = {row.service_id: list(row.offsets_minutes) for row in rows}
+    if service_id is not None and service_id in by_scope:
+        return by_scope[service_id], "service"
+    if None in by_scope:
+        return by_scope[None], "organization"
+    return list(DEFAULT_OFFSETS), "default"
+
+
 async def set_offsets(session: AsyncSession, service_id: uuid.UUID | None, offsets: Iterable[object]) -> list[int]:
     """Store the organization's (``service_id`` None) or a service's reminder offsets (an empty
-    list: no reminders). Bookings already made keep their reminders. Raises InvalidInput."""
+    list: no reminders). Bookings already made keep their reminders. Raises InvalidInput, NotFound
+    (no such service)."""
     values = check_offsets(offsets)
+    if service_id is not None and await session.get(Service, service_id) is None:
+        raise NotFound("service not found")
     stmt = pg_insert(ReminderSetting).values(id=uuid.uuid4(), service_id=service_id, org_default=service_id is None,
                                              offsets_minutes=values)
     if service_id is None:
@@ -169,5 +190,5 @@ async def booking_changed(session: AsyncSession, booking: Booking, *, now: datet
 
 
 __all__ = [
-    "DEFAULT_OFFSETS", "booking_changed", "check_offsets", "drop", "offsets_for", "schedule", "set_offsets", "upcoming_hours",
+    "DEFAULT_OFFSETS", "booking_changed", "check_offsets", "drop", "offsets_for", "read_offsets", "schedule", "set_offsets", "upcoming_hours",
 ]
