@@ -279,3 +279,29 @@ async def test_a_marketing_email_queued_without_a_blind_index_still_respects_an_
     await run_once(runtime)
     assert len(smtp.to(address)) == 1
     assert [r[1] for r in await _rows(db, org.slug)] == ["sent", "skipped"]
+
+
+async def test_a_form_link_is_sent_in_the_forms_language_as_a_transactional_email_even_after_an_opt_out(
+    client, db, smtp, runtime,  # noqa: F811
+):
+    org, tid, _ = await _org(client, db)
+    patient_id, address = await _patient(client, org, language="es")
+    form = (await client.post(f"/api/v1/orgs/{org.slug}/forms/system", json={"template": "phq9", "language": "es"}, headers=org.headers)).json()
+    await _queue(runtime, tid, "Consulta Sol", patient_id, "retreat_survey")
+    await run_once(runtime)
+    [survey] = smtp.to(address)
+    path = survey["List-Unsubscribe"].strip("<>").removeprefix(runtime.settings.public_url)
+    assert (await client.post(path)).json()["recorded"] is True  # the patient opted out of marketing
+
+    assigned = await client.post(f"/api/v1/orgs/{org.slug}/forms/{form['id']}/assignments",
+                                 json={"patient_id": patient_id, "send_email": True}, headers=org.headers)
+    assert assigned.status_code == 201 and assigned.json()["emailed"] is True, assigned.text
+    assert (await run_once(runtime))["sent"] == 1  # noted due at once: no sweep needed
+    message = smtp.to(address)[-1]
+    assert message["List-Unsubscribe"] is None  # a link the patient needs is not marketing
+    assert message["Subject"].startswith("Por favor, rellena:")
+    text, html = message.get_body(("plain",)).get_content(), message.get_body(("html",)).get_content()
+    url = assigned.json()["url"]
+    assert url in text and f'href="{url}"' in html and org.slug in url
+    assert '<html lang="es">' in html and "El enlace funciona una vez" in text
+    assert (await in_tenant(db, org.slug, "SELECT category, status FROM outbound_emails WHERE template = 'form_assignment'")) == [("transactional", "sent")]

@@ -33,6 +33,7 @@ from anima.domains.automations.models import (
 )
 from anima.domains.audit.services import Actor
 from anima.domains.automations.alerts import SOURCE_KINDS, AlertSource, add_alerts
+from anima.domains.automations.outbound import Category, queue_email
 from anima.domains.patients.blocks import BlockSource, block_patient
 from anima.domains.patients.models import Patient, patient_therapists
 from anima.domains.reach import sms as reach_sms
@@ -58,7 +59,7 @@ SYSTEM_ROLE = "system"
 #: surveys and news (``retreat_survey``, ``generic``); such emails carry List-Unsubscribe and are
 #: skipped for a recipient who opted out. Transactional: what concerns a person's own business with
 #: the practice — a pending payment (``payment_reminder``); always sent.
-EMAIL_CATEGORIES: dict[str, str] = {
+EMAIL_CATEGORIES: dict[str, Category] = {
     "payment_reminder": "transactional",
     "retreat_survey": "marketing",
     "generic": "marketing",
@@ -208,23 +209,10 @@ async def _send_email(rc: RunContext, action: lang.SendEmail, key: str) -> dict[
     for address, patient_id, staff_id, suffix, own_language in targets:
         language = i18n.pick_language(own_language, practice_language)
         composed = compose.render(action.template, language, **_email_context(rc.facts, language))
-        email_id = uuid.uuid4()
-        sealed = await rc.job.cipher.encrypt_text("outbound_emails", "recipient_enc", email_id, address)
-        try:
-            bidx = await rc.job.cipher.blind_index("email", address)
-        except ValueError:
-            bidx = None  # not an address: the server will refuse it, and the refusal is recorded
-        result = await rc.session.execute(
-            pg_insert(OutboundEmail)
-            .values(id=email_id, idempotency_key=f"{key}:{suffix}", patient_id=patient_id, staff_id=staff_id,
-                    recipient_enc=sealed, template=action.template, subject=composed.subject, body=composed.text,
-                    html_body=composed.html, language=composed.language, category=category, recipient_bidx=bidx)
-            .on_conflict_do_nothing(index_elements=["idempotency_key"])
-            .returning(OutboundEmail.id)
+        queued += await queue_email(
+            rc.session, rc.job.cipher, key=f"{key}:{suffix}", address=address, composed=composed, template=action.template,
+            category=category, patient_id=patient_id, staff_id=staff_id,
         )
-        queued += result.first() is not None
-    if queued:
-        await note_due(rc.session, WorkKind.MAIL)
     return {"emails": queued, "template": action.template, "category": category}
 
 
@@ -316,7 +304,7 @@ async def _assign_form(rc: RunContext, action: lang.AssignForm, run: AutomationR
     if patient.archived_at is not None:
         raise ActionFailed("the patient is archived")
     new = await forms.assign(
-        rc.session, rc.job.cipher, actor, form=form, patient=patient, org_slug=rc.job.tenant.slug,
+        rc.session, rc.job.cipher, actor, form=form, patient=patient, org_slug=rc.job.tenant.slug, org_name=rc.job.tenant.name,
         public_url=rc.job.public_url, send_email=patient.email_enc is not None, run_id=run.id,
     )
     return {"form": form.key, "patient_id": str(patient.id), "assignment_id": str(new.assignment.id), "emailed": new.assignment.emailed}

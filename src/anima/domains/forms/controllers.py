@@ -169,7 +169,7 @@ class FormsController(Controller):
         form = await forms.get_form(tenant.session, form_id)
         patient = await get_patient(tenant.session, viewer, data.patient_id)
         new = await forms.assign(
-            tenant.session, cipher, actor, form=form, patient=patient, org_slug=tenant.tenant.slug,
+            tenant.session, cipher, actor, form=form, patient=patient, org_slug=tenant.tenant.slug, org_name=tenant.tenant.name,
             public_url=runtime.settings.public_url, expires_in=datetime.timedelta(days=data.expires_in_days),
             send_email=data.send_email,
         )

@@ -161,7 +161,7 @@ async def assign_submit(
         form = await forms.get_form(tenant.session, form_id)
         patient = await get_patient(tenant.session, viewer, patient_id)
         new = await forms.assign(
-            tenant.session, cipher, actor, form=form, patient=patient, org_slug=ws.slug, public_url=runtime.settings.public_url,
+            tenant.session, cipher, actor, form=form, patient=patient, org_slug=ws.slug, org_name=tenant.tenant.name, public_url=runtime.settings.public_url,
             expires_in=datetime.timedelta(days=int(days)), send_email=values.get("send_email") == "yes",
         )
     except NotFound:

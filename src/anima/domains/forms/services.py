@@ -10,7 +10,8 @@ Distribution. A form's public link (:func:`enable_public_link`) is an opaque 22-
 anyone may use; a one-time assignment (:func:`assign`) is a 43-character token for one patient,
 of which only the SHA-256 is kept: single use, expiring (:data:`DEFAULT_EXPIRY`, 7 days),
 revocable (:func:`revoke`), optionally emailed (queued in the tenant's outbound emails through
-:func:`anima.domains.automations.outbound.queue_patient_email`).
+:func:`anima.domains.automations.outbound.queue_email`, rendered from the ``form_assignment``
+email template in the form's language, the expiry shown in the practice's zone).
 
 Submissions (:func:`submit`). The answers are validated per field type
 (:mod:`anima.domains.forms.answers`) before anything is written; a one-time link is then claimed
@@ -52,17 +53,21 @@ from anima.billing.plans import CATALOG, plan_for
 from anima.crypto.cipher import FieldCipher
 from anima.domains.audit.services import Actor, record
 from anima.domains.automations.alerts import AlertSource, add_alerts, raise_risk_alert
-from anima.domains.automations.outbound import queue_patient_email
+from anima.domains.automations.outbound import queue_email
 from anima.domains.forms import answers as answer_rules
 from anima.domains.forms import scoring, sharing, system
 from anima.domains.forms.definitions import FormDefinition, check_definition, from_json, to_json
 from anima.domains.forms.models import Form, FormAssignment, FormSubmission, FormVersion
 from anima.domains.journal import services as journal
 from anima.domains.patients.models import Patient
+from anima.domains.settings.services import get_settings
 from anima.domains.staff.models import StaffMember
 from anima.events.outbox import emit
 from anima.events.types import EventType
+from anima.mail import compose
 from anima.problems import Conflict, Forbidden, InvalidInput, NotFound
+from anima.web.formatting import instant
+from anima.web.i18n import pick_language as compose_language
 
 SUBMISSIONS = "form_submissions"
 FEATURE = "custom_forms"
@@ -248,7 +253,7 @@ class NewAssignment:
 
 async def assign(
     session: AsyncSession, cipher: FieldCipher, actor: Actor, *, form: Form, patient: Patient, org_slug: str,
-    public_url: str, expires_in: datetime.timedelta = DEFAULT_EXPIRY, send_email: bool = False,
+    org_name: str, public_url: str, expires_in: datetime.timedelta = DEFAULT_EXPIRY, send_email: bool = False,
     run_id: uuid.UUID | None = None,
 ) -> NewAssignment:
     """A one-time link of ``form``'s current version for ``patient`` (the caller checked the patient
@@ -276,29 +281,18 @@ async def assign(
             raise Conflict("this patient has no email address; copy the link instead",
                            errors=[{"field": "send_email", "rule": "no-email", "message": "the patient has no email address"}])
         address = await cipher.decrypt_text("patients", "email_enc", patient.id, patient.email_enc)
-        subject, body = assignment_email(definition.language, definition.title, url, row.expires_at)
-        row.emailed = await queue_patient_email(
-            session, cipher, key=f"form-assignment:{row.id}", patient_id=patient.id, address=address,
-            template="form_assignment", subject=subject, body=body,
+        practice = await get_settings(session)
+        composed = compose.render(
+            "form_assignment", definition.language, org_name=org_name, title=definition.title, url=url,
+            until=instant(row.expires_at, compose_language(definition.language), practice.timezone),
+        )
+        row.emailed = await queue_email(
+            session, cipher, key=f"form-assignment:{row.id}", address=address, composed=composed,
+            template="form_assignment", category="transactional", patient_id=patient.id,
         )
     await record(session, actor, "forms.assigned", patient_id=patient.id, form_id=str(form.id),
                  assignment_id=str(row.id), emailed=row.emailed, run_id=str(run_id) if run_id else None)
     return NewAssignment(row, token, url)
-
-
-_EMAIL = {
-    "en": ("Please fill in: {title}", "Hello,\n\nPlease fill in “{title}” before your next session:\n{url}\n\nThe link works once, until {until} (UTC).\n"),
-    "es": ("Por favor, rellena: {title}", "Hola:\n\nPor favor, rellena «{title}» antes de tu próxima sesión:\n{url}\n\nEl enlace funciona una vez, hasta el {until} (UTC).\n"),
-    "ca": ("Si us plau, omple: {title}", "Hola,\n\nSi us plau, omple «{title}» abans de la propera sessió:\n{url}\n\nL'enllaç funciona una vegada, fins al {until} (UTC).\n"),
-    "it": ("Per favore compila: {title}", "Ciao,\n\nper favore compila «{title}» prima della prossima seduta:\n{url}\n\nIl link funziona una volta, fino al {until} (UTC).\n"),
-}
-
-
-def assignment_email(language: str, title: str, url: str, until: datetime.datetime) -> tuple[str, str]:
-    """(subject, body) of the email of a one-time link, in the form's language."""
-    subject, body = _EMAIL.get(language, _EMAIL["en"])
-    when = until.astimezone(datetime.UTC).strftime("%Y-%m-%d %H:%M")
-    return subject.format(title=title), body.format(title=title, url=url, until=when)
 
 
 async def revoke(session: AsyncSession, actor: Actor, assignment_id: uuid.UUID) -> FormAssignment:
