@@ -79,6 +79,12 @@ def _zone(ws: Workspace) -> str:
         return "UTC"
 
 
+def _span(start: datetime.datetime, end: datetime.datetime, tz: ZoneInfo) -> str:
+    """``09:00–09:50 CET``: a session's local times on its day, the zone's abbreviation named."""
+    a, b = start.astimezone(tz), end.astimezone(tz)
+    return f"{a:%H:%M}–{b:%H:%M} {a.tzname()}"
+
+
 def _caller(tenant: TenantContext) -> services.Caller:
     return services.Caller(tenant.user_id, tenant.role.value)
 
@@ -132,6 +138,7 @@ async def _week(tenant: TenantContext, ws: Workspace, week: str | None, therapis
             days[index][1].append({
                 "booking": b, "service": service_names.get(b.service_id, ""), "patient": patients.get(b.patient_id, ""),
                 "therapist": names.get(b.therapist_id, "") if b.therapist_id else "", "started": b.starts_at <= now,
+                "time": _span(b.starts_at, b.ends_at, tz),
             })
     ws.active = "calendar"
     return render(
