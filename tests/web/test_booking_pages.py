@@ -175,3 +175,25 @@ def test_a_token_opens_one_booking_of_one_organization_under_one_key():
     other = uuid.uuid4()
     assert links.booking_of(secret, 7, links.manage_token(secret, 7, other)[:22] + token[22:]) is None  # swapped id
     assert links.manage_url("https://anima.example/", secret, "serenity", 7, booking_id) == f"https://anima.example/p/serenity/b/{token}"
+
+
+async def test_self_booking_is_rate_limited_per_client_address(client, db, settings):
+    import httpx
+
+    from anima.app import create_app
+    from anima.identity.rate_limit import Limit, RateLimits
+
+    p = await practice(client, db)
+    limits = RateLimits().scaled(1000)
+    limits.limits["book:address"] = Limit(2, 3600)
+    app = create_app(settings, database=db, rate_limits=limits)
+    free = await slots(client, p, day_ahead(7))
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app, client=("203.0.113.9", 4000)),
+                                 base_url="http://testserver", follow_redirects=False) as http:
+        browser = Browser(http)
+        answers = []
+        for i in range(3):
+            start = free[i * 3]["starts_at"].replace("+00:00", "Z")
+            answers.append((await _book(browser, p.org.slug, _details(p.service["id"], start, email=f"c{i}@example.org"))).status_code)
+    assert answers == [303, 303, 429]
+    assert (await in_tenant(db, p.org.slug, "SELECT count(*) FROM bookings"))[0][0] == 2
