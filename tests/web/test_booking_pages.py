@@ -149,6 +149,14 @@ async def test_blocked_patient_limit_honeypot_and_hostile_input(client, db, brow
         if field in ("first_name", "time_zone"):
             assert f'id="e-{field}"' in refused.text, bad
     assert (await in_tenant(db, slug, "SELECT count(*) FROM bookings"))[0][0] == 0
+    # hostile query strings lead back to a step, never to an error
+    for query in ("service=%00", f"service={service_id}&therapist=%ff%fe", f"service={service_id}&therapist=any&zone=Mars/Olympus",
+                  f"service={service_id}&therapist=any&from=99999-99-99", f"service={service_id}&therapist=any&from=0001-01-01",
+                  f"service={service_id}&therapist=any&start=not-a-time", f"service={service_id}&therapist=any&start=2027-03-20T15:00:00",
+                  "service=" + "9" * 5000):
+        answer = await browser.get(f"/p/{slug}/book?{query}")
+        assert answer.status_code in (200, 400, 422), (query, answer.status_code)
+    assert (await browser.get("/p/no-such-practice/book")).status_code == 404
     # a patient blocked after a risk alert learns only that online booking is unavailable
     created = await client.post(f"/api/v1/orgs/{slug}/patients", json={"first_name": "Bo", "email": "bo@example.org"}, headers=p.org.headers)
     await in_tenant(db, slug, "UPDATE patients SET blocked_at = now() WHERE id = :i", {"i": created.json()["id"]})

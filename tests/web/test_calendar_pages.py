@@ -84,8 +84,22 @@ async def test_availability_editor_and_its_refusals(client, db, browser: Browser
     removed = await browser.submit(f"/o/{p.org.slug}/calendar/availability/rules/{rules[0][0]}/delete", {}, form_page=page_path)
     assert removed.status_code == 303
     assert await in_tenant(db, p.org.slug, "SELECT id FROM availability_rules WHERE start_time = '18:00'") == []
-    occurrences = await browser.get(f"/o/{p.org.slug}/calendar/occurrences")
-    assert occurrences.status_code == 200
+    assert "No dated sessions yet" in (await browser.get(f"/o/{p.org.slug}/calendar/occurrences")).text
+    retreat = await client.post(f"{p.base}/services", json={
+        "name": "Retreat", "kind": "GROUP", "scheduling": "FIXED_DATE", "duration_minutes": 480, "price_minor": 30000, "currency": "EUR",
+        "location": "IN_PERSON", "capacity": 2}, headers=p.org.headers)
+    assert retreat.status_code == 201, retreat.text
+    at = datetime.datetime.combine(day_ahead(30), datetime.time(8), tzinfo=datetime.UTC)
+    occurrence = await client.post(f"{p.base}/occurrences", json={"service_id": retreat.json()["id"], "starts_at": at.isoformat(),
+                                                                  "ends_at": (at + datetime.timedelta(hours=8)).isoformat(), "capacity": 1},
+                                   headers=p.org.headers)
+    assert occurrence.status_code == 201, occurrence.text
+    oid = occurrence.json()["id"]
+    assert (await client.post(f"{p.base}/occurrences/{oid}/seats", json={"patient_id": p.patients[0]}, headers=p.org.headers)).status_code == 201
+    assert (await client.post(f"{p.base}/occurrences/{oid}/waitlist", json={"patient_id": p.patients[1]}, headers=p.org.headers)).status_code == 201
+    listed = await browser.get(f"/o/{p.org.slug}/calendar/occurrences")
+    card = re.search(rf'id="occurrence-{oid}".*?</li>\s*</ul>', listed.text, re.S).group(0)
+    assert "Retreat" in card and "1 of 1 seats taken" in card and "1 waiting" in card and "P1" in card
 
 
 async def test_private_feed_is_made_read_regenerated_and_revoked(client, db, browser: Browser, other_browser: Browser):

@@ -342,9 +342,16 @@ async def occurrences_page(tenant: TenantContext, ws: Workspace) -> Template:
     """Dated sessions of fixed-date and group services: seats taken, offered, free, and waiting."""
     items, total = await seats.list_occurrences(tenant.session, service_id=None, limit=200, offset=0)
     service_names = dict((await tenant.session.execute(sa.select(Service.id, Service.name))).all())
+    lines = {o.id: [e for e in await seats.waitlist(tenant.session, o.id) if e.status in ("WAITING", "OFFERED")]
+             for o in items if o.waiting or o.seats_offered}
+    wanted = {e.patient_id for entries in lines.values() for e in entries}
+    names = {}
+    if wanted:
+        names = {r[0]: f"{r[1]} {r[2]}".strip() for r in await tenant.session.execute(
+            sa.select(Patient.id, Patient.first_name, Patient.last_name).where(Patient.id.in_(wanted)))}
     ws.active = "calendar"
     return render("bookings/calendar_occurrences.html", language=ws.language, time_zone=_zone(ws), ws=ws, items=items, total=total,
-                  service_names=service_names)
+                  service_names=service_names, lines=lines, names=names)
 
 
 # -- the private feed -----------------------------------------------------------------------------
