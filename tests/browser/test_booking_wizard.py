@@ -149,6 +149,14 @@ def test_the_owner_works_the_week_calendar(new_page, server: Server, request):
     page.wait_for_url(re.compile(rf"/o/{slug}/calendar"))
     assert page.locator(".booking").count() == 1 and "Lía" in page.locator(".booking").inner_text()
     visit_check(page, "week", request=request)
+    page.get_by_role("link", name="Reservar para un paciente").click()
+    page.get_by_role("button", name="Ver horas libres").click()
+    page.locator(".slot").first.wait_for()
+    visit_check(page, "book-for-a-patient", request=request)
+    page.locator(".slot").nth(3).click()
+    page.get_by_role("button", name="Reservar", exact=True).click()
+    page.wait_for_url(re.compile(rf"/o/{slug}/calendar\?week="))
+    assert page.locator(".booking").count() >= 1
     page.goto(f"/o/{slug}/calendar/availability")
     assert page.locator(".availability-rules li").count() == 7
     visit_check(page, "availability", request=request)
