@@ -20,12 +20,12 @@ pytestmark = pytest.mark.browser
 PHONE = {"width": 390, "height": 844}
 
 
-def _practice(server: Server) -> tuple[str, str]:
+def _practice(server: Server, owner: str | None = None) -> tuple[str, str]:
     """A Madrid practice (Spanish) whose owner gives a 50-minute online first session every day
     09:00–17:00 Madrid time; late cancellations (within 8 days) cost 20 EUR."""
     slug = unique_slug("book")
     signed = httpx.post(f"{server.base}/api/v1/signup", json={
-        "organization_name": "Centre Serenitat", "slug": slug, "email": unique_email("owner"), "password": PASSWORD,
+        "organization_name": "Centre Serenitat", "slug": slug, "email": owner or unique_email("owner"), "password": PASSWORD,
         "display_name": "Marta Vidal", "tier": "PRO"}, timeout=30)
     assert signed.status_code == 201, signed.text
     owner_id = signed.json()["user_id"]
@@ -127,3 +127,42 @@ def test_madrid_practice_books_a_new_york_client_at_15_madrid(new_page, server: 
     # a client who comes back without the zone in the address still reads New York time (their profile's zone)
     page.goto(page.url.split("?")[0])
     assert "10:00 EDT (America/New York)" in page.content()
+
+
+def test_the_owner_works_the_week_calendar(new_page, server: Server, request):
+    owner = unique_email("owner")
+    slug, schema = _practice(server, owner)
+    page = new_page(locale="es-ES")
+    page.goto(f"/p/{slug}/book")  # a client books first
+    page.get_by_role("link", name=re.compile("Primera sesión online")).click()
+    page.get_by_role("link", name=re.compile("Cualquier terapeuta disponible")).click()
+    page.locator(".slot").first.click()
+    _details(page, "Lía", unique_email("lia"), "Europe/Madrid")
+    page.get_by_role("button", name="Confirmar la reserva").click()
+    page.wait_for_url(re.compile(r"/b/"))
+    page.goto("/login")
+    page.locator('input[name="email"]').fill(owner)
+    page.locator('input[name="password"]').fill(PASSWORD)
+    page.locator('form[action="/login"] button[type="submit"]').click()
+    page.wait_for_url(re.compile(rf"/o/{slug}/?$"))
+    page.get_by_role("link", name="Calendario", exact=True).click()
+    page.wait_for_url(re.compile(rf"/o/{slug}/calendar"))
+    assert page.locator(".booking").count() == 1 and "Lía" in page.locator(".booking").inner_text()
+    visit_check(page, "week", request=request)
+    page.get_by_role("link", name="Reservar para un paciente").click()
+    page.get_by_role("button", name="Ver horas libres").click()
+    page.locator(".slot").first.wait_for()
+    visit_check(page, "book-for-a-patient", request=request)
+    page.locator(".slot").nth(3).click()
+    page.get_by_role("button", name="Reservar", exact=True).click()
+    page.wait_for_url(re.compile(rf"/o/{slug}/calendar\?week="))
+    assert page.locator(".booking").count() >= 1
+    page.goto(f"/o/{slug}/calendar/availability")
+    assert page.locator(".availability-rules li").count() == 7
+    visit_check(page, "availability", request=request)
+    page.goto(f"/o/{slug}/calendar/feed")
+    page.get_by_role("button", name=re.compile("Crear mi dirección")).click()
+    url = page.locator(".feed-url").inner_text()
+    visit_check(page, "feed", request=request)
+    feed = httpx.get(url.replace(url.split("/p/")[0], server.base), timeout=30)
+    assert feed.status_code == 200 and "Lía" not in feed.text and "SUMMARY:Primera sesión online" in feed.text

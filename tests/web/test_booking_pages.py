@@ -149,6 +149,14 @@ async def test_blocked_patient_limit_honeypot_and_hostile_input(client, db, brow
         if field in ("first_name", "time_zone"):
             assert f'id="e-{field}"' in refused.text, bad
     assert (await in_tenant(db, slug, "SELECT count(*) FROM bookings"))[0][0] == 0
+    # hostile query strings lead back to a step, never to an error
+    for query in ("service=%00", f"service={service_id}&therapist=%ff%fe", f"service={service_id}&therapist=any&zone=Mars/Olympus",
+                  f"service={service_id}&therapist=any&from=99999-99-99", f"service={service_id}&therapist=any&from=0001-01-01",
+                  f"service={service_id}&therapist=any&start=not-a-time", f"service={service_id}&therapist=any&start=2027-03-20T15:00:00",
+                  "service=" + "9" * 5000):
+        answer = await browser.get(f"/p/{slug}/book?{query}")
+        assert answer.status_code in (200, 400, 422), (query, answer.status_code)
+    assert (await browser.get("/p/no-such-practice/book")).status_code == 404
     # a patient blocked after a risk alert learns only that online booking is unavailable
     created = await client.post(f"/api/v1/orgs/{slug}/patients", json={"first_name": "Bo", "email": "bo@example.org"}, headers=p.org.headers)
     await in_tenant(db, slug, "UPDATE patients SET blocked_at = now() WHERE id = :i", {"i": created.json()["id"]})
@@ -175,3 +183,25 @@ def test_a_token_opens_one_booking_of_one_organization_under_one_key():
     other = uuid.uuid4()
     assert links.booking_of(secret, 7, links.manage_token(secret, 7, other)[:22] + token[22:]) is None  # swapped id
     assert links.manage_url("https://anima.example/", secret, "serenity", 7, booking_id) == f"https://anima.example/p/serenity/b/{token}"
+
+
+async def test_self_booking_is_rate_limited_per_client_address(client, db, settings):
+    import httpx
+
+    from anima.app import create_app
+    from anima.identity.rate_limit import Limit, RateLimits
+
+    p = await practice(client, db)
+    limits = RateLimits().scaled(1000)
+    limits.limits["book:address"] = Limit(2, 3600)
+    app = create_app(settings, database=db, rate_limits=limits)
+    free = await slots(client, p, day_ahead(7))
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app, client=("203.0.113.9", 4000)),
+                                 base_url="http://testserver", follow_redirects=False) as http:
+        browser = Browser(http)
+        answers = []
+        for i in range(3):
+            start = free[i * 3]["starts_at"].replace("+00:00", "Z")
+            answers.append((await _book(browser, p.org.slug, _details(p.service["id"], start, email=f"c{i}@example.org"))).status_code)
+    assert answers == [303, 303, 429]
+    assert (await in_tenant(db, p.org.slug, "SELECT count(*) FROM bookings"))[0][0] == 2

@@ -3,7 +3,7 @@ booking), ``reminder_settings`` (offsets per organization and service),
 ``bookings.client_confirmed_at`` and ``outbound_emails.calendar`` (the iCalendar invitation).
 
 Revision ID: r3m1nd3r0012
-Revises: c0aa7e1a0009, b7c8d9e00011
+Revises: b7c8d9e00011
 Create Date: 2026-12-01 03:55:00
 
 """
@@ -17,7 +17,7 @@ import advanced_alchemy
 
 # revision identifiers, used by Alembic.
 revision: str = 'r3m1nd3r0012'
-down_revision: Union[str, Sequence[str], None] = ('c0aa7e1a0009', 'b7c8d9e00011')
+down_revision: Union[str, Sequence[str], None] = 'b7c8d9e00011'
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
 

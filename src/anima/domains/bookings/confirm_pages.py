@@ -16,7 +16,6 @@ from litestar.response import Template
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from anima.domains.bookings import links, public, services
-from anima.domains.bookings.pages import _booking, _moment, _practice, _private, _zone
 from anima.domains.catalog.models import Service
 from anima.problems import Problem
 from anima.runtime import Runtime
@@ -26,6 +25,8 @@ from anima.web.render import render
 
 async def _page(request: Request[Any, Any, Any], runtime: Runtime, session: AsyncSession, slug: str, token: str,
                 *, done: bool | None = None, message: str | None = None, status: int = 200) -> Template:
+    from anima.domains.bookings.pages import _booking, _moment, _practice, _private, _zone  # noqa: PLC0415 - pages lists these handlers
+
     practice = await _practice(request, session, slug)
     booking = await _booking(runtime, session, practice, token)
     zone = _zone(None, await public.client_zone(session, booking, practice.zone))
@@ -50,6 +51,8 @@ async def confirm_page(request: Request[Any, Any, Any], runtime: Runtime, db_ses
 async def confirm_submit(request: Request[Any, Any, Any], runtime: Runtime, db_session: AsyncSession, slug: str,
                          token: str) -> Template:
     """Confirm once (:func:`anima.domains.bookings.services.client_confirm`) and say so."""
+    from anima.domains.bookings.pages import _booking, _practice  # noqa: PLC0415 - pages lists these handlers
+
     practice = await _practice(request, db_session, slug)
     booking = await _booking(runtime, db_session, practice, token)
     try:

@@ -42,6 +42,30 @@ def sequence(booking: Booking) -> int:
 METHODS = ("PUBLISH", "REQUEST", "CANCEL")
 
 
+def _event(booking: Booking, service_name: str, location: str, now: datetime.datetime, method: str = "PUBLISH") -> Event:
+    event = Event()
+    event.add("uid", uid(booking))
+    event.add("sequence", sequence(booking))
+    event.add("dtstamp", now.astimezone(datetime.UTC))
+    event.add("dtstart", booking.starts_at.astimezone(datetime.UTC))
+    event.add("dtend", booking.ends_at.astimezone(datetime.UTC))
+    event.add("summary", service_name)
+    event.add("status", "CANCELLED" if method == "CANCEL" else _STATUS.get(booking.status, "CONFIRMED"))
+    if location:
+        event.add("location", location)
+    return event
+
+
+def _calendar(name: str | None = None, method: str = "PUBLISH") -> Calendar:
+    calendar = Calendar()
+    calendar.add("prodid", PRODID)
+    calendar.add("version", "2.0")
+    calendar.add("method", method)
+    if name:
+        calendar.add("x-wr-calname", name)  # the name calendar applications show for a subscription
+    return calendar
+
+
 def booking_calendar(booking: Booking, *, service_name: str, location: str = "",
                      now: datetime.datetime | None = None, method: str = "PUBLISH",
                      organizer: tuple[str, str] | None = None, attendee: str | None = None) -> bytes:
@@ -50,24 +74,23 @@ def booking_calendar(booking: Booking, *, service_name: str, location: str = "",
     both written only when given (an emailed REQUEST or CANCEL). Raises ValueError for another method."""
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}")
-    calendar = Calendar()
-    calendar.add("prodid", PRODID)
-    calendar.add("version", "2.0")
-    calendar.add("method", method)
-    event = Event()
-    event.add("uid", uid(booking))
-    event.add("sequence", sequence(booking))
-    event.add("dtstamp", (now or datetime.datetime.now(datetime.UTC)).astimezone(datetime.UTC))
-    event.add("dtstart", booking.starts_at.astimezone(datetime.UTC))
-    event.add("dtend", booking.ends_at.astimezone(datetime.UTC))
-    event.add("summary", service_name)
-    event.add("status", "CANCELLED" if method == "CANCEL" else _STATUS.get(booking.status, "CONFIRMED"))
-    if location:
-        event.add("location", location)
+    calendar = _calendar(method=method)
+    event = _event(booking, service_name, location, now or datetime.datetime.now(datetime.UTC), method)
     if organizer is not None:
         event.add("organizer", vCalAddress(f"mailto:{organizer[1]}"), parameters={"cn": organizer[0]})
     if attendee is not None:
         event.add("attendee", vCalAddress(f"mailto:{attendee}"),
                   parameters={"role": "REQ-PARTICIPANT", "partstat": "ACCEPTED", "rsvp": "FALSE"})
     calendar.add_component(event)
+    return calendar.to_ical()
+
+
+def feed_calendar(entries: list[tuple[Booking, str, str]], *, name: str, now: datetime.datetime | None = None) -> bytes:
+    """A subscription feed: one VEVENT per ``(booking, service name, location)``, the same UID
+    and SEQUENCE rules as a single booking's file, so a calendar updates events in place and a
+    cancelled one (STATUS:CANCELLED) is removed or struck through. ``name`` is the calendar's."""
+    moment = now or datetime.datetime.now(datetime.UTC)
+    calendar = _calendar(name)
+    for booking, service_name, location in entries:
+        calendar.add_component(_event(booking, service_name, location, moment))
     return calendar.to_ical()

@@ -53,6 +53,8 @@ def booking_of(secret_key: str, tenant_id: int, token: str) -> uuid.UUID | None:
         booking_id = uuid.UUID(bytes=base64.urlsafe_b64decode(token[:22] + "=="))
     except (binascii.Error, ValueError):
         return None
+    if _b64(booking_id.bytes) != token[:22]:
+        return None  # a non-canonical spelling of the id (its last character's 2 spare bits)
     if not hmac.compare_digest(token[22:], _mac(secret_key, tenant_id, booking_id)):
         return None
     return booking_id

@@ -25,7 +25,7 @@ import uuid
 
 from advanced_alchemy.types import GUID, DateTimeUTC
 from sqlalchemy import (
-    Boolean, CheckConstraint, Computed, Date, ForeignKey, Index, Integer, String, Time, UniqueConstraint, text,
+    Boolean, CheckConstraint, Computed, Date, ForeignKey, Index, Integer, LargeBinary, String, Time, UniqueConstraint, text,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, TSTZRANGE, ExcludeConstraint
 from sqlalchemy.orm import Mapped, mapped_column
@@ -266,3 +266,18 @@ class BookingNotice(UUIDKey, TenantBase):
     key: Mapped[str] = mapped_column(String(40))
     due_at: Mapped[datetime.datetime] = mapped_column(DateTimeUTC(timezone=True))
     done_at: Mapped[datetime.datetime | None] = mapped_column(DateTimeUTC(timezone=True), nullable=True)
+
+
+class CalendarFeed(UUIDKey, Timestamps, TenantBase):
+    """A therapist's private calendar feed: the SHA-256 (``token_hash``) of the secret token its
+    URL carries — never the token itself. One per therapist; regenerating replaces the hash (the
+    old URL stops at once), revoking deletes the row."""
+
+    __tablename__ = "calendar_feeds"
+    __table_args__ = (
+        UniqueConstraint("therapist_id", name="uq_calendar_feeds_therapist"),
+        UniqueConstraint("token_hash", name="uq_calendar_feeds_token_hash"),
+    )
+
+    therapist_id: Mapped[uuid.UUID] = mapped_column(GUID, ForeignKey("staff.id", ondelete="CASCADE"))
+    token_hash: Mapped[bytes] = mapped_column(LargeBinary)

@@ -39,7 +39,7 @@ from litestar.response import Response, Template
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from anima.crypto.cipher import FieldCipher
-from anima.domains.bookings import links, policies, public, services
+from anima.domains.bookings import calendar_pages, confirm_pages, feeds, links, policies, public, services
 from anima.domains.bookings.ics import booking_calendar
 from anima.domains.bookings.models import Booking
 from anima.domains.bookings.schemas import CancelRequest, RescheduleRequest
@@ -348,9 +348,18 @@ async def manage_ics(request: Request[Any, Any, Any], runtime: Runtime, db_sessi
                     headers={**PRIVATE, "Content-Disposition": 'attachment; filename="booking.ics"'})
 
 
-PAGE_HANDLERS: list[Any] = [wizard_page, book_submit, manage_page, cancel_submit, move_submit, manage_ics]
+@get("/p/{slug:str}/feed/{token:str}", name="bookings:feed-ics", include_in_schema=False)
+async def feed_ics(request: Request[Any, Any, Any], db_session: AsyncSession, slug: str, token: str) -> Response[bytes]:
+    """A therapist's private calendar feed (:mod:`anima.domains.bookings.feeds`): 404 once revoked."""
+    practice = await _practice(request, db_session, slug)
+    therapist_id = await feeds.therapist_of(db_session, token.removesuffix(".ics"))
+    if therapist_id is None:
+        raise NotFound("this calendar feed is not valid")
+    body = await feeds.feed(db_session, therapist_id, name=practice.tenant.name)
+    return Response(body, media_type="text/calendar; charset=utf-8", headers=PRIVATE)
 
-# the confirm link of a reminder (its own module; listed here so the domain is discovered once)
-from anima.domains.bookings.confirm_pages import PAGE_HANDLERS as _CONFIRM_PAGES  # noqa: E402
 
-PAGE_HANDLERS += _CONFIRM_PAGES
+PAGE_HANDLERS: list[Any] = [
+    wizard_page, book_submit, manage_page, cancel_submit, move_submit, manage_ics, feed_ics, *calendar_pages.PAGE_HANDLERS,
+    *confirm_pages.PAGE_HANDLERS,
+]
