@@ -4,7 +4,7 @@
 rows (``FOR UPDATE SKIP LOCKED``, marked done in the same transaction: two ticks never handle one
 row) and, in that tenant transaction:
 
-* ``change`` — queues the client's email (``booking_change``: confirmed, rescheduled or cancelled)
+* ``change`` — queues the client's email (:func:`anima.domains.automations.outbound.queue_email`) (``booking_change``: confirmed, rescheduled or cancelled)
   in the tenant's outbound emails with the iCalendar invitation (:func:`anima.domains.bookings.ics.booking_calendar`):
   METHOD REQUEST while the booking stands, CANCEL once cancelled, both with the booking's UID and
   its current SEQUENCE. The idempotency key is ``booking:<id>:<SEQUENCE>`` (one email per change); a
@@ -30,10 +30,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from anima.config import Settings
-from anima.domains.automations.models import OutboundEmail
+from anima.domains.automations import outbound
 from anima.domains.bookings import ics, links
 from anima.domains.bookings.availability import therapist_zone
 from anima.domains.bookings.models import Booking
@@ -41,7 +40,6 @@ from anima.domains.catalog.models import Service
 from anima.domains.patients.models import Patient
 from anima.domains.reach import sms as reach_sms
 from anima.domains.settings.services import get_settings, iana_zones
-from anima.events.due_work import WorkKind, note_due
 from anima.events.outbox import emit
 from anima.events.types import EventType
 from anima.mail import compose
@@ -101,23 +99,11 @@ async def _facts(c: _Context, booking: Booking, patient: Patient) -> dict[str, A
     }
 
 
-async def _queue_email(c: _Context, booking: Booking, patient: Patient, address: str, template: str, key: str,
+async def _queue_email(c: _Context, patient: Patient, address: str, template: str, key: str,
                        facts: dict[str, Any], calendar: str | None) -> None:
     composed = compose.render(template, facts["language"], **{k: v for k, v in facts.items() if k != "language"})
-    email_id = uuid.uuid4()
-    try:
-        bidx = await c.tj.cipher.blind_index("email", address)
-    except ValueError:
-        bidx = None
-    result = await c.tj.session.execute(
-        pg_insert(OutboundEmail).values(
-            id=email_id, idempotency_key=key, patient_id=patient.id,
-            recipient_enc=await c.tj.cipher.encrypt_text("outbound_emails", "recipient_enc", email_id, address),
-            template=template, subject=composed.subject, body=composed.text, html_body=composed.html,
-            language=composed.language, category="transactional", recipient_bidx=bidx, calendar=calendar,
-        ).on_conflict_do_nothing(index_elements=["idempotency_key"]).returning(OutboundEmail.id)
-    )
-    if result.first() is not None:
+    if await outbound.queue_email(c.tj.session, c.tj.cipher, key=key, address=address, composed=composed, template=template,
+                                  category="transactional", patient_id=patient.id, calendar=calendar):
         c.counts["emails"] += 1
 
 
@@ -142,7 +128,7 @@ async def _change(c: _Context, booking: Booking, patient: Patient, key: str) -> 
         booking, service_name=facts["service_name"], location=facts["location"],
         method="CANCEL" if change == "cancelled" else "REQUEST", organizer=organizer, attendee=address,
     ).decode()
-    await _queue_email(c, booking, patient, address, "booking_change", f"booking:{booking.id}:{seq}",
+    await _queue_email(c, patient, address, "booking_change", f"booking:{booking.id}:{seq}",
                        {**facts, "change": change}, calendar)
 
 
@@ -159,7 +145,7 @@ async def _reminder(c: _Context, booking: Booking, patient: Patient, key: str) -
     once = f"booking-reminder:{booking.id}:{key}:{booking.rescheduled_count}"
     address = await _address(c, patient)
     if address is not None:
-        await _queue_email(c, booking, patient, address, "booking_reminder", once, facts, None)
+        await _queue_email(c, patient, address, "booking_reminder", once, facts, None)
     body = compose.render_sms("booking_reminder", facts["language"],
                               **{k: v for k, v in facts.items() if k != "language"})
     detail = await reach_sms.queue_sms(c.tj.session, c.tj.cipher, patient, template="booking_reminder", body=body,
@@ -201,8 +187,6 @@ async def deliver_due(tj: TenantTransaction, settings: Settings, org: Organizati
             await _reminder(c, booking, patient, row.key)
         else:
             await _upcoming(c, booking, row.key)
-    if counts["emails"]:
-        await note_due(tj.session, WorkKind.MAIL)
     return counts
 
 
