@@ -252,3 +252,28 @@ async def test_reminder_offsets_per_organization_and_service_with_hostile_input_
     booking_id = (await hold(client, p, start, p.patients[0])).json()["id"]
     assert (await client.post(f"{p.base}/bookings/{booking_id}/confirm", headers=p.org.headers)).status_code == 200
     assert [r.key for r in await _pending(db, p.org.slug, booking_id)] == ["reminder:30"]
+
+
+async def test_a_reminder_texts_only_a_patient_with_sms_consent(client, db, runtime):
+    p = await practice(client, db)
+    tid = await tenant_id_of(db, p.org.slug)
+    queued = {}
+    for name, consent in (("with", True), ("without", False)):
+        created = await client.post(f"/api/v1/orgs/{p.org.slug}/patients", json={
+            "first_name": name, "email": unique_email(name), "phone": "+34 600 000 00" + ("1" if consent else "2"), "language": "es"},
+            headers=p.org.headers)
+        assert created.status_code == 201, created.text
+        patient_id = created.json()["id"]
+        if consent:
+            given = await client.put(f"{p.base}/patients/{patient_id}/sms-consent", json={"given": True, "method": "written"},
+                                     headers=p.org.headers)
+            assert given.status_code == 200, given.text
+        start = (await slots(client, p, day_ahead(5 if consent else 6)))[0]["starts_at"]
+        booking_id = (await hold(client, p, start, patient_id)).json()["id"]
+        assert (await client.post(f"{p.base}/bookings/{booking_id}/confirm", headers=p.org.headers)).status_code == 200
+        queued[name] = patient_id
+    await in_tenant(db, p.org.slug, "UPDATE booking_notices SET due_at = now() - interval '1 second' WHERE kind = 'reminder'")
+    await booking_notices(runtime, tid)
+    texts = await in_tenant(db, p.org.slug, "SELECT patient_id::text, template, body FROM outbound_sms")
+    assert [(t.patient_id, t.template) for t in texts] == [(queued["with"], "booking_reminder")]
+    assert f"/p/{p.org.slug}/b/" in texts[0].body and "STOP" in texts[0].body
