@@ -35,7 +35,7 @@ from anima.config import Settings
 from anima.domains.automations import outbound
 from anima.domains.bookings import ics, links
 from anima.domains.bookings.availability import therapist_zone
-from anima.domains.bookings.models import Booking
+from anima.domains.bookings.models import Booking, BookingNotice
 from anima.domains.catalog.models import Service
 from anima.domains.patients.models import Patient
 from anima.domains.reach import sms as reach_sms
@@ -122,7 +122,11 @@ async def _change(c: _Context, booking: Booking, patient: Patient, key: str) -> 
     if address is None:
         return
     facts = await _facts(c, booking, patient)
-    change = "cancelled" if booking.status == "CANCELLED" else "rescheduled" if booking.rescheduled_count else "confirmed"
+    # "new time" only for a client who was told of an earlier time (a hold moved before its
+    # confirmation is simply confirmed)
+    told = await c.tj.session.scalar(sa.select(sa.func.count()).select_from(BookingNotice).where(
+        BookingNotice.booking_id == booking.id, BookingNotice.kind == "change", BookingNotice.key != key))
+    change = "cancelled" if booking.status == "CANCELLED" else "rescheduled" if booking.rescheduled_count and told else "confirmed"
     organizer = (c.org.name, c.org.mail_from_address or _platform_address(c.settings))
     calendar = ics.booking_calendar(
         booking, service_name=facts["service_name"], location=facts["location"],
