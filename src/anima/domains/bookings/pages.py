@@ -277,8 +277,12 @@ async def _manage(request: Request[Any, Any, Any], runtime: Runtime, session: As
     alternatives: dict[datetime.date, list[Any]] = {}
     if usable and booking.therapist_id is not None and booking.status == "CONFIRMED":
         first = now.astimezone(ZoneInfo(zone)).date()
-        for s in await services.search(session, service.id, therapist_id=booking.therapist_id, first=first,
-                                       last=first + datetime.timedelta(days=WEEK - 1), zone=zone):
+        try:
+            found = await services.search(session, service.id, therapist_id=booking.therapist_id, first=first,
+                                          last=first + datetime.timedelta(days=WEEK - 1), zone=zone)
+        except InvalidInput:
+            found = []  # the service or the therapist no longer offers new times: cancelling still works
+        for s in found:
             alternatives.setdefault(s.local_starts_at.date(), []).append((s.local_starts_at.strftime("%H:%M"), _iso(s.starts_at)))
     return _private(render(
         "bookings/manage.html", language=practice.language, time_zone=zone, status=status, practice=practice, booking=booking,
