@@ -50,6 +50,7 @@ class RateLimits:
             "verify-resend:user": Limit(5, 3600),
             "form:address": Limit(20, 900),
             "form:form": Limit(300, 3600),
+            "book:address": Limit(20, 3600),
         }
     )
 

@@ -34,6 +34,7 @@ SECTIONS: tuple[Section, ...] = (
     Section("dashboard", "", _ALL),
     Section("people", "people", _ALL),
     Section("leads", "leads", _FRONT_DESK),
+    Section("calendar", "calendar", _ALL),
     Section("alerts", "alerts", _ALL),
     Section("services", "services", _ALL),
     Section("forms", "forms", _ALL),

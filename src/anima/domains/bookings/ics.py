@@ -35,22 +35,44 @@ def sequence(booking: Booking) -> int:
     return booking.rescheduled_count + (booking.confirmed_at is not None) + (booking.cancelled_at is not None)
 
 
-def booking_calendar(booking: Booking, *, service_name: str, location: str = "",
-                     now: datetime.datetime | None = None) -> bytes:
-    """The ``text/calendar`` bytes of one booking: a VCALENDAR (METHOD PUBLISH) with its VEVENT."""
-    calendar = Calendar()
-    calendar.add("prodid", PRODID)
-    calendar.add("version", "2.0")
-    calendar.add("method", "PUBLISH")
+def _event(booking: Booking, service_name: str, location: str, now: datetime.datetime) -> Event:
     event = Event()
     event.add("uid", uid(booking))
     event.add("sequence", sequence(booking))
-    event.add("dtstamp", (now or datetime.datetime.now(datetime.UTC)).astimezone(datetime.UTC))
+    event.add("dtstamp", now.astimezone(datetime.UTC))
     event.add("dtstart", booking.starts_at.astimezone(datetime.UTC))
     event.add("dtend", booking.ends_at.astimezone(datetime.UTC))
     event.add("summary", service_name)
     event.add("status", _STATUS.get(booking.status, "CONFIRMED"))
     if location:
         event.add("location", location)
-    calendar.add_component(event)
+    return event
+
+
+def _calendar(name: str | None = None) -> Calendar:
+    calendar = Calendar()
+    calendar.add("prodid", PRODID)
+    calendar.add("version", "2.0")
+    calendar.add("method", "PUBLISH")
+    if name:
+        calendar.add("x-wr-calname", name)  # the name calendar applications show for a subscription
+    return calendar
+
+
+def booking_calendar(booking: Booking, *, service_name: str, location: str = "",
+                     now: datetime.datetime | None = None) -> bytes:
+    """The ``text/calendar`` bytes of one booking: a VCALENDAR (METHOD PUBLISH) with its VEVENT."""
+    calendar = _calendar()
+    calendar.add_component(_event(booking, service_name, location, now or datetime.datetime.now(datetime.UTC)))
+    return calendar.to_ical()
+
+
+def feed_calendar(entries: list[tuple[Booking, str, str]], *, name: str, now: datetime.datetime | None = None) -> bytes:
+    """A subscription feed: one VEVENT per ``(booking, service name, location)``, the same UID
+    and SEQUENCE rules as a single booking's file, so a calendar updates events in place and a
+    cancelled one (STATUS:CANCELLED) is removed or struck through. ``name`` is the calendar's."""
+    moment = now or datetime.datetime.now(datetime.UTC)
+    calendar = _calendar(name)
+    for booking, service_name, location in entries:
+        calendar.add_component(_event(booking, service_name, location, moment))
     return calendar.to_ical()

@@ -25,7 +25,7 @@ import uuid
 
 from advanced_alchemy.types import GUID, DateTimeUTC
 from sqlalchemy import (
-    Boolean, CheckConstraint, Computed, Date, ForeignKey, Index, Integer, String, Time, UniqueConstraint, text,
+    Boolean, CheckConstraint, Computed, Date, ForeignKey, Index, Integer, LargeBinary, String, Time, UniqueConstraint, text,
 )
 from sqlalchemy.dialects.postgresql import TSTZRANGE, ExcludeConstraint
 from sqlalchemy.orm import Mapped, mapped_column
@@ -222,3 +222,18 @@ class BookingCharge(UUIDKey, Timestamps, TenantBase):
     currency: Mapped[str | None] = mapped_column(String(3), nullable=True)
     credits: Mapped[int] = mapped_column(Integer, default=0)
     status: Mapped[str] = mapped_column(String(12), default="TO_COLLECT")
+
+
+class CalendarFeed(UUIDKey, Timestamps, TenantBase):
+    """A therapist's private calendar feed: the SHA-256 (``token_hash``) of the secret token its
+    URL carries — never the token itself. One per therapist; regenerating replaces the hash (the
+    old URL stops at once), revoking deletes the row."""
+
+    __tablename__ = "calendar_feeds"
+    __table_args__ = (
+        UniqueConstraint("therapist_id", name="uq_calendar_feeds_therapist"),
+        UniqueConstraint("token_hash", name="uq_calendar_feeds_token_hash"),
+    )
+
+    therapist_id: Mapped[uuid.UUID] = mapped_column(GUID, ForeignKey("staff.id", ondelete="CASCADE"))
+    token_hash: Mapped[bytes] = mapped_column(LargeBinary)

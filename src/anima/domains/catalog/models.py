@@ -66,6 +66,8 @@ class Service(UUIDKey, Timestamps, TenantBase):
     location: Mapped[str] = mapped_column(String(16))
     location_detail: Mapped[str] = mapped_column(String(255), default="")
     active: Mapped[bool] = mapped_column(Boolean, default=True, server_default="true")
+    #: offered on the organization's public booking page (``/p/<slug>/book/``) while also active
+    public_booking: Mapped[bool] = mapped_column(Boolean, default=True, server_default="true")
     # booking settings (the booking engine's slot search and hold rules read them): minutes of a
     # therapist's time blocked before and after a session, the least notice a booking needs, how
     # far ahead it may be made, and the distance between offered start times

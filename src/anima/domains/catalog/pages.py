@@ -160,7 +160,7 @@ async def services_page(tenant: TenantContext, ws: Workspace) -> Template:
 async def new_service_page(tenant: TenantContext, ws: Workspace) -> Template:
     """The form of a new service (owners)."""
     form = FormState(values={"kind": "ONE_ON_ONE", "scheduling": "CALENDAR", "location": "ONLINE", "currency": "EUR",
-                             "duration_minutes": "50", "active": "on"})
+                             "duration_minutes": "50", "active": "on", "public_booking": "on"})
     return await _form_page(tenant, ws, form=form)
 
 
@@ -173,7 +173,7 @@ async def create_service_submit(request: Request[Any, Any, Any], tenant: TenantC
         return await _form_page(tenant, ws, form=_show(FormState(), problem, ws.language), status=problem.status, selected=[])
     data, price_errors = _read(values, ws.language, update=False)
     data["therapist_ids"] = values["therapist_ids"]
-    body, form = parse(ServiceCreate, data, integers=_INTEGERS, booleans=("active",), language=ws.language)
+    body, form = parse(ServiceCreate, data, integers=_INTEGERS, booleans=("active", "public_booking"), language=ws.language)
     form.values = dict(values)
     form.errors.pop("price_minor", None)
     form.errors.update(price_errors)
@@ -195,6 +195,7 @@ def _values_of(service: Any) -> dict[str, Any]:
         "duration_minutes": str(service.duration_minutes), "price": minor_to_price(service.price_minor, service.currency),
         "currency": service.currency, "capacity": "" if service.capacity is None else str(service.capacity),
         "location": service.location, "location_detail": service.location_detail, "active": "on" if service.active else "",
+        "public_booking": "on" if service.public_booking else "",
     }
 
 
@@ -215,8 +216,9 @@ async def update_service_submit(request: Request[Any, Any, Any], tenant: TenantC
         form = _show(FormState(values=_values_of(service)), problem, ws.language)
         return await _reshow(tenant, ws, service_id, form, problem.status, None, [str(t.id) for t in service.therapists])
     values.setdefault("active", "")
+    values.setdefault("public_booking", "")
     data, price_errors = _read(values, ws.language, update=True)
-    body, form = parse(ServiceUpdate, data, integers=_INTEGERS, booleans=("active",), keep_empty=("description", "location_detail"),
+    body, form = parse(ServiceUpdate, data, integers=_INTEGERS, booleans=("active", "public_booking"), keep_empty=("description", "location_detail"),
                        language=ws.language)
     assignment, assignment_form = parse(TherapistAssignment, {"therapist_ids": values["therapist_ids"]}, language=ws.language)
     form.values = dict(values)

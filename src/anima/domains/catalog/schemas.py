@@ -38,6 +38,7 @@ class ServiceCreate(RequestBody):
     capacity: Capacity | None = None
     location_detail: LocationDetail = ""
     active: bool = True
+    public_booking: bool = True
     therapist_ids: list[uuid.UUID] = []
     buffer_before_minutes: Buffer = 0
     buffer_after_minutes: Buffer = 0
@@ -58,6 +59,7 @@ class ServiceUpdate(RequestBody, omit_defaults=True):
     location: LocationName | msgspec.UnsetType = msgspec.UNSET
     location_detail: LocationDetail | msgspec.UnsetType = msgspec.UNSET
     active: bool | msgspec.UnsetType = msgspec.UNSET
+    public_booking: bool | msgspec.UnsetType = msgspec.UNSET
     buffer_before_minutes: Buffer | msgspec.UnsetType = msgspec.UNSET
     buffer_after_minutes: Buffer | msgspec.UnsetType = msgspec.UNSET
     min_notice_minutes: Notice | msgspec.UnsetType = msgspec.UNSET
@@ -95,3 +97,4 @@ class ServiceOut(msgspec.Struct):
     min_notice_minutes: int = 120
     horizon_days: int = 90
     slot_step_minutes: int = 15
+    public_booking: bool = True

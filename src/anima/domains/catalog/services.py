@@ -74,6 +74,7 @@ def to_out(service: Service) -> ServiceOut:
         min_notice_minutes=service.min_notice_minutes,
         horizon_days=service.horizon_days,
         slot_step_minutes=service.slot_step_minutes,
+        public_booking=service.public_booking,
     )
 
 
