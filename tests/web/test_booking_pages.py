@@ -120,6 +120,11 @@ async def test_forged_and_started_links_change_nothing(client, db, browser: Brow
     assert (await browser.get(f"/p/{p.org.slug}/b/{forged}")).status_code == 404
     assert (await browser.get(f"/p/{p.org.slug}/b/short")).status_code == 404
     assert (await browser.get(f"/p/{p.org.slug}/b/{token}%00")).status_code in (404, 422)
+    # a service no longer offered: the link still shows the booking and lets the client cancel
+    off = await client.patch(f"{p.base}/services/{p.service['id']}", json={"active": False}, headers=p.org.headers)
+    assert off.status_code == 200, off.text
+    still = await browser.get(path)
+    assert still.status_code == 200 and "Cancel this booking" in still.text
     # the session starts: the link shows it but changes nothing
     csrf = await browser.csrf(path)
     await in_tenant(db, p.org.slug, "UPDATE bookings SET starts_at = now() - interval '5 minutes', ends_at = now() + interval '45 minutes', "

@@ -27,6 +27,7 @@ from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
+from babel.dates import format_time
 from litestar import Request, get, post
 from litestar.params import Parameter
 from litestar.response import Response, Template
@@ -72,6 +73,11 @@ def _monday(value: str | None, zone: str) -> datetime.date:
     return day - datetime.timedelta(days=day.weekday())
 
 
+def clock(local: datetime.datetime, language: str) -> str:
+    """A local start as the language writes a time (``10:00``, ``10:00 AM``), by Babel."""
+    return format_time(local, "short", locale=language)
+
+
 def _zone(ws: Workspace) -> str:
     try:
         return ZoneInfo(ws.time_zone).key
@@ -79,10 +85,10 @@ def _zone(ws: Workspace) -> str:
         return "UTC"
 
 
-def _span(start: datetime.datetime, end: datetime.datetime, tz: ZoneInfo) -> str:
+def _span(start: datetime.datetime, end: datetime.datetime, tz: ZoneInfo, language: str) -> str:
     """``09:00–09:50 CET``: a session's local times on its day, the zone's abbreviation named."""
     a, b = start.astimezone(tz), end.astimezone(tz)
-    return f"{a:%H:%M}–{b:%H:%M} {a.tzname()}"
+    return f"{clock(a, language)}–{clock(b, language)} {a.tzname()}"
 
 
 def _caller(tenant: TenantContext) -> services.Caller:
@@ -138,7 +144,7 @@ async def _week(tenant: TenantContext, ws: Workspace, week: str | None, therapis
             days[index][1].append({
                 "booking": b, "service": service_names.get(b.service_id, ""), "patient": patients.get(b.patient_id, ""),
                 "therapist": names.get(b.therapist_id, "") if b.therapist_id else "", "started": b.starts_at <= now,
-                "time": _span(b.starts_at, b.ends_at, tz),
+                "time": _span(b.starts_at, b.ends_at, tz, ws.language),
             })
     ws.active = "calendar"
     return render(
@@ -211,7 +217,7 @@ async def _book_page(tenant: TenantContext, ws: Workspace, params: dict[str, str
                 except InvalidInput:
                     found = []
                 for s in found:
-                    ctx["days"].setdefault(s.local_starts_at.date(), []).append((s.local_starts_at.strftime("%H:%M"), _iso(s.starts_at)))
+                    ctx["days"].setdefault(s.local_starts_at.date(), []).append((clock(s.local_starts_at, ws.language), _iso(s.starts_at)))
         else:
             ctx["start"] = start
             ctx["start_iso"] = _iso(start)

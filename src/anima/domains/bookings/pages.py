@@ -40,6 +40,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from anima.crypto.cipher import FieldCipher
 from anima.domains.bookings import calendar_pages, confirm_pages, feeds, links, policies, public, services
+from anima.domains.bookings.calendar_pages import clock
 from anima.domains.bookings.ics import booking_calendar
 from anima.domains.bookings.models import Booking
 from anima.domains.bookings.schemas import CancelRequest, RescheduleRequest
@@ -176,7 +177,7 @@ async def _wizard(request: Request[Any, Any, Any], session: AsyncSession, practi
                                       last=first + datetime.timedelta(days=WEEK - 1), zone=zone)
         days: dict[datetime.date, list[Any]] = {}
         for s in slots:
-            days.setdefault(s.local_starts_at.date(), []).append((s.local_starts_at.strftime("%H:%M"), _iso(s.starts_at)))
+            days.setdefault(s.local_starts_at.date(), []).append((clock(s.local_starts_at, practice.language), _iso(s.starts_at)))
         previous = first - datetime.timedelta(days=WEEK) if first > today else None
         following = first + datetime.timedelta(days=WEEK)
         return render("bookings/public_slots.html", service=service, therapist_name=therapist_name, step=step, days=days,
@@ -277,9 +278,13 @@ async def _manage(request: Request[Any, Any, Any], runtime: Runtime, session: As
     alternatives: dict[datetime.date, list[Any]] = {}
     if usable and booking.therapist_id is not None and booking.status == "CONFIRMED":
         first = now.astimezone(ZoneInfo(zone)).date()
-        for s in await services.search(session, service.id, therapist_id=booking.therapist_id, first=first,
-                                       last=first + datetime.timedelta(days=WEEK - 1), zone=zone):
-            alternatives.setdefault(s.local_starts_at.date(), []).append((s.local_starts_at.strftime("%H:%M"), _iso(s.starts_at)))
+        try:
+            found = await services.search(session, service.id, therapist_id=booking.therapist_id, first=first,
+                                          last=first + datetime.timedelta(days=WEEK - 1), zone=zone)
+        except InvalidInput:
+            found = []  # the service or the therapist no longer offers new times: cancelling still works
+        for s in found:
+            alternatives.setdefault(s.local_starts_at.date(), []).append((clock(s.local_starts_at, practice.language), _iso(s.starts_at)))
     return _private(render(
         "bookings/manage.html", language=practice.language, time_zone=zone, status=status, practice=practice, booking=booking,
         service=service, moment=await _moment(session, booking.starts_at, booking.therapist_id, practice.language, zone, practice.zone),
