@@ -33,6 +33,8 @@ class EventType(enum.StrEnum):
     LEAD_CONVERTED = "LEAD_CONVERTED"
     #: a lead not contacted for over 7 days (the ghost detector), once per quiet spell
     LEAD_GHOSTED = "LEAD_GHOSTED"
+    #: a confirmed booking starts in ``hours_before`` hours (the "before the session" trigger)
+    BOOKING_UPCOMING = "BOOKING_UPCOMING"
 
 
 EVENT_TYPES = frozenset(EventType)

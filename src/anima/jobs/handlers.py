@@ -22,6 +22,8 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
+import sqlalchemy as sa
+
 from anima.events.due_work import WorkKind, claim_due, take_due
 from anima.events.models import OutboxEvent
 from anima.jobs.queue import job_options
@@ -111,8 +113,10 @@ async def automation_tick(ctx: dict[str, Any]) -> list[int]:
 async def tenant_tick(ctx: dict[str, Any], *, tenant_id: int) -> dict[str, int]:
     """Fire the due delayed actions of one tenant's playbook runs, report patients overdue in their
     journey stage and leads gone ghost, then expire lapsed booking holds and waitlist offers
-    (passing seats on); returns ``{"delays": fired, "stage_timeouts": emitted, "lead_ghosts":
-    emitted, "booking_offers": occurrences swept}``."""
+    (passing seats on), then handle due booking notices (change emails with invitations,
+    reminders, "before the session" events: :mod:`anima.domains.bookings.notify`); returns
+    ``{"delays": fired, "stage_timeouts": emitted, "lead_ghosts": emitted, "booking_offers":
+    occurrences swept, "booking_notices": handled}``."""
     from anima.domains.automations.engine import resume_due
     from anima.domains.bookings.seats import sweep_lapsed
     from anima.domains.leads.ghosts import emit_ghosts
@@ -131,4 +135,28 @@ async def tenant_tick(ctx: dict[str, Any], *, tenant_id: int) -> dict[str, int]:
         ghosts = await emit_ghosts(tj.session)
         lapsed = await sweep_lapsed(tj.session)
         await note_next_tick(tj.session)
-    return {"delays": delays, "stage_timeouts": timeouts, "booking_offers": lapsed, "lead_ghosts": ghosts}
+    notices = await booking_notices(ctx, tenant_id)
+    return {"delays": delays, "stage_timeouts": timeouts, "booking_offers": lapsed, "lead_ghosts": ghosts,
+            "booking_notices": notices}
+
+
+async def booking_notices(holder: Any, tenant_id: int) -> int:
+    """Handle one tenant's due booking notices (:func:`anima.domains.bookings.notify.deliver_due`)
+    in a tenant transaction; ``holder`` is a SAQ context or the :class:`~anima.runtime.Runtime`.
+    Returns how many were handled."""
+    from anima.domains.bookings.notify import Organization, deliver_due
+    from anima.runtime import Runtime
+
+    runtime = holder if isinstance(holder, Runtime) else runtime_of(holder)
+    async with runtime.sessionmaker() as session:
+        row = (await session.execute(sa.text("SELECT id, name, slug, mail_from_address FROM platform.tenants WHERE id = :id"),
+                                     {"id": tenant_id})).first()
+        await session.rollback()
+    if row is None:
+        return 0
+    org = Organization(row.id, row.name, row.slug, row.mail_from_address)
+    async with tenant_transaction(holder, tenant_id) as tj:
+        await take_due(tj.session, WorkKind.TICK)
+        counts = await deliver_due(tj, runtime.settings, org)
+        await note_next_tick(tj.session)
+    return counts["notices"]

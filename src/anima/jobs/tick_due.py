@@ -5,7 +5,8 @@ playbook actions (``automation_delays.due_at``, not yet fired), journey-stage ti
 active, unblocked patient not yet reported whose ``stage_entered_at`` plus the stage's
 ``timeout_days`` is the moment it times out), waitlist offers that lapse (passed on to the next
 in line; the booking engine notes each offer's expiry where it makes it) and lead ghosts (an open
-lead not yet reported: its last contact, or creation, plus 7 days). :data:`NOTE_NEXT_TICK` notes the earliest of them
+lead not yet reported: its last contact, or creation, plus 7 days) and booking notices (a change
+email, a reminder or a "before the session" event not yet handled; the booking engine notes each where it writes it). :data:`NOTE_NEXT_TICK` notes the earliest of them
 as the tenant's ``tick`` row (:mod:`anima.events.due_work`), in one statement and in the caller's
 tenant transaction; nothing is noted when the tenant has none.
 
@@ -43,6 +44,7 @@ NOTE_NEXT_TICK = sa.text(
           WHERE s.timeout_days IS NOT NULL AND p.stage_timeout_emitted_at IS NULL
             AND p.archived_at IS NULL AND p.blocked_at IS NULL AND p.stage_entered_at IS NOT NULL),
         (SELECT min(w.offer_expires_at) FROM waitlist_entries w WHERE w.status = 'OFFERED'),
+        (SELECT min(n.due_at) FROM booking_notices n WHERE n.done_at IS NULL),
         (SELECT min(coalesce(l.last_contacted_at, l.created_at)) + make_interval(days => {GHOST_AFTER.days})
            FROM leads l
           WHERE l.ghosted_at IS NULL AND l.merged_into_id IS NULL AND l.stage IN ('NEW','CONTACTED','QUALIFIED'))

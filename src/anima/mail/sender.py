@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime
+import re
 import ssl
 import uuid
 from dataclasses import dataclass, field
@@ -99,6 +100,20 @@ class Claimed:
     org_address: str | None = None
     #: extra headers (List-Unsubscribe …), in order
     headers: tuple[tuple[str, str], ...] = ()
+    #: an iCalendar object with its METHOD (RFC 5546), attached as ``text/calendar; method=…``
+    calendar: str | None = None
+
+
+_METHOD = re.compile(r"^METHOD:([A-Z-]+)\r?$", re.MULTILINE)
+
+
+def _attach_calendar(message: EmailMessage, calendar: str) -> None:
+    """Attach ``calendar`` as ``invite.ics``, ``text/calendar; method=<its METHOD>`` (RFC 6047 §2.4:
+    the Content-Type's method matches the object's METHOD), which turns the message into
+    ``multipart/mixed`` around the text and HTML alternatives."""
+    found = _METHOD.search(calendar)
+    params = {"method": found.group(1)} if found else {}
+    message.add_attachment(calendar, subtype="calendar", filename="invite.ics", params=params)
 
 
 @dataclass
@@ -149,6 +164,8 @@ def build_message(settings: Settings, email: Claimed) -> EmailMessage:
     message.set_content(email.body)
     if email.html:
         message.add_alternative(email.html, subtype="html")
+    if email.calendar:
+        _attach_calendar(message, email.calendar)
     return message
 
 

@@ -19,7 +19,8 @@ and SMS (``outbound_sms``, through Twilio: :mod:`anima.mail.twilio_client`).
 3. **Sends** each message (the transports of :mod:`anima.mail.sender`: ``SMTP_URL`` or the local
    mailbox), From the organization's name (:func:`anima.mail.compose.from_header`); a marketing
    one carries ``List-Unsubscribe`` / ``List-Unsubscribe-Post`` and a footer with the signed
-   unsubscribe link (:mod:`anima.mail.unsubscribe`).
+   unsubscribe link (:mod:`anima.mail.unsubscribe`); one with a ``calendar`` (a booking's
+   invitation) carries it as a ``text/calendar`` attachment with its METHOD.
 4. **Records** each outcome in its own tenant transaction guarded by the claim (``sending`` and
    the claimed ``attempts``): ``sent``; back to ``queued`` after :func:`anima.mail.sender.backoff`
    (transient); ``failed`` with the server's reason (permanent, or after
@@ -81,7 +82,7 @@ _CLAIM = sa.text(
     SET status = 'sending', attempts = o.attempts + 1, next_attempt_at = now() + make_interval(secs => :lease)
     FROM due WHERE o.id = due.id
     RETURNING o.id, o.recipient_enc, o.subject, o.body, o.html_body, o.template, o.created_at, o.attempts,
-        o.category, o.recipient_bidx, o.language
+        o.category, o.recipient_bidx, o.language, o.calendar
     """
 )
 
@@ -230,7 +231,7 @@ async def _claim_tenant(runtime: Runtime, settings: Settings, tenant_id: int, li
             outgoing.append(_Outgoing(
                 Claimed(id=row.id, recipient=recipient, subject=row.subject, body=text, kind=f"playbook:{row.template}"[:32],
                         created_at=row.created_at, attempts=row.attempts, html=html, org_name=org.name,
-                        org_address=org.mail_from_address, headers=extra),
+                        org_address=org.mail_from_address, headers=extra, calendar=row.calendar),
                 row.template, row.category,
             ))
         batch.sms = await _claim_sms(job, settings, tenant_id, limit, report)

@@ -183,3 +183,5 @@ class OutboundEmail(UUIDKey, TenantBase):
     attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     next_attempt_at: Mapped[datetime.datetime] = mapped_column(DateTimeUTC(timezone=True), default=utcnow, server_default=func.now())
     last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    #: an iCalendar object (RFC 5545/5546, with its METHOD) sent as a ``text/calendar`` part
+    calendar: Mapped[str | None] = mapped_column(Text, nullable=True)

@@ -31,12 +31,15 @@ Category = Literal["marketing", "transactional"]
 async def queue_email(
     session: AsyncSession, cipher: FieldCipher, *, key: str, address: str, composed: Composed, template: str,
     category: Category, patient_id: uuid.UUID | None = None, staff_id: uuid.UUID | None = None,
+    calendar: str | None = None,
 ) -> bool:
     """Queue ``composed`` to ``address`` (a patient's or a staff member's).
 
     Args:
         key: the idempotency key (at most 200 characters kept), e.g. ``form-assignment:<id>``.
         template: the email template's name, recorded with the message (at most 60 characters).
+        calendar: an iCalendar object with its METHOD (a booking's invitation), sent as a
+            ``text/calendar`` attachment.
 
     Returns:
         bool: False when ``key`` was already queued (nothing written, nothing noted).
@@ -51,7 +54,7 @@ async def queue_email(
         pg_insert(OutboundEmail)
         .values(id=email_id, idempotency_key=key[:200], patient_id=patient_id, staff_id=staff_id, recipient_enc=sealed,
                 template=template[:60], subject=composed.subject, body=composed.text, html_body=composed.html,
-                language=composed.language, category=category, recipient_bidx=bidx)
+                language=composed.language, category=category, recipient_bidx=bidx, calendar=calendar)
         .on_conflict_do_nothing(index_elements=["idempotency_key"])
         .returning(OutboundEmail.id)
     )

@@ -94,10 +94,30 @@ def validate_rule(trigger: str, conditions: list[dict[str, Any]], actions: list[
     if trigger not in EVENT_TYPES:
         raise InvalidInput.field("trigger", "event-type", f"{trigger!r} is not an event type")
     try:
-        return msgspec.convert({"trigger": trigger, "conditions": conditions, "actions": actions}, Rule)
+        rule = msgspec.convert({"trigger": trigger, "conditions": conditions, "actions": actions}, Rule)
     except msgspec.ValidationError as exc:
         path = re.search(r"at `\$\.([^`]+)`", str(exc))
         raise InvalidInput.field(path.group(1) if path else "actions", "rule-shape", str(exc)) from None
+    if trigger == "BOOKING_UPCOMING":
+        _check_upcoming(rule.conditions)
+    return rule
+
+
+#: the widest "before the session" offset, in hours (30 days)
+MAX_HOURS_BEFORE = 720
+
+
+def _check_upcoming(conditions: list[Condition]) -> None:
+    """A ``BOOKING_UPCOMING`` rule's time: ``event.hours_before`` compared with ``eq`` to a whole
+    number of hours in [1, 720] (24 when the rule names none); the booking engine writes a due
+    row at that moment before each confirmed session, so the rule fires then, not at booking time."""
+    for index, condition in enumerate(conditions):
+        if condition.fact != "event.hours_before":
+            continue
+        value = condition.value
+        if condition.op != "eq" or isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_HOURS_BEFORE:
+            raise InvalidInput.field(f"conditions[{index}]", "hours-before",
+                                     f"event.hours_before is compared with eq to whole hours from 1 to {MAX_HOURS_BEFORE}")
 
 
 def parse_actions(actions: list[dict[str, Any]]) -> list[Action]:

@@ -1,5 +1,5 @@
 """HTTP routes of the booking engine: bookings and their lifecycle, slots, availability,
-occurrences with seats and waitlists, cancellation policies and charges.
+occurrences with seats and waitlists, cancellation policies and charges, reminder offsets.
 
 Owners and assistants book for anyone; therapists see and manage their own calendar (the
 services filter by the caller); owners manage anyone's availability, a therapist their own.
@@ -16,11 +16,11 @@ from litestar.params import Parameter
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_204_NO_CONTENT
 
 from anima.crypto.cipher import FieldCipher
-from anima.domains.bookings import availability, policies, seats
+from anima.domains.bookings import availability, policies, reminders, seats
 from anima.domains.bookings import services as rules
 from anima.domains.bookings.schemas import (
     BookingCreate, BookingOut, CancelRequest, ChargeOut, HoldRequest, OccurrenceCreate, OccurrenceOut, OverrideCreate, OverrideOut,
-    PolicyBody, PolicyOut, RescheduleRequest, RuleCreate, RuleOut, ScheduleOut, SeatRequest, SlotOut, WaitlistOut,
+    PolicyBody, PolicyOut, ReminderBody, ReminderOut, RescheduleRequest, RuleCreate, RuleOut, ScheduleOut, SeatRequest, SlotOut, WaitlistOut,
 )
 from anima.http.access import CLINICIANS, EVERY_MEMBER, FRONT_DESK, OWNERS, TenantContext
 from anima.http.openapi import answers
@@ -223,6 +223,29 @@ class PoliciesController(Controller):
         return await policies.set_policy(tenant.session, service_id, data)
 
 
+class RemindersController(Controller):
+    path = "/api/v1/orgs/{org_slug:str}/reminder-settings"
+    tags = ["bookings"]
+
+    @get("/organization", opt=EVERY_MEMBER, summary="The organization's reminder offsets (default: 24 hours before)")
+    async def read_org(self, tenant: TenantContext) -> ReminderOut:
+        offsets, source = await reminders.read_offsets(tenant.session, None)
+        return ReminderOut(None, offsets, source)
+
+    @put("/organization", opt=OWNERS, summary="Set the organization's reminder offsets (owners)")
+    async def set_org(self, tenant: TenantContext, data: ReminderBody) -> ReminderOut:
+        return ReminderOut(None, await reminders.set_offsets(tenant.session, None, data.offsets_minutes), "organization")
+
+    @get("/services/{service_id:uuid}", opt=EVERY_MEMBER | answers(404), summary="A service's reminder offsets in force")
+    async def read_service(self, tenant: TenantContext, service_id: uuid.UUID) -> ReminderOut:
+        offsets, source = await reminders.read_offsets(tenant.session, service_id)
+        return ReminderOut(service_id, offsets, source)
+
+    @put("/services/{service_id:uuid}", opt=OWNERS | answers(404), summary="Override the reminder offsets for a service (owners)")
+    async def set_service(self, tenant: TenantContext, service_id: uuid.UUID, data: ReminderBody) -> ReminderOut:
+        return ReminderOut(service_id, await reminders.set_offsets(tenant.session, service_id, data.offsets_minutes), "service")
+
+
 class ChargesController(Controller):
     path = "/api/v1/orgs/{org_slug:str}/booking-charges"
     tags = ["bookings"]
@@ -234,4 +257,4 @@ class ChargesController(Controller):
 
 
 ROUTE_HANDLERS = [BookingsController, SlotsController, AvailabilityController, OccurrencesController, WaitlistController,
-                  PoliciesController, ChargesController]
+                  PoliciesController, RemindersController, ChargesController]

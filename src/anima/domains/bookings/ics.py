@@ -11,13 +11,17 @@
 * ``STATUS`` (§3.8.1.11): HELD is TENTATIVE, CANCELLED and EXPIRED are CANCELLED, the rest
   CONFIRMED. ``SUMMARY`` names the service only — never the patient (the file may land in a
   calendar others see).
+* ``METHOD`` (RFC 5546 §1.4): PUBLISH for a file to import; an emailed invitation is REQUEST (a
+  confirmation or a reschedule: same UID, higher SEQUENCE updates the event) or CANCEL (same UID,
+  higher SEQUENCE, STATUS CANCELLED: the client's calendar removes it). iTIP asks for ORGANIZER in
+  both and ATTENDEE in a REQUEST/CANCEL: the organization (``organizer``) and the client.
 """
 
 from __future__ import annotations
 
 import datetime
 
-from icalendar import Calendar, Event
+from icalendar import Calendar, Event, vCalAddress
 
 from anima.domains.bookings.models import Booking
 
@@ -35,7 +39,10 @@ def sequence(booking: Booking) -> int:
     return booking.rescheduled_count + (booking.confirmed_at is not None) + (booking.cancelled_at is not None)
 
 
-def _event(booking: Booking, service_name: str, location: str, now: datetime.datetime) -> Event:
+METHODS = ("PUBLISH", "REQUEST", "CANCEL")
+
+
+def _event(booking: Booking, service_name: str, location: str, now: datetime.datetime, method: str = "PUBLISH") -> Event:
     event = Event()
     event.add("uid", uid(booking))
     event.add("sequence", sequence(booking))
@@ -43,27 +50,38 @@ def _event(booking: Booking, service_name: str, location: str, now: datetime.dat
     event.add("dtstart", booking.starts_at.astimezone(datetime.UTC))
     event.add("dtend", booking.ends_at.astimezone(datetime.UTC))
     event.add("summary", service_name)
-    event.add("status", _STATUS.get(booking.status, "CONFIRMED"))
+    event.add("status", "CANCELLED" if method == "CANCEL" else _STATUS.get(booking.status, "CONFIRMED"))
     if location:
         event.add("location", location)
     return event
 
 
-def _calendar(name: str | None = None) -> Calendar:
+def _calendar(name: str | None = None, method: str = "PUBLISH") -> Calendar:
     calendar = Calendar()
     calendar.add("prodid", PRODID)
     calendar.add("version", "2.0")
-    calendar.add("method", "PUBLISH")
+    calendar.add("method", method)
     if name:
         calendar.add("x-wr-calname", name)  # the name calendar applications show for a subscription
     return calendar
 
 
 def booking_calendar(booking: Booking, *, service_name: str, location: str = "",
-                     now: datetime.datetime | None = None) -> bytes:
-    """The ``text/calendar`` bytes of one booking: a VCALENDAR (METHOD PUBLISH) with its VEVENT."""
-    calendar = _calendar()
-    calendar.add_component(_event(booking, service_name, location, now or datetime.datetime.now(datetime.UTC)))
+                     now: datetime.datetime | None = None, method: str = "PUBLISH",
+                     organizer: tuple[str, str] | None = None, attendee: str | None = None) -> bytes:
+    """The ``text/calendar`` bytes of one booking: a VCALENDAR (``method``, one of :data:`METHODS`)
+    with its VEVENT. ``organizer`` is (display name, address) and ``attendee`` the client's address,
+    both written only when given (an emailed REQUEST or CANCEL). Raises ValueError for another method."""
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {METHODS}")
+    calendar = _calendar(method=method)
+    event = _event(booking, service_name, location, now or datetime.datetime.now(datetime.UTC), method)
+    if organizer is not None:
+        event.add("organizer", vCalAddress(f"mailto:{organizer[1]}"), parameters={"cn": organizer[0]})
+    if attendee is not None:
+        event.add("attendee", vCalAddress(f"mailto:{attendee}"),
+                  parameters={"role": "REQ-PARTICIPANT", "partstat": "ACCEPTED", "rsvp": "FALSE"})
+    calendar.add_component(event)
     return calendar.to_ical()
 
 

@@ -27,7 +27,7 @@ from advanced_alchemy.types import GUID, DateTimeUTC
 from sqlalchemy import (
     Boolean, CheckConstraint, Computed, Date, ForeignKey, Index, Integer, LargeBinary, String, Time, UniqueConstraint, text,
 )
-from sqlalchemy.dialects.postgresql import TSTZRANGE, ExcludeConstraint
+from sqlalchemy.dialects.postgresql import ARRAY, TSTZRANGE, ExcludeConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from anima.crypto.types import EncryptedText
@@ -146,6 +146,8 @@ class Booking(UUIDKey, Timestamps, TenantBase):
     cancelled_by: Mapped[uuid.UUID | None] = mapped_column(GUID, nullable=True)
     cancel_reason_enc: Mapped[bytes | None] = mapped_column(EncryptedText, nullable=True)
     rescheduled_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    #: when the client confirmed through the link of a reminder (first time only)
+    client_confirmed_at: Mapped[datetime.datetime | None] = mapped_column(DateTimeUTC(timezone=True), nullable=True)
 
 
 class WaitlistEntry(UUIDKey, Timestamps, TenantBase):
@@ -222,6 +224,48 @@ class BookingCharge(UUIDKey, Timestamps, TenantBase):
     currency: Mapped[str | None] = mapped_column(String(3), nullable=True)
     credits: Mapped[int] = mapped_column(Integer, default=0)
     status: Mapped[str] = mapped_column(String(12), default="TO_COLLECT")
+
+
+class ReminderSetting(UUIDKey, Timestamps, TenantBase):
+    """When reminders go before a booking: ``offsets_minutes`` (1 to 5 distinct offsets, each from
+    5 minutes to 30 days). ``service_id`` null: the organization's setting; else that service's
+    override. Without any row the default is one reminder 24 hours before."""
+
+    __tablename__ = "reminder_settings"
+    __table_args__ = (
+        Index("uq_reminder_settings_service", "service_id", unique=True, postgresql_where=text("service_id IS NOT NULL")),
+        Index("uq_reminder_settings_org", "org_default", unique=True, postgresql_where=text("org_default")),
+        CheckConstraint("org_default = (service_id IS NULL)", name="org_default_has_no_service"),
+        CheckConstraint("cardinality(offsets_minutes) <= 5", name="offsets_count"),
+    )
+
+    service_id: Mapped[uuid.UUID | None] = mapped_column(GUID, ForeignKey("services.id", ondelete="CASCADE"), nullable=True)
+    org_default: Mapped[bool] = mapped_column(Boolean, default=False)
+    offsets_minutes: Mapped[list[int]] = mapped_column(ARRAY(Integer), default=list)
+
+
+NOTICE_KINDS = ("change", "reminder", "upcoming")
+
+
+class BookingNotice(UUIDKey, TenantBase):
+    """Something due about one booking at ``due_at``: ``change`` (the email with the calendar
+    invitation of a confirmation, reschedule or cancellation; ``key`` ``change:<SEQUENCE>``),
+    ``reminder`` (``reminder:<minutes before>``) or ``upcoming`` (the "before the session"
+    playbook event, ``upcoming:<minutes before>``). ``done_at`` is set when the tick handled it
+    (once: claimed ``FOR UPDATE SKIP LOCKED``). One row per (booking, key): a reschedule moves it."""
+
+    __tablename__ = "booking_notices"
+    __table_args__ = (
+        UniqueConstraint("booking_id", "key", name="uq_booking_notices_booking_key"),
+        CheckConstraint("kind IN ('change','reminder','upcoming')", name="kind_valid"),
+        Index("ix_booking_notices_due", "due_at", postgresql_where=text("done_at IS NULL")),
+    )
+
+    booking_id: Mapped[uuid.UUID] = mapped_column(GUID, ForeignKey("bookings.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(10))
+    key: Mapped[str] = mapped_column(String(40))
+    due_at: Mapped[datetime.datetime] = mapped_column(DateTimeUTC(timezone=True))
+    done_at: Mapped[datetime.datetime | None] = mapped_column(DateTimeUTC(timezone=True), nullable=True)
 
 
 class CalendarFeed(UUIDKey, Timestamps, TenantBase):

@@ -39,7 +39,7 @@ from litestar.response import Response, Template
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from anima.crypto.cipher import FieldCipher
-from anima.domains.bookings import calendar_pages, feeds, links, policies, public, services
+from anima.domains.bookings import calendar_pages, confirm_pages, feeds, links, policies, public, services
 from anima.domains.bookings.calendar_pages import clock
 from anima.domains.bookings.ics import booking_calendar
 from anima.domains.bookings.models import Booking
@@ -366,4 +366,5 @@ async def feed_ics(request: Request[Any, Any, Any], db_session: AsyncSession, sl
 
 PAGE_HANDLERS: list[Any] = [
     wizard_page, book_submit, manage_page, cancel_submit, move_submit, manage_ics, feed_ics, *calendar_pages.PAGE_HANDLERS,
+    *confirm_pages.PAGE_HANDLERS,
 ]

@@ -202,3 +202,19 @@ class ChargeOut(msgspec.Struct):
     credits: int
     status: str
     created_at: datetime.datetime
+
+
+class ReminderBody(RequestBody):
+    """Reminder offsets: minutes before the start, each from 5 to 43200 (30 days), at most 5,
+    distinct; an empty list sends no reminders."""
+
+    offsets_minutes: Annotated[list[Annotated[int, msgspec.Meta(ge=5, le=43200)]], msgspec.Meta(max_length=5)]
+
+
+class ReminderOut(msgspec.Struct):
+    """The offsets in force for the organization (``service_id`` null) or a service, and where they
+    come from: ``service``, ``organization`` or ``default`` (24 hours)."""
+
+    service_id: uuid.UUID | None
+    offsets_minutes: list[int]
+    source: str

@@ -140,6 +140,9 @@ async def _seat(session: AsyncSession, occurrence: Occurrence, patient_id: uuid.
                       created_by=user_id, confirmed_at=now)
     session.add(booking)
     await session.flush()
+    from anima.domains.bookings import reminders
+
+    await reminders.booking_changed(session, booking, now=now)  # the client's invitation and reminders
     return booking
 
 

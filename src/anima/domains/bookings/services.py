@@ -30,7 +30,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from anima.crypto.cipher import FieldCipher
-from anima.domains.bookings import availability, policies
+from anima.domains.bookings import availability, policies, reminders
 from anima.domains.bookings.models import ACTIVE, Booking
 from anima.domains.bookings.schemas import BookingCreate, BookingOut, CancelRequest, HoldRequest, RescheduleRequest, SlotOut
 from anima.domains.bookings.slots import Busy, SlotRules, free_slots
@@ -274,6 +274,7 @@ async def create(session: AsyncSession, user_id: uuid.UUID, data: BookingCreate)
     await _insert(session, booking)
     await emit(session, EventType.BOOKING_CONFIRMED, payload(booking), actor_id=user_id)
     await session.refresh(booking)
+    await reminders.booking_changed(session, booking)
     return booking
 
 
@@ -391,7 +392,26 @@ async def confirm(session: AsyncSession, caller: Caller, booking_id: uuid.UUID, 
     booking.status, booking.confirmed_at, booking.expires_at, booking.updated_at = "CONFIRMED", now, None, now
     await session.flush()
     await emit(session, EventType.BOOKING_CONFIRMED, payload(booking), actor_id=caller.user_id)
+    await reminders.booking_changed(session, booking, now=now)
     return booking
+
+
+async def client_confirm(session: AsyncSession, booking_id: uuid.UUID, *, now: datetime.datetime | None = None) -> bool:
+    """The client confirms through a reminder's signed link that they are coming: sets
+    ``client_confirmed_at`` the first time only (idempotent; the status stays CONFIRMED). Returns
+    whether this call confirmed it. Raises NotFound, Conflict (not CONFIRMED, or already started)."""
+    now = now or utcnow()
+    booking = (await session.execute(sa.select(Booking).where(Booking.id == booking_id).with_for_update())).scalar_one_or_none()
+    if booking is None:
+        raise NotFound("booking not found")
+    _require(booking, "CONFIRMED")
+    if booking.starts_at <= now:
+        raise Conflict("this session has already started", extra={"reason": "started"})
+    if booking.client_confirmed_at is not None:
+        return False
+    booking.client_confirmed_at, booking.updated_at = now, now
+    await session.flush()
+    return True
 
 
 async def cancel(session: AsyncSession, caller: Caller, booking_id: uuid.UUID, data: CancelRequest, cipher: FieldCipher | None,
@@ -417,6 +437,7 @@ async def cancel(session: AsyncSession, caller: Caller, booking_id: uuid.UUID, d
     if booking.occurrence_id is not None:
         await seats.seat_freed(session, booking.occurrence_id, now=now, actor_id=caller.user_id)
     await emit(session, EventType.BOOKING_CANCELLED, {**payload(booking), "cancelled_by_kind": data.by}, actor_id=caller.user_id)
+    await reminders.booking_changed(session, booking, now=now)
     return booking
 
 
@@ -487,4 +508,5 @@ async def reschedule(session: AsyncSession, caller: Caller, booking_id: uuid.UUI
     await session.refresh(booking)
     await emit(session, EventType.BOOKING_RESCHEDULED, {**payload(booking), "previous_starts_at": before.isoformat()},
                actor_id=caller.user_id)
+    await reminders.booking_changed(session, booking, now=now, moved=True)
     return booking
