@@ -14,8 +14,9 @@ person never fills it; a filled one is answered like a success and nothing is wr
 rolls the transaction back (nothing half-written) and shows the form again as typed; a blocked
 client learns only that online booking is unavailable.
 
-The confirmation email (the platform outbox, :func:`anima.mail.messages.queue_email`, queued
-right after the booking commits) carries the manage link (:func:`anima.domains.bookings.links.manage_url`).
+The confirmation email is the booking's own change notice (:mod:`anima.domains.bookings.reminders`,
+written in the booking's transaction like every confirmation): the client's email in their
+language with the iCalendar invite and the manage link (:func:`anima.domains.bookings.links.manage_url`).
 
 ``/p/<slug>/b/<token>`` (:mod:`anima.domains.bookings.links`) shows the booking, the cancellation
 policy and any fee before cancelling (through the engine as a cancellation by the client, so a late
@@ -49,13 +50,11 @@ from anima.domains.settings.services import get_settings
 from anima.domains.staff.models import StaffMember
 from anima.http.access import client_address
 from anima.identity.profile import iana_zones, zone_groups
-from anima.mail.messages import queue_email
 from anima.problems import InvalidInput, NotFound, Problem
 from anima.runtime import Runtime
 from anima.tenancy.scope import ScopedTenant, enter_by_slug
 from anima.web import formatting, i18n
 from anima.web.forms import FormState, parse, read_form
-from anima.web.i18n import gettext
 from anima.web.render import render, see_other
 
 #: headers of every page that carries a manage token in its address
@@ -232,19 +231,8 @@ async def book_submit(request: Request[Any, Any, Any], runtime: Runtime, db_sess
             return await _wizard(request, db_session, practice, params, status=problem.status, unavailable=True)
         return await _wizard(request, db_session, practice, params, form=form.show(problem, practice.language),
                              status=problem.status)
-    moment = await _moment(db_session, booking.starts_at, booking.therapist_id, practice.language, body.time_zone, practice.zone)
-    service = await db_session.get(Service, booking.service_id)
-    service_name = service.name if service is not None else ""
-    await db_session.commit()  # the booking stands on its own; the email is queued after it, on the platform
+    await db_session.commit()
     settings = runtime.settings
-    url = links.manage_url(settings.public_url, settings.secret_key, practice.tenant.slug, practice.tenant.id, booking.id)
-    await queue_email(
-        db_session, recipient=body.email, kind="booking-confirmation", tenant_id=practice.tenant.id,
-        subject=gettext(practice.language, "Your booking with %(practice)s is confirmed", practice=practice.tenant.name),
-        body=gettext(practice.language, "%(service)s, %(when)s.\n\nSee, cancel or move your booking: %(link)s",
-                     service=service_name, when=moment.client, link=url) + "\n",
-        development_link=None if settings.is_production else url,
-    )
     path = links.manage_path(settings.secret_key, practice.tenant.slug, practice.tenant.id, booking.id)
     return _private(see_other(request, f"{path}?booked=1&zone={quote(body.time_zone)}"))
 
