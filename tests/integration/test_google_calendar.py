@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime
 import uuid
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 from zoneinfo import ZoneInfo
 
@@ -72,6 +73,7 @@ class Setup(msgspec.Struct):
     service_id: str
     patient_id: str
     tenant_id: int
+    org: Any
 
 
 async def _setup(client, db) -> Setup:
@@ -91,7 +93,7 @@ async def _setup(client, db) -> Setup:
         assert rule.status_code == 201, rule.text
     pid = await patient(client, org, "Secretname")
     return Setup(org.slug, base, org.headers, org.owner_email, email, bearer(tokens["access_token"]), therapist_id, created.json()["id"], pid,
-                 await tenant_id_of(db, org.slug))
+                 await tenant_id_of(db, org.slug), org)
 
 
 async def _connect(browser: Browser, stub, s: Setup) -> str:
@@ -326,3 +328,22 @@ def load_settings_for_test():
     from tests.conftest import test_environ
 
     return load_settings(test_environ())
+
+
+async def test_the_chosen_calendar_receives_the_events_and_hostile_choices_are_refused(client, db, stub, api, gbrowser, gapp):
+    s = await _setup(client, db)
+    _, assistant, _ = await add_member(client, db, s.org, "ASSISTANT")
+    refused = await api.post(f"{s.base}/google-calendar/authorization", headers=bearer(assistant["access_token"]))
+    assert refused.status_code == 403  # assistants connect nothing
+    assert (await api.put(f"{s.base}/google-calendar/calendar", json={"calendar_id": "work"}, headers=s.therapist)).status_code == 404
+    await _connect(gbrowser, stub, s)
+    for bad in ({"calendar_id": ""}, {"calendar_id": "a\x00b"}, {"calendar_id": "x" * 256}, {"calendar_id": 7}, {"calendar": "work"}):
+        answer = await api.put(f"{s.base}/google-calendar/calendar", json=bad, headers=s.therapist)
+        assert answer.status_code in (400, 422), bad
+    chosen = await api.put(f"{s.base}/google-calendar/calendar", json={"calendar_id": "team@group.calendar.google.com"}, headers=s.therapist)
+    assert chosen.status_code == 200 and chosen.json()["calendar_id"] == "team@group.calendar.google.com"
+    booking_id = await _book(api, s, _day(7), "15:00")
+    ctx = {"anima": gapp.state["anima"]}
+    assert await sync_google_event(ctx, tenant_id=s.tenant_id, booking_id=booking_id) == {"outcome": "created"}
+    assert list(stub.live_events()) == [("team@group.calendar.google.com", event_id(uuid.UUID(booking_id)))]
+
