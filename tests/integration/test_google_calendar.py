@@ -347,3 +347,32 @@ async def test_the_chosen_calendar_receives_the_events_and_hostile_choices_are_r
     assert await sync_google_event(ctx, tenant_id=s.tenant_id, booking_id=booking_id) == {"outcome": "created"}
     assert list(stub.live_events()) == [("team@group.calendar.google.com", event_id(uuid.UUID(booking_id)))]
 
+
+
+async def test_through_the_real_queue_a_confirmed_booking_reaches_google_after_google_recovers(client, db, stub, api, gbrowser):
+    from anima.jobs.relay import Relay
+    from tests.integration.events_support import eventually, queue_settings, running_worker, services_for
+
+    s = await _setup(client, db)
+    await _connect(gbrowser, stub, s)
+    stub.down = True
+    booking_id = await _book(api, s, _day(8), "16:00")
+    worker_settings = queue_settings("postgres", GOOGLE_CLIENT_ID=google_stub.CLIENT_ID, GOOGLE_CLIENT_SECRET=google_stub.CLIENT_SECRET,
+                                     GOOGLE_OAUTH_BASE=stub.url, GOOGLE_API_BASE=stub.url)
+    async with services_for(worker_settings, db) as svc, running_worker(svc):
+        await Relay(svc).relay_tenant(s.tenant_id)
+
+        async def attempted() -> bool:
+            return stub.count("POST", "/events") >= 1
+
+        await eventually(attempted)  # the follow-up job ran and met a Google that is down
+        assert stub.live_events() == {}
+        stub.down = False
+
+        async def synced() -> bool:
+            return len(stub.live_events()) == 1
+
+        await eventually(synced, timeout=30)  # retried with backoff
+    assert list(stub.live_events()) == [("primary", event_id(uuid.UUID(booking_id)))]
+    rows = await in_tenant(db, s.slug, "SELECT present, last_error FROM google_event_syncs")
+    assert rows == [(True, None)]
