@@ -376,3 +376,19 @@ async def test_through_the_real_queue_a_confirmed_booking_reaches_google_after_g
     assert list(stub.live_events()) == [("primary", event_id(uuid.UUID(booking_id)))]
     rows = await in_tenant(db, s.slug, "SELECT present, last_error FROM google_event_syncs")
     assert rows == [(True, None)]
+
+
+async def test_key_rotation_reseals_the_tokens_and_they_still_work(client, db, stub, api, gbrowser, settings):
+    from anima.crypto.keyring import Keyring
+    from anima.crypto.rotation import rotate_data_keys
+
+    s = await _setup(client, db)
+    await _connect(gbrowser, stub, s)
+    before = await in_tenant(db, s.slug, "SELECT access_token_enc FROM google_calendar_connections")
+    [report] = await rotate_data_keys(db.admin, Keyring(settings.master_key, db.admin), slugs=(s.slug,))
+    assert report.error is None and report.reencrypted["google_calendar_connections"] == 1
+    after = await in_tenant(db, s.slug, "SELECT access_token_enc FROM google_calendar_connections")
+    assert bytes(after[0][0]) != bytes(before[0][0])
+    day = _day(9)
+    stub.busy = [{"start": _at(day, "09:00").isoformat(), "end": _at(day, "10:00").isoformat()}]
+    assert "09:00" not in await _slots(api, s, day)  # the re-sealed token still opens Google

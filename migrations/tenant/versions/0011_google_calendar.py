@@ -42,9 +42,11 @@ def upgrade() -> None:
         sa.Column('last_error', sa.Text(), nullable=True),
         sa.Column('last_error_at', utc, nullable=True),
         sa.Column('needs_reconnect', sa.Boolean(), server_default='false', nullable=False),
+        sa.Column('id', guid, nullable=False),
         sa.ForeignKeyConstraint(['therapist_id'], ['staff.id'], name=op.f('fk_google_calendar_connections_therapist_id_staff'),
                                 ondelete='CASCADE'),
-        sa.PrimaryKeyConstraint('therapist_id', name=op.f('pk_google_calendar_connections')),
+        sa.PrimaryKeyConstraint('id', name=op.f('pk_google_calendar_connections')),
+        sa.UniqueConstraint('therapist_id', name=op.f('uq_google_calendar_connections_therapist_id')),
     )
     op.create_table(
         'google_oauth_states',
@@ -52,8 +54,10 @@ def upgrade() -> None:
         sa.Column('member_id', guid, nullable=False),
         sa.Column('verifier_enc', sa.LargeBinary(), nullable=False),
         sa.Column('created_at', utc, server_default=sa.func.now(), nullable=False),
+        sa.Column('id', guid, nullable=False),
         sa.ForeignKeyConstraint(['member_id'], ['staff.id'], name=op.f('fk_google_oauth_states_member_id_staff'), ondelete='CASCADE'),
-        sa.PrimaryKeyConstraint('state_hash', name=op.f('pk_google_oauth_states')),
+        sa.PrimaryKeyConstraint('id', name=op.f('pk_google_oauth_states')),
+        sa.UniqueConstraint('state_hash', name=op.f('uq_google_oauth_states_state_hash')),
     )
     op.create_table(
         'google_event_syncs',

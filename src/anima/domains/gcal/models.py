@@ -1,9 +1,9 @@
 """Tables of Google Calendar: one connection per therapist, one pending authorization per start of
 the OAuth flow, one sync row per booking mirrored into Google.
 
-* ``google_calendar_connections`` — keyed by the therapist's user id: the access and refresh
-  tokens **encrypted** like clinical fields (sealed by :class:`~anima.crypto.cipher.FieldCipher`
-  under the row's therapist id; never stored in clear, never logged), when the access token
+* ``google_calendar_connections`` — one per therapist (``therapist_id`` unique): the access and
+  refresh tokens **encrypted** like clinical fields (sealed by :class:`~anima.crypto.cipher.FieldCipher`
+  under the row's ``id``, which key rotation re-seals by; never stored in clear, never logged), when the access token
   expires, the calendar chosen (``primary`` unless changed), the last error of a FreeBusy read or
   an event sync (a short technical sentence, no token, no patient data) and whether Google refused
   the refresh token (``needs_reconnect``).
@@ -25,15 +25,15 @@ from sqlalchemy import Boolean, ForeignKey, Integer, LargeBinary, String, Text, 
 from sqlalchemy.orm import Mapped, mapped_column
 
 from anima.crypto.types import EncryptedText
-from anima.db.base import TenantBase, utcnow
+from anima.db.base import TenantBase, UUIDKey, utcnow
 
 
-class GoogleConnection(TenantBase):
-    """A therapist's connected Google account (tokens encrypted)."""
+class GoogleConnection(UUIDKey, TenantBase):
+    """A therapist's connected Google account (tokens encrypted under the row's ``id``)."""
 
     __tablename__ = "google_calendar_connections"
 
-    therapist_id: Mapped[uuid.UUID] = mapped_column(GUID, ForeignKey("staff.id", ondelete="CASCADE"), primary_key=True)
+    therapist_id: Mapped[uuid.UUID] = mapped_column(GUID, ForeignKey("staff.id", ondelete="CASCADE"), unique=True)
     access_token_enc: Mapped[bytes] = mapped_column(EncryptedText)
     refresh_token_enc: Mapped[bytes | None] = mapped_column(EncryptedText, nullable=True)
     expires_at: Mapped[datetime.datetime] = mapped_column(DateTimeUTC(timezone=True))
@@ -46,12 +46,12 @@ class GoogleConnection(TenantBase):
     needs_reconnect: Mapped[bool] = mapped_column(Boolean, default=False, server_default="false")
 
 
-class GoogleOAuthState(TenantBase):
-    """An authorization in progress: the state's hash, its member, the PKCE verifier (encrypted)."""
+class GoogleOAuthState(UUIDKey, TenantBase):
+    """An authorization in progress: the state's hash, its member, the PKCE verifier (encrypted under ``id``)."""
 
     __tablename__ = "google_oauth_states"
 
-    state_hash: Mapped[bytes] = mapped_column(LargeBinary, primary_key=True)
+    state_hash: Mapped[bytes] = mapped_column(LargeBinary, unique=True)
     member_id: Mapped[uuid.UUID] = mapped_column(GUID, ForeignKey("staff.id", ondelete="CASCADE"))
     verifier_enc: Mapped[bytes] = mapped_column(EncryptedText)
     created_at: Mapped[datetime.datetime] = mapped_column(DateTimeUTC(timezone=True), default=utcnow, server_default=func.now())

@@ -82,17 +82,17 @@ async def start(session: AsyncSession, cipher: FieldCipher, settings: Settings, 
     await session.execute(sa.delete(GoogleOAuthState).where(GoogleOAuthState.created_at < now - STATE_TTL))
     state = f"{org_slug}.{secrets.token_urlsafe(32)}"
     verifier = secrets.token_urlsafe(64)  # 86 characters of the RFC 7636 alphabet
-    digest = state_hash(state)
-    session.add(GoogleOAuthState(state_hash=digest, member_id=user_id, created_at=now,
-                                 verifier_enc=await cipher.encrypt_text(STATES, "verifier_enc", digest.hex(), verifier)))
+    row_id = uuid.uuid4()
+    session.add(GoogleOAuthState(id=row_id, state_hash=state_hash(state), member_id=user_id, created_at=now,
+                                 verifier_enc=await cipher.encrypt_text(STATES, "verifier_enc", row_id, verifier)))
     await session.flush()
     return google.authorization_url(settings, redirect_uri(public_url), state, verifier)
 
 
 async def _store(session: AsyncSession, cipher: FieldCipher, conn: GoogleConnection, tokens: google.Tokens) -> None:
-    conn.access_token_enc = await cipher.encrypt_text(CONNECTIONS, "access_token_enc", conn.therapist_id, tokens.access_token)
+    conn.access_token_enc = await cipher.encrypt_text(CONNECTIONS, "access_token_enc", conn.id, tokens.access_token)
     if tokens.refresh_token:
-        conn.refresh_token_enc = await cipher.encrypt_text(CONNECTIONS, "refresh_token_enc", conn.therapist_id, tokens.refresh_token)
+        conn.refresh_token_enc = await cipher.encrypt_text(CONNECTIONS, "refresh_token_enc", conn.id, tokens.refresh_token)
     conn.expires_at = tokens.expires_at
     if tokens.scope:
         conn.scope = tokens.scope[:500]
@@ -113,22 +113,22 @@ async def finish(session: AsyncSession, cipher: FieldCipher, settings: Settings,
         raise InvalidInput.field("state", "required", "the authorization has no valid state")
     found = (await session.execute(
         sa.delete(GoogleOAuthState).where(GoogleOAuthState.state_hash == state_hash(state), GoogleOAuthState.member_id == user_id)
-        .returning(GoogleOAuthState.state_hash, GoogleOAuthState.verifier_enc, GoogleOAuthState.created_at))).first()
+        .returning(GoogleOAuthState.id, GoogleOAuthState.verifier_enc, GoogleOAuthState.created_at))).first()
     if found is None or found.created_at < now - STATE_TTL:
         raise InvalidInput.field("state", "unknown", "this authorization is unknown, already used, someone else's or expired; start again")
     if not code or len(code) > 2000:
         raise InvalidInput.field("code", "required", "Google sent no authorization code (consent refused?); start again")
-    verifier = await cipher.decrypt_text(STATES, "verifier_enc", found.state_hash.hex(), found.verifier_enc)
+    verifier = await cipher.decrypt_text(STATES, "verifier_enc", found.id, found.verifier_enc)
     try:
         tokens = await google.exchange_code(settings, redirect_uri(public_url), code, verifier, now)
     except google.GoogleError as exc:
         log.warning("google code exchange failed", error=str(exc))
         raise InvalidInput.field("code", "google-refused", "Google did not accept this authorization; start again") from None
-    conn = await session.get(GoogleConnection, user_id)
+    conn = await connection(session, user_id)
     if conn is None:
         if not tokens.refresh_token:
             raise InvalidInput.field("code", "offline-access", "Google issued no refresh token; start again and accept the consent")
-        conn = GoogleConnection(therapist_id=user_id, calendar_id="primary", connected_at=now, scope="")
+        conn = GoogleConnection(id=uuid.uuid4(), therapist_id=user_id, calendar_id="primary", connected_at=now, scope="")
         session.add(conn)
     await _store(session, cipher, conn, tokens)
     conn.needs_reconnect, conn.last_error, conn.last_error_at, conn.connected_at = False, None, None, now
@@ -146,11 +146,11 @@ async def access_token(session: AsyncSession, cipher: FieldCipher, settings: Set
     if conn.needs_reconnect:
         raise google.GoogleRevoked()
     if conn.expires_at > now + datetime.timedelta(minutes=1):
-        return await cipher.decrypt_text(CONNECTIONS, "access_token_enc", conn.therapist_id, conn.access_token_enc)
+        return await cipher.decrypt_text(CONNECTIONS, "access_token_enc", conn.id, conn.access_token_enc)
     if conn.refresh_token_enc is None:
         conn.needs_reconnect = True
         raise google.GoogleRevoked()
-    refresh_token = await cipher.decrypt_text(CONNECTIONS, "refresh_token_enc", conn.therapist_id, conn.refresh_token_enc)
+    refresh_token = await cipher.decrypt_text(CONNECTIONS, "refresh_token_enc", conn.id, conn.refresh_token_enc)
     try:
         tokens = await google.refresh(settings, refresh_token, now)
     except google.GoogleRevoked as exc:
@@ -173,7 +173,7 @@ def note_success(conn: GoogleConnection, now: datetime.datetime | None = None) -
 
 async def connection(session: AsyncSession, therapist_id: uuid.UUID) -> GoogleConnection | None:
     """The therapist's connection, if any."""
-    return await session.get(GoogleConnection, therapist_id)
+    return (await session.execute(sa.select(GoogleConnection).where(GoogleConnection.therapist_id == therapist_id))).scalar_one_or_none()
 
 
 def _out(conn: GoogleConnection, name: str | None = None) -> ConnectionOut:
@@ -214,7 +214,7 @@ async def disconnect(session: AsyncSession, cipher: FieldCipher, settings: Setti
     revoked = False
     if settings.google_configured:
         blob, column = (conn.refresh_token_enc, "refresh_token_enc") if conn.refresh_token_enc else (conn.access_token_enc, "access_token_enc")
-        token = await cipher.decrypt_text(CONNECTIONS, column, conn.therapist_id, blob)
+        token = await cipher.decrypt_text(CONNECTIONS, column, conn.id, blob)
         try:
             await google.revoke(settings, token)
             revoked = True
