@@ -392,3 +392,32 @@ async def test_key_rotation_reseals_the_tokens_and_they_still_work(client, db, s
     day = _day(9)
     stub.busy = [{"start": _at(day, "09:00").isoformat(), "end": _at(day, "10:00").isoformat()}]
     assert "09:00" not in await _slots(api, s, day)  # the re-sealed token still opens Google
+
+
+async def test_a_booking_moved_to_another_therapist_moves_between_their_calendars(client, db, stub, api, gbrowser, gapp):
+    s = await _setup(client, db)
+    await _connect(gbrowser, stub, s)
+    email2, tokens2, therapist2 = await add_member(client, db, s.org, "THERAPIST")
+    assigned = await client.put(f"{s.base}/services/{s.service_id}/therapists", json={"therapist_ids": [s.therapist_id, therapist2]},
+                                headers=s.owner)
+    assert assigned.status_code == 200, assigned.text
+    for weekday in range(7):
+        await client.post(f"{s.base}/availability/rules", json={"therapist_id": therapist2, "weekday": weekday, "start_time": "09:00",
+                                                                "end_time": "17:00"}, headers=s.owner)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=gapp), base_url="http://testserver") as http:
+        second = msgspec.structs.replace(s, therapist_email=email2, therapist=bearer(tokens2["access_token"]), therapist_id=therapist2)
+        await _connect(Browser(http), stub, second)
+    second_calendar = "second.therapist@example.org"  # the stub does not tell accounts apart: another calendar id does
+    chosen = await api.put(f"{s.base}/google-calendar/calendar", json={"calendar_id": second_calendar}, headers=second.therapist)
+    assert chosen.status_code == 200
+    booking_id = await _book(api, s, _day(10), "10:00")
+    ctx = {"anima": gapp.state["anima"]}
+    assert await sync_google_event(ctx, tenant_id=s.tenant_id, booking_id=booking_id) == {"outcome": "created"}
+    moved = await api.post(f"{s.base}/bookings/{booking_id}/reschedule",
+                           json={"starts_at": _at(_day(10), "11:00").isoformat(), "therapist_id": therapist2}, headers=s.owner)
+    assert moved.status_code == 200, moved.text
+    assert await sync_google_event(ctx, tenant_id=s.tenant_id, booking_id=booking_id) == {"outcome": "created"}
+    assert stub.count("DELETE", "/events/") == 1 and stub.count("POST", "/events") == 2
+    assert list(stub.live_events()) == [(second_calendar, event_id(uuid.UUID(booking_id)))]
+    rows = await in_tenant(db, s.slug, "SELECT therapist_id::text FROM google_event_syncs")
+    assert rows == [(therapist2,)]

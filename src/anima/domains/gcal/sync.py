@@ -10,7 +10,8 @@ twice or out of order converge:
   event ids are base32hex, ``a``–``v`` and ``0``–``9``, 5 to 1024 characters). The first sync
   inserts it; a later one patches it (times after a reschedule); an insert answered 409 (the id
   exists: a retried job whose first attempt reached Google) patches instead — never two events;
-* a CANCELLED or EXPIRED booking's event is deleted (already gone counts as deleted).
+* a CANCELLED or EXPIRED booking's event is deleted (already gone counts as deleted); a booking
+  moved to another therapist leaves the first one's calendar and enters the second one's.
 
 One booking is synced by one job at a time (a transaction-level advisory lock on its id). What
 was done is kept in ``google_event_syncs``. When Google fails, the failure is recorded on the
@@ -27,6 +28,7 @@ from __future__ import annotations
 
 import datetime
 import uuid
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import sqlalchemy as sa
@@ -84,45 +86,67 @@ async def reconcile(session: AsyncSession, cipher: FieldCipher, settings: Settin
     want = booking.status in PRESENT and booking.therapist_id is not None and booking.occurrence_id is None
     if not want and (sync is None or not sync.present):
         return "nothing", None
-    therapist_id = sync.therapist_id if sync is not None and sync.present else booking.therapist_id
-    conn = await services.connection(session, therapist_id) if therapist_id else None
-    if conn is None:
-        return "not-connected", None
     if sync is None:
-        sync = GoogleEventSync(booking_id=booking.id, therapist_id=therapist_id, calendar_id=conn.calendar_id,
+        sync = GoogleEventSync(booking_id=booking.id, therapist_id=booking.therapist_id, calendar_id="primary",
                                event_id=event_id(booking.id), present=False, attempts=0)
         session.add(sync)
     sync.attempts += 1
+    outcome = "nothing"
+    if sync.present and (not want or sync.therapist_id != booking.therapist_id):
+        # cancelled, or moved to another therapist: out of the calendar it is in
+        old = await services.connection(session, sync.therapist_id)
+        if old is not None:
+            failure = await _call(session, cipher, settings, old, sync, now,
+                                  lambda api: api.delete_event(sync.calendar_id, sync.event_id))
+            if failure is not None:
+                return "failed", failure
+        sync.present, outcome = False, "deleted"
+    conn = await services.connection(session, booking.therapist_id) if want and booking.therapist_id else None
+    if conn is None:
+        sync.last_error, sync.synced_at = None, now
+        await session.flush()
+        return (outcome if outcome != "nothing" else ("not-connected" if want else "nothing")), None
+    service = await session.get(Service, booking.service_id)
+    body = event_body(booking, service.name if service is not None else "Session")
+    done: list[str] = []
+
+    async def put(api: google.CalendarApi) -> None:
+        if sync.present and sync.calendar_id != conn.calendar_id:  # the therapist chose another calendar
+            await api.delete_event(sync.calendar_id, sync.event_id)
+            sync.present = False
+        if sync.present and await api.patch_event(sync.calendar_id, sync.event_id, body):
+            done.append("updated")
+        elif await api.insert_event(conn.calendar_id, {"id": sync.event_id, **body}):
+            done.append("created")
+        elif await api.patch_event(conn.calendar_id, sync.event_id, body):  # a retry whose first insert reached Google
+            done.append("updated")
+        else:
+            raise google.GoogleError("Google has the event id but not the event", retryable=True)
+
+    failure = await _call(session, cipher, settings, conn, sync, now, put)
+    if failure is not None:
+        return "failed", failure
+    sync.present, sync.calendar_id, sync.therapist_id = True, conn.calendar_id, booking.therapist_id
+    await session.flush()
+    return done[0], None
+
+
+async def _call(session: AsyncSession, cipher: FieldCipher, settings: Settings, conn: Any, sync: GoogleEventSync,
+                now: datetime.datetime, action: Callable[[google.CalendarApi], Awaitable[Any]]) -> google.GoogleError | None:
+    """Run ``action`` with the connection's live token; record success or the failure (returned)."""
     try:
         token = await services.access_token(session, cipher, settings, conn, now)
         async with google.CalendarApi(settings, token) as api:
-            if not want:
-                await api.delete_event(sync.calendar_id, sync.event_id)
-                sync.present, outcome = False, "deleted"
-            else:
-                service = await session.get(Service, booking.service_id)
-                body = event_body(booking, service.name if service is not None else "Session")
-                if sync.present and sync.calendar_id != conn.calendar_id:  # the therapist chose another calendar
-                    await api.delete_event(sync.calendar_id, sync.event_id)
-                    sync.present = False
-                outcome = "updated"
-                if sync.present and await api.patch_event(sync.calendar_id, sync.event_id, body):
-                    pass
-                elif await api.insert_event(conn.calendar_id, {"id": sync.event_id, **body}):
-                    outcome = "created"
-                elif not await api.patch_event(conn.calendar_id, sync.event_id, body):
-                    raise google.GoogleError("Google has the event id but not the event", retryable=True)
-                sync.present, sync.calendar_id, sync.therapist_id = True, conn.calendar_id, therapist_id
+            await action(api)
     except google.GoogleError as exc:
         sync.last_error = str(exc)[:500]
         services.note_error(conn, f"Event sync: {exc}", now)
         await session.flush()
         log.warning("google event sync failed", error=str(exc), retryable=exc.retryable)
-        return "failed", exc
+        return exc
     sync.last_error, sync.synced_at = None, now
     services.note_success(conn, now)
-    await session.flush()
-    return outcome, None
+    return None
 
 
 @job_function
