@@ -308,8 +308,15 @@ async def test_disconnect_revokes_at_google_and_deletes_the_tokens(client, db, s
     assert again.status_code == 404
 
 
-async def test_without_settings_google_calendar_is_off_and_says_so(client, db):
+async def test_without_settings_google_calendar_is_off_and_says_so(client, db, app):
     s = await _setup(client, db)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver") as http:
+        browser = Browser(http)
+        await browser.login(s.therapist_email)
+        card = await browser.get(f"/o/{s.slug}/google-calendar/card")
+        assert card.status_code == 200 and "not configured on this server" in card.text and "Connect Google Calendar" not in card.text
+        started = await http.post(f"/o/{s.slug}/google-calendar/connect", data={"_csrf_token": await browser.csrf(f"/o/{s.slug}/google-calendar")})
+        assert started.status_code == 409
     status = await client.get(f"{s.base}/google-calendar", headers=s.therapist)
     assert status.json() == {"configured": False, "connection": None}
     refused = await client.post(f"{s.base}/google-calendar/authorization", headers=s.therapist)
