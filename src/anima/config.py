@@ -67,6 +67,16 @@ ENVIRONMENT: dict[str, tuple[str, str]] = {
     "TWILIO_AUTH_TOKEN": ("Twilio auth token: authenticates our requests and checks the signature of Twilio's webhooks.", "unset"),
     "TWILIO_FROM": ("The sending phone number in E.164 (+15005550006) or a messaging service SID (MG...).", "unset"),
     "TWILIO_API_BASE": ("Base URL of the Twilio REST API; set only to point at a stub.", "https://api.twilio.com"),
+    "GOOGLE_CLIENT_ID": (
+        "OAuth client id of the Google Cloud project for Google Calendar. Unset: Google Calendar is off, and the pages and API say so.",
+        "unset",
+    ),
+    "GOOGLE_CLIENT_SECRET": ("OAuth client secret of that Google Cloud project.", "unset"),
+    "GOOGLE_OAUTH_BASE": (
+        "Base URL of Google's OAuth endpoints (/o/oauth2/v2/auth, /token, /revoke under it); set only to point at a stub.",
+        "Google's (accounts.google.com, oauth2.googleapis.com)",
+    ),
+    "GOOGLE_API_BASE": ("Base URL of the Google Calendar API (/calendar/v3 under it); set only to point at a stub.", "https://www.googleapis.com"),
     "ANIMA_TRUSTED_PROXIES": (
         "Comma-separated addresses or CIDR ranges of reverse proxies whose X-Forwarded-For is believed.",
         "empty (forwarded headers ignored)",
@@ -169,6 +179,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     twilio_auth_token: str | None = None
     twilio_from: str | None = None
     twilio_api_base: str | None = None
+    google_client_id: str | None = None
+    google_client_secret: str | None = None
+    google_oauth_base: str | None = None
+    google_api_base: str | None = None
 
     @property
     def payments_configured(self) -> bool:
@@ -184,6 +198,11 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     def sms_configured(self) -> bool:
         """True when SMS may be sent (every Twilio setting is present)."""
         return all((self.twilio_account_sid, self.twilio_auth_token, self.twilio_from))
+
+    @property
+    def google_configured(self) -> bool:
+        """Whether Google Calendar can be connected (client id and secret set)."""
+        return bool(self.google_client_id and self.google_client_secret)
 
     @property
     def local_mailbox(self) -> bool:
@@ -389,6 +408,18 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
     settings_kwargs.update(
         twilio_account_sid=twilio["TWILIO_ACCOUNT_SID"], twilio_auth_token=twilio["TWILIO_AUTH_TOKEN"],
         twilio_from=twilio["TWILIO_FROM"], twilio_api_base=(twilio["TWILIO_API_BASE"] or "").rstrip("/") or None,
+    )
+    google = {name: (env.get(name) or "").strip() or None
+              for name in ("GOOGLE_CLIENT_ID", "GOOGLE_CLIENT_SECRET", "GOOGLE_OAUTH_BASE", "GOOGLE_API_BASE")}
+    if bool(google["GOOGLE_CLIENT_ID"]) != bool(google["GOOGLE_CLIENT_SECRET"]):
+        problems.append("Google Calendar is partly configured: set both GOOGLE_CLIENT_ID and GOOGLE_CLIENT_SECRET, or neither")
+    for name in ("GOOGLE_OAUTH_BASE", "GOOGLE_API_BASE"):
+        if google[name] and not google[name].startswith(("http://", "https://")):
+            problems.append(f"{name} must start with http:// or https://")
+    settings_kwargs.update(
+        google_client_id=google["GOOGLE_CLIENT_ID"], google_client_secret=google["GOOGLE_CLIENT_SECRET"],
+        google_oauth_base=(google["GOOGLE_OAUTH_BASE"] or "").rstrip("/") or None,
+        google_api_base=(google["GOOGLE_API_BASE"] or "").rstrip("/") or None,
     )
     if problems:
         raise SettingsError(problems)

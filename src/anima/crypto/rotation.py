@@ -106,7 +106,6 @@ async def reencrypt_tenant(
         done[table] = 0
         tq = quote_ident(table)
         while max_batches is None or batches < max_batches:
-            batches += 1
             async with admin.begin() as conn:
                 await _scope(conn, schema)
                 cipher = FieldCipher(keyring, conn, tenant_id)
@@ -123,7 +122,8 @@ async def reencrypt_tenant(
                     )
                 ).all()
                 if not rows:
-                    break
+                    break  # a table with nothing stale costs no batch
+                batches += 1
                 for row in rows:
                     values: dict[str, object] = {"id": row.id}
                     for c in columns:

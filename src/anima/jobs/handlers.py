@@ -3,7 +3,8 @@
 * ``handle_event(tenant_id, event_id)`` — one per outbox event (keyed by the event): runs the
   tenant's playbooks for it and hands work to other jobs (:data:`FOLLOW_UPS`: a new journal note
   or a completed form submission -> the risk analysis job; ``AI_ANALYSIS_REQUESTED`` -> the
-  observatory job), keyed so they run once.
+  observatory job; a booking confirmed, rescheduled or cancelled -> its Google Calendar event
+  sync), keyed so they run once.
 * ``automation_tick()`` — cron (``ANIMA_AUTOMATION_TICK``): fans out one ``tenant_tick`` per
   tenant with ``tick`` work due in the platform's due-work index (:mod:`anima.events.due_work`,
   kept by :mod:`anima.jobs.tick_due`), claimed with a lease; tenants with nothing due are not
@@ -52,6 +53,10 @@ FOLLOW_UPS: dict[str, FollowUp] = {
     EventType.JOURNAL_ENTRY_CREATED: FollowUp("analyze_journal_entry", {"entry_id": "entry_id"}, frozenset({"form_submission"})),
     EventType.FORM_SUBMISSION_COMPLETED: FollowUp("analyze_journal_entry", {"entry_id": "entry_id"}),
     EventType.AI_ANALYSIS_REQUESTED: FollowUp("analyze_patient", {"patient_id": "patient_id", "requested_by": "requested_by"}),
+    # the therapist's Google Calendar follows the booking (anima.domains.gcal.sync)
+    EventType.BOOKING_CONFIRMED: FollowUp("sync_google_event", {"booking_id": "booking_id"}),
+    EventType.BOOKING_RESCHEDULED: FollowUp("sync_google_event", {"booking_id": "booking_id"}),
+    EventType.BOOKING_CANCELLED: FollowUp("sync_google_event", {"booking_id": "booking_id"}),
 }
 
 

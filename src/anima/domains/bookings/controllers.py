@@ -22,11 +22,13 @@ from anima.domains.bookings.schemas import (
     BookingCreate, BookingOut, CancelRequest, ChargeOut, HoldRequest, OccurrenceCreate, OccurrenceOut, OverrideCreate, OverrideOut,
     PolicyBody, PolicyOut, ReminderBody, ReminderOut, RescheduleRequest, RuleCreate, RuleOut, ScheduleOut, SeatRequest, SlotOut, WaitlistOut,
 )
+from anima.domains.gcal import freebusy
 from anima.http.access import CLINICIANS, EVERY_MEMBER, FRONT_DESK, OWNERS, TenantContext
 from anima.http.openapi import answers
 from anima.http.pagination import OffsetPagination, Page
 from anima.identity.models import Role
 from anima.problems import InvalidInput
+from anima.runtime import Runtime
 
 Status = Literal["HELD", "CONFIRMED", "COMPLETED", "NO_SHOW", "CANCELLED", "EXPIRED"]
 
@@ -113,7 +115,7 @@ class SlotsController(Controller):
 
     @get("/", opt=EVERY_MEMBER, summary="Free starts of a service on local dates of a zone (one therapist or any)")
     async def search(
-        self, tenant: TenantContext,
+        self, tenant: TenantContext, cipher: FieldCipher, runtime: Runtime,
         service_id: Annotated[uuid.UUID | None, Parameter(description="the service (required)")] = None,
         first: Annotated[datetime.date | None, Parameter(query="from", description="first local date in `zone` (default: today)")] = None,
         last: Annotated[datetime.date | None, Parameter(query="to", description="last local date in `zone`, at most 62 days on (default: a week)")] = None,
@@ -122,7 +124,8 @@ class SlotsController(Controller):
     ) -> list[SlotOut]:
         if service_id is None:
             raise InvalidInput.field("service_id", "required", "name the service")
-        return await rules.search(tenant.session, service_id, therapist_id=therapist_id, first=first, last=last, zone=zone)
+        busy_of = freebusy.provider(tenant.session, cipher, runtime.settings, tenant.tenant.id)  # the therapists' Google Calendars
+        return await rules.search(tenant.session, service_id, therapist_id=therapist_id, first=first, last=last, zone=zone, busy_of=busy_of)
 
 
 class AvailabilityController(Controller):

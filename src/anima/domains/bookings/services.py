@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import datetime
 import uuid
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
@@ -47,6 +48,8 @@ PAST_LIMIT = datetime.timedelta(days=366)
 #: the widest slot search (days): bounds the work of one request
 MAX_SEARCH_DAYS = 62
 TABLE = "bookings"
+#: ``therapist_id, start, end -> busy intervals`` from outside Anima, for :func:`search`
+BusyOf = Callable[[uuid.UUID, datetime.datetime, datetime.datetime], Awaitable[Sequence[tuple[datetime.datetime, datetime.datetime]]]]
 #: SQLSTATE of exclusion_violation
 EXCLUSION_VIOLATION = "23P01"
 
@@ -159,8 +162,9 @@ async def busy(session: AsyncSession, therapist_id: uuid.UUID, start: datetime.d
 
 async def therapist_slots(session: AsyncSession, service: Service, therapist_id: uuid.UUID, start: datetime.datetime,
                           end: datetime.datetime, *, now: datetime.datetime, ignore: uuid.UUID | None = None,
-                          with_busy: bool = True) -> list[datetime.datetime]:
-    """Free starts (UTC) of ``service`` with one therapist in ``[start, end)``."""
+                          with_busy: bool = True, extra_busy: Sequence[tuple[datetime.datetime, datetime.datetime]] = ()) -> list[datetime.datetime]:
+    """Free starts (UTC) of ``service`` with one therapist in ``[start, end)``; ``extra_busy``:
+    more blocked intervals (aware, half-open) from outside Anima, e.g. the therapist's Google Calendar."""
     rules = slot_rules(service)
     zone, _ = await availability.therapist_zone(session, therapist_id)
     first = start.astimezone(zone).date() - datetime.timedelta(days=1)
@@ -168,16 +172,20 @@ async def therapist_slots(session: AsyncSession, service: Service, therapist_id:
     avail = await availability.load(session, therapist_id, first, last)
     margin = datetime.timedelta(minutes=rules.buffer_before_minutes + rules.buffer_after_minutes + rules.duration_minutes)
     taken = await busy(session, therapist_id, start - margin, end + margin, now=now, ignore=ignore) if with_busy else Busy([])
+    if extra_busy:
+        taken = Busy([*taken.intervals, *extra_busy])
     return free_slots(avail, rules, taken, start=start, end=end, now=now, service_id=service.id)
 
 
 async def search(
     session: AsyncSession, service_id: uuid.UUID, *, therapist_id: uuid.UUID | None, first: datetime.date | None,
-    last: datetime.date | None, zone: str, now: datetime.datetime | None = None,
+    last: datetime.date | None, zone: str, now: datetime.datetime | None = None, busy_of: BusyOf | None = None,
 ) -> list[SlotOut]:
     """Free starts of a CALENDAR service on local dates ``first``..``last`` of ``zone`` (default:
     today and the six days after it), with one therapist or any who offers it; each slot names
-    the therapists free then.
+    the therapists free then. ``busy_of(therapist_id, start, end)`` adds a therapist's busy
+    intervals from outside Anima (their Google Calendar); it is asked once per therapist and
+    answers an empty list when it has nothing (or fails).
 
     Raises:
         InvalidInput: service_id (inactive, FIXED_DATE), therapist_id, zone, first/last (order, span).
@@ -207,7 +215,9 @@ async def search(
         candidates = await therapists_of(session, service.id)
     by_start: dict[datetime.datetime, list[uuid.UUID]] = {}
     for tid in candidates:
-        for s in await therapist_slots(session, service, tid, start, end, now=now):
+        margin = datetime.timedelta(minutes=service.buffer_before_minutes + service.buffer_after_minutes + service.duration_minutes)
+        extra = await busy_of(tid, start - margin, end + margin) if busy_of is not None else ()
+        for s in await therapist_slots(session, service, tid, start, end, now=now, extra_busy=extra):
             by_start.setdefault(s, []).append(tid)
     length = datetime.timedelta(minutes=service.duration_minutes)
     return [SlotOut(s, s + length, s.astimezone(viewer_zone), viewer_zone.key, tids) for s, tids in sorted(by_start.items())]
