@@ -428,3 +428,31 @@ async def test_a_booking_moved_to_another_therapist_moves_between_their_calendar
     assert list(stub.live_events()) == [(second_calendar, event_id(uuid.UUID(booking_id)))]
     rows = await in_tenant(db, s.slug, "SELECT therapist_id::text FROM google_event_syncs")
     assert rows == [(therapist2,)]
+
+
+async def test_the_public_wizard_hides_google_busy_times_too(client, db, stub, api, gbrowser):
+    s = await _setup(client, db)
+    day = _day()
+    await _connect(gbrowser, stub, s)
+    busy_start, busy_end = _at(day, "10:30"), _at(day, "12:00")
+    stub.busy = [{"start": busy_start.isoformat(), "end": busy_end.isoformat()}]
+
+    def _starts(text: str) -> set[datetime.datetime]:
+        import re
+        found = set()
+        for raw in re.findall(r"start=([0-9T:%A-Za-z.+-]+)", text):
+            from urllib.parse import unquote
+            try:
+                found.add(datetime.datetime.fromisoformat(unquote(raw).replace("Z", "+00:00")))
+            except ValueError:
+                continue
+        return found
+
+    hidden = {_at(day, "10:00"), _at(day, "11:00")}  # both overlap 10:30-12:00
+    kept = {_at(day, "09:00"), _at(day, "12:00")}
+    async with httpx.AsyncClient(transport=api._transport, base_url="http://testserver") as public:
+        week = await public.get(f"/p/{s.slug}/book", params={"service": s.service_id, "therapist": s.therapist_id,
+                                                            "zone": "Europe/Madrid", "from": day.isoformat()})
+    assert week.status_code == 200, week.text
+    offered = _starts(week.text)
+    assert kept <= offered and not (hidden & offered), sorted(offered)

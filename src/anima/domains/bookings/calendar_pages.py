@@ -33,7 +33,6 @@ from litestar.params import Parameter
 from litestar.response import Response, Template
 
 from anima.domains.bookings import availability, feeds, seats, services
-from anima.domains.bookings.models import Booking
 from anima.domains.bookings.schemas import CancelRequest, HoldRequest, OverrideCreate, RuleCreate
 from anima.domains.catalog.models import Scheduling, Service
 from anima.domains.patients.models import Patient
@@ -41,6 +40,8 @@ from anima.domains.staff.models import StaffMember
 from anima.http.access import CLINICIANS, EVERY_MEMBER, FRONT_DESK, TenantContext
 from anima.identity.models import Role
 from anima.problems import Forbidden, InvalidInput, NotFound, Problem
+from anima.crypto.cipher import FieldCipher
+from anima.domains.gcal import freebusy
 from anima.runtime import Runtime
 from anima.tenancy.scope import enter_tenant
 from anima.web.forms import FormState, parse, read_form
@@ -193,7 +194,8 @@ async def booking_action(request: Request[Any, Any, Any], tenant: TenantContext,
 # -- booking for a patient ------------------------------------------------------------------------
 
 
-async def _book_page(tenant: TenantContext, ws: Workspace, params: dict[str, str | None], *, form: FormState | None = None,
+async def _book_page(tenant: TenantContext, ws: Workspace, params: dict[str, str | None], runtime: Runtime, cipher: FieldCipher,
+                     *, form: FormState | None = None,
                      status: int = 200) -> Template:
     zone = _zone(ws)
     offered = list((await tenant.session.execute(
@@ -213,7 +215,9 @@ async def _book_page(tenant: TenantContext, ws: Workspace, params: dict[str, str
             last = monday + datetime.timedelta(days=6)
             if last >= first:
                 try:
-                    found = await services.search(tenant.session, service.id, therapist_id=therapist_id, first=first, last=last, zone=zone)
+                    found = await services.search(
+                        tenant.session, service.id, therapist_id=therapist_id, first=first, last=last, zone=zone,
+                        busy_of=freebusy.provider(tenant.session, cipher, runtime.settings, tenant.tenant.id))
                 except InvalidInput:
                     found = []
                 for s in found:
@@ -242,14 +246,15 @@ def _iso(value: datetime.datetime) -> str:
 
 
 @get("/o/{org_slug:str}/calendar/book", opt=FRONT_DESK, name="bookings:calendar-book")
-async def book_page(tenant: TenantContext, ws: Workspace, service: _Q = None, therapist: _Q = None, week: _Q = None,
+async def book_page(tenant: TenantContext, ws: Workspace, runtime: Runtime, cipher: FieldCipher, service: _Q = None, therapist: _Q = None, week: _Q = None,
                     start: _Q = None) -> Template:
     """Book for a patient: service and therapist, the week's free starts, then the patient."""
-    return await _book_page(tenant, ws, {"service": service, "therapist": therapist, "week": week, "start": start})
+    return await _book_page(tenant, ws, {"service": service, "therapist": therapist, "week": week, "start": start}, runtime, cipher)
 
 
 @post("/o/{org_slug:str}/calendar/book", opt=FRONT_DESK, name="bookings:calendar-book-submit")
-async def book_submit(request: Request[Any, Any, Any], tenant: TenantContext, ws: Workspace) -> Response[Any]:
+async def book_submit(request: Request[Any, Any, Any], tenant: TenantContext, ws: Workspace, runtime: Runtime,
+                      cipher: FieldCipher) -> Response[Any]:
     """Hold the start for the patient and confirm it (one transaction); back to the week."""
     values = await read_form(request)
     params = {k: values.get(k) for k in ("service", "therapist", "week", "start")}
@@ -259,14 +264,14 @@ async def book_submit(request: Request[Any, Any, Any], tenant: TenantContext, ws
         fields["therapist_id"] = values["therapist"]
     body, form = parse(HoldRequest, fields, language=ws.language)
     if body is None:
-        return await _book_page(tenant, ws, params, form=form, status=422)
+        return await _book_page(tenant, ws, params, runtime, cipher, form=form, status=422)
     caller = _caller(tenant)
     try:
         held = await services.hold(tenant.session, caller, body)
         booking = await services.confirm(tenant.session, caller, held.id)
     except Problem as problem:
         await _fresh(tenant)
-        return await _book_page(tenant, ws, params, form=form.show(problem, ws.language), status=problem.status)
+        return await _book_page(tenant, ws, params, runtime, cipher, form=form.show(problem, ws.language), status=problem.status)
     week = booking.starts_at.astimezone(ZoneInfo(_zone(ws))).date().isoformat()
     return see_other(request, f"{ws.base}/calendar?week={week}&therapist={booking.therapist_id or ''}")
 

@@ -51,6 +51,7 @@ from anima.domains.staff.models import StaffMember
 from anima.http.access import client_address
 from anima.identity.profile import iana_zones, zone_groups
 from anima.problems import InvalidInput, NotFound, Problem
+from anima.domains.gcal import freebusy
 from anima.runtime import Runtime
 from anima.tenancy.scope import ScopedTenant, enter_by_slug
 from anima.web import formatting, i18n
@@ -148,8 +149,14 @@ async def _therapist_name(session: AsyncSession, therapist_id: uuid.UUID | None)
 # -- the wizard -----------------------------------------------------------------------------------
 
 
+def _google_busy(runtime: Runtime, session: AsyncSession, practice: Practice) -> services.BusyOf:
+    """The therapists' Google Calendar busy times for this practice's slot searches (none when
+    Google Calendar is off or a therapist has not connected it)."""
+    return freebusy.provider_for(session, runtime.keyring, runtime.settings, practice.tenant.id)
+
+
 async def _wizard(request: Request[Any, Any, Any], session: AsyncSession, practice: Practice, params: dict[str, str | None],
-                  *, form: FormState | None = None, status: int = 200, unavailable: bool = False) -> Template:
+                  runtime: Runtime, *, form: FormState | None = None, status: int = 200, unavailable: bool = False) -> Template:
     slug, language = practice.tenant.slug, practice.language
     zone = _zone(params.get("zone"), practice.zone)
     base = {"language": language, "time_zone": zone, "status": status, "practice": practice, "zone": zone,
@@ -173,7 +180,8 @@ async def _wizard(request: Request[Any, Any, Any], session: AsyncSession, practi
         first = _date(params.get("from")) or today
         first = min(max(first, today), today + datetime.timedelta(days=service.horizon_days))
         slots = await services.search(session, service.id, therapist_id=therapist_id, first=first,
-                                      last=first + datetime.timedelta(days=WEEK - 1), zone=zone)
+                                      last=first + datetime.timedelta(days=WEEK - 1), zone=zone,
+                                      busy_of=_google_busy(runtime, session, practice))
         days: dict[datetime.date, list[Any]] = {}
         for s in slots:
             days.setdefault(s.local_starts_at.date(), []).append((clock(s.local_starts_at, practice.language), _iso(s.starts_at)))
@@ -190,13 +198,13 @@ async def _wizard(request: Request[Any, Any, Any], session: AsyncSession, practi
 
 @get("/p/{slug:str}/book", name="bookings:public-wizard", include_in_schema=False)
 async def wizard_page(
-    request: Request[Any, Any, Any], db_session: AsyncSession, slug: str, service: _TEXT = None, therapist: _TEXT = None,
+    request: Request[Any, Any, Any], runtime: Runtime, db_session: AsyncSession, slug: str, service: _TEXT = None, therapist: _TEXT = None,
     zone: _TEXT = None, from_: Annotated[str | None, Parameter(query="from", max_length=20)] = None, start: _TEXT = None,
 ) -> Template:
     """The wizard's step the query reaches (see the module docstring)."""
     practice = await _practice(request, db_session, slug)
     params = {"service": service, "therapist": therapist, "zone": zone, "from": from_, "start": start}
-    return await _wizard(request, db_session, practice, params)
+    return await _wizard(request, db_session, practice, params, runtime)
 
 
 @post("/p/{slug:str}/book", name="bookings:public-book", include_in_schema=False)
@@ -215,7 +223,7 @@ async def book_submit(request: Request[Any, Any, Any], runtime: Runtime, db_sess
     body, form = parse(public.SelfBooking, fields, booleans=("consent",), language=practice.language)
     form.values = {**typed, "consent": "consent" if values.get("consent") else ""}
     if body is None:
-        return await _wizard(request, db_session, practice, params, form=form, status=422)
+        return await _wizard(request, db_session, practice, params, runtime, form=form, status=422)
     address = client_address(request)
     try:
         await runtime.rate_limiter.hit("book", "address", address)
@@ -226,10 +234,10 @@ async def book_submit(request: Request[Any, Any, Any], runtime: Runtime, db_sess
         await db_session.rollback()
         practice = await _practice(request, db_session, slug)
         if problem.extra.get("reason") == public.UNAVAILABLE:
-            return await _wizard(request, db_session, practice, params, status=problem.status, unavailable=True)
+            return await _wizard(request, db_session, practice, params, runtime, status=problem.status, unavailable=True)
         if problem.kind == "plan-limit-reached":
-            return await _wizard(request, db_session, practice, params, status=problem.status, unavailable=True)
-        return await _wizard(request, db_session, practice, params, form=form.show(problem, practice.language),
+            return await _wizard(request, db_session, practice, params, runtime, status=problem.status, unavailable=True)
+        return await _wizard(request, db_session, practice, params, runtime, form=form.show(problem, practice.language),
                              status=problem.status)
     await db_session.commit()
     settings = runtime.settings
@@ -268,7 +276,8 @@ async def _manage(request: Request[Any, Any, Any], runtime: Runtime, session: As
         first = now.astimezone(ZoneInfo(zone)).date()
         try:
             found = await services.search(session, service.id, therapist_id=booking.therapist_id, first=first,
-                                          last=first + datetime.timedelta(days=WEEK - 1), zone=zone)
+                                          last=first + datetime.timedelta(days=WEEK - 1), zone=zone,
+                                          busy_of=_google_busy(runtime, session, practice))
         except InvalidInput:
             found = []  # the service or the therapist no longer offers new times: cancelling still works
         for s in found:

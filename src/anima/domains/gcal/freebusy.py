@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from anima.config import Settings
 from anima.crypto.cipher import FieldCipher
+from anima.crypto.keyring import Keyring
 from anima.domains.gcal import cache, google, services
 from anima.logs import get_logger
 
@@ -58,3 +59,8 @@ def provider(session: AsyncSession, cipher: FieldCipher, settings: Settings, ten
         return await busy_intervals(session, cipher, settings, tenant_id, therapist_id, start, end)
 
     return busy_of
+
+
+def provider_for(session: AsyncSession, keyring: Keyring, settings: Settings, tenant_id: int) -> BusyOf:
+    """:func:`provider` for a caller holding the process keyring rather than a cipher (public pages)."""
+    return provider(session, FieldCipher(keyring, session, tenant_id), settings, tenant_id)

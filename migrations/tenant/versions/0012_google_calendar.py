@@ -7,7 +7,7 @@
 * ``google_event_syncs``: a booking's event in Google (deterministic id) and its sync state.
 
 Revision ID: 9a8b7c6d0011
-Revises: c0aa7e1a0009
+Revises: r3m1nd3r0012
 Create Date: 2026-12-01 04:00:00.000000
 
 """
@@ -20,7 +20,7 @@ import advanced_alchemy.types
 
 # revision identifiers, used by Alembic.
 revision: str = '9a8b7c6d0011'
-down_revision: Union[str, Sequence[str], None] = 'c0aa7e1a0009'
+down_revision: Union[str, Sequence[str], None] = 'r3m1nd3r0012'
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
 
