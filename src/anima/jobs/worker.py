@@ -27,6 +27,7 @@ from anima.db.engine import Database
 from anima.jobs import billing as billing_jobs
 from anima.jobs import handlers
 from anima.jobs import mail as mail_jobs
+from anima.jobs import credits as credits_jobs
 from anima.jobs.queue import job_options, make_queue
 from anima.jobs.relay import Relay
 from anima.mail.sender import run_once as send_due_mail
@@ -48,7 +49,7 @@ def worker_functions(settings: Settings) -> list[Callable[..., Any]]:
     return [
         handlers.handle_event, handlers.automation_tick, handlers.tenant_tick,
         ai_jobs.analyze_journal_entry, ai_jobs.analyze_patient, billing_jobs.expire_grace,
-        mail_jobs.send_emails,
+        mail_jobs.send_emails, credits_jobs.expire_credits,
         *extra_functions(settings.worker_extra_functions),
     ]
 
@@ -68,6 +69,8 @@ def build_worker(svc: Runtime, *, handle_signals: bool = True) -> Worker:
                     timeout=600, heartbeat=tick["heartbeat"], retries=tick["retries"], ttl=3600),
             CronJob(mail_jobs.send_emails, cron=mail_jobs.MAIL_CRON, unique=True,
                     timeout=300, heartbeat=tick["heartbeat"], retries=1, ttl=60),
+            CronJob(credits_jobs.expire_credits, cron=credits_jobs.CREDITS_CRON, unique=True,
+                    timeout=1800, heartbeat=tick["heartbeat"], retries=tick["retries"], ttl=3600),
         ],
         timers={"sweep": settings.worker_sweep, "schedule": 1, "abort": 1, "worker_info": 10},
         shutdown_grace_period_s=5,
