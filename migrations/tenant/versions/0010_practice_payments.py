@@ -7,6 +7,9 @@
 * ``packages``, ``package_services``, ``package_prices`` (one per currency), ``package_sales`` and
   ``credit_entries`` (the credit ledger, append-only: a trigger refuses UPDATE, and DELETE while
   the sale exists).
+* ``invoice_settings`` (prefix, tax rate), ``invoice_sequences`` (the last number per year, taken
+  under the row lock at issue: gap-free), ``invoices`` (DRAFT → ISSUED → PAID | VOID, credit notes)
+  and ``invoice_lines``.
 
 Revision ID: a1b2c3d40010
 Revises: 5b1e7c2d9a40
@@ -140,6 +143,73 @@ def upgrade() -> None:
     op.create_index('ix_payment_requests_intent', 'payment_requests', ['payment_intent_id'], unique=False)
     op.create_index('uq_payment_requests_checkout', 'payment_requests', ['checkout_session_id'], unique=True)
     op.create_index('uq_payment_requests_pay_token', 'payment_requests', ['pay_token'], unique=True)
+    op.create_table('invoice_sequences',
+    sa.Column('year', sa.Integer(), autoincrement=False, nullable=False),
+    sa.Column('last_number', sa.Integer(), nullable=False),
+    sa.PrimaryKeyConstraint('year', name=op.f('pk_invoice_sequences'))
+    )
+    op.create_table('invoice_settings',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('prefix', sa.String(length=12), nullable=False),
+    sa.Column('tax_rate_bps', sa.Integer(), nullable=False),
+    sa.Column('tax_label', sa.String(length=20), nullable=False),
+    sa.Column('created_at', utc, server_default=sa.text('now()'), nullable=False),
+    sa.Column('updated_at', utc, server_default=sa.text('now()'), nullable=False),
+    sa.CheckConstraint('id = 1', name=op.f('ck_invoice_settings_singleton')),
+    sa.CheckConstraint('tax_rate_bps BETWEEN 0 AND 10000', name=op.f('ck_invoice_settings_tax_rate_range')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_invoice_settings'))
+    )
+    op.create_table('invoices',
+    sa.Column('id', guid, nullable=False),
+    sa.Column('patient_id', guid, nullable=False),
+    sa.Column('kind', sa.String(length=12), nullable=False),
+    sa.Column('corrects_id', guid, nullable=True),
+    sa.Column('status', sa.String(length=8), nullable=False),
+    sa.Column('number', sa.String(length=32), nullable=True),
+    sa.Column('year', sa.Integer(), nullable=True),
+    sa.Column('sequence', sa.Integer(), nullable=True),
+    sa.Column('currency', sa.String(length=3), nullable=False),
+    sa.Column('tax_rate_bps', sa.Integer(), nullable=False),
+    sa.Column('tax_label', sa.String(length=20), nullable=False),
+    sa.Column('subtotal_minor', sa.Integer(), nullable=False),
+    sa.Column('discount_minor', sa.Integer(), nullable=False),
+    sa.Column('tax_minor', sa.Integer(), nullable=False),
+    sa.Column('total_minor', sa.Integer(), nullable=False),
+    sa.Column('language', sa.String(length=8), nullable=False),
+    sa.Column('payment_id', guid, nullable=True),
+    sa.Column('issued_at', utc, nullable=True),
+    sa.Column('paid_at', utc, nullable=True),
+    sa.Column('voided_at', utc, nullable=True),
+    sa.Column('created_by', guid, nullable=True),
+    sa.Column('created_at', utc, server_default=sa.text('now()'), nullable=False),
+    sa.Column('updated_at', utc, server_default=sa.text('now()'), nullable=False),
+    sa.CheckConstraint("(kind = 'CREDIT_NOTE') = (corrects_id IS NOT NULL)", name=op.f('ck_invoices_credit_note_corrects')),
+    sa.CheckConstraint("(status = 'DRAFT') = (number IS NULL)", name=op.f('ck_invoices_number_when_issued')),
+    sa.CheckConstraint("kind IN ('INVOICE','CREDIT_NOTE')", name=op.f('ck_invoices_kind_valid')),
+    sa.CheckConstraint("status IN ('DRAFT','ISSUED','PAID','VOID')", name=op.f('ck_invoices_status_valid')),
+    sa.CheckConstraint('tax_rate_bps BETWEEN 0 AND 10000', name=op.f('ck_invoices_tax_rate_range')),
+    sa.ForeignKeyConstraint(['corrects_id'], ['invoices.id'], name=op.f('fk_invoices_corrects_id_invoices'), ondelete='RESTRICT'),
+    sa.ForeignKeyConstraint(['patient_id'], ['patients.id'], name=op.f('fk_invoices_patient_id_patients'), ondelete='RESTRICT'),
+    sa.ForeignKeyConstraint(['payment_id'], ['payment_requests.id'], name=op.f('fk_invoices_payment_id_payment_requests'), ondelete='SET NULL'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_invoices'))
+    )
+    op.create_index('ix_invoices_patient', 'invoices', ['patient_id', 'created_at'], unique=False)
+    op.create_index('uq_invoices_number', 'invoices', ['number'], unique=True)
+    op.create_table('invoice_lines',
+    sa.Column('id', guid, nullable=False),
+    sa.Column('invoice_id', guid, nullable=False),
+    sa.Column('position', sa.Integer(), nullable=False),
+    sa.Column('description', sa.String(length=200), nullable=False),
+    sa.Column('quantity', sa.Integer(), nullable=False),
+    sa.Column('unit_minor', sa.Integer(), nullable=False),
+    sa.Column('discount_bps', sa.Integer(), nullable=False),
+    sa.CheckConstraint('discount_bps BETWEEN 0 AND 10000', name=op.f('ck_invoice_lines_discount_range')),
+    sa.CheckConstraint('quantity BETWEEN 1 AND 10000', name=op.f('ck_invoice_lines_quantity_range')),
+    sa.CheckConstraint('unit_minor BETWEEN 0 AND 100000000', name=op.f('ck_invoice_lines_unit_range')),
+    sa.ForeignKeyConstraint(['invoice_id'], ['invoices.id'], name=op.f('fk_invoice_lines_invoice_id_invoices'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_invoice_lines'))
+    )
+    op.create_index('uq_invoice_lines_position', 'invoice_lines', ['invoice_id', 'position'], unique=True)
     op.create_check_constraint(op.f('ck_payment_requests_refund_within_amount'), 'payment_requests', 'refunded_minor >= 0 AND refunded_minor <= amount_minor')
     op.create_check_constraint(op.f('ck_payment_requests_method_valid'), 'payment_requests', "method IN ('manual','stripe')")
     for statement in _APPEND_ONLY:
@@ -156,6 +226,6 @@ def downgrade() -> None:
     for column in ('refunded_minor', 'application_fee_minor', 'payment_intent_id', 'checkout_attempt', 'checkout_expires_at',
                    'checkout_url', 'checkout_session_id', 'stripe_account_id', 'booking_id', 'pay_token', 'method'):
         op.drop_column('payment_requests', column)
-    for table in ('credit_entries', 'payment_refunds', 'package_sales', 'package_services', 'package_prices', 'packages'):
+    for table in ('invoice_lines', 'invoices', 'invoice_sequences', 'invoice_settings', 'credit_entries', 'payment_refunds', 'package_sales', 'package_services', 'package_prices', 'packages'):
         op.drop_table(table)
     op.execute('DROP FUNCTION IF EXISTS credit_entries_append_only()')
