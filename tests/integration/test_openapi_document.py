@@ -29,6 +29,8 @@ PUBLIC = {
     ("post", "/api/v1/auth/refresh"),
     ("post", "/api/v1/invitations/accept"),
     ("post", "/api/v1/billing/webhooks/stripe"),
+    ("post", "/api/v1/payments/webhooks/stripe"),
+    ("get", "/api/v1/pay/{practice}/{token}"),
 }
 
 ORG = "/api/v1/orgs/{org_slug}"
