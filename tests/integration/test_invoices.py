@@ -94,3 +94,30 @@ def test_invoice_html_uses_babel_formats_and_escapes():
     assert "1.234,56\xa0€" in page and "1.493,82\xa0€" in page and "Factura AC-2026-00007" in page
     assert "2 de marzo de 2026 (Europe/Madrid)" in page  # 23:30 UTC is already the 2nd in Madrid
     assert "<script>" not in page and "Centre &lt;b&gt;" in page
+
+
+async def test_an_issued_invoice_is_emailed_through_the_outbox_in_the_organization_language(client, db):
+    import sqlalchemy as sa
+
+    org = await signup(client, tier="PRO")
+    await client.patch(f"/api/v1/orgs/{org.slug}/settings", json={"locale": "ca"}, headers=org.headers)
+    email = f"pacient-{org.slug}@example.org"
+    patient = (await client.post(f"/api/v1/orgs/{org.slug}/patients", json={"first_name": "Pere", "email": email}, headers=org.headers)).json()
+    silent = (await client.post(f"/api/v1/orgs/{org.slug}/patients", json={"first_name": "Nobody"}, headers=org.headers)).json()
+    base = f"/api/v1/orgs/{org.slug}/invoices"
+    draft = (await client.post(base, json=_draft(patient), headers=org.headers)).json()
+    send = f"/api/v1/orgs/{org.slug}/invoice-emails"
+    assert (await client.post(send, json={"invoice_id": draft["id"]}, headers=org.headers)).status_code == 409  # a draft
+    issued = (await client.post(f"{base}/{draft['id']}/issue", headers=org.headers)).json()
+    sent = await client.post(send, json={"invoice_id": draft["id"]}, headers=org.headers)
+    assert sent.status_code == 201, sent.text
+    other = (await client.post(base, json=_draft(silent), headers=org.headers)).json()
+    await client.post(f"{base}/{other['id']}/issue", headers=org.headers)
+    assert (await client.post(send, json={"invoice_id": other["id"]}, headers=org.headers)).status_code == 409  # no address
+    _, therapist, _ = await add_member(client, db, org, "THERAPIST")
+    assert (await client.post(send, json={"invoice_id": draft["id"]}, headers=bearer(therapist["access_token"]))).status_code == 403
+    async with db.admin.connect() as conn:
+        row = (await conn.execute(sa.text("SELECT subject, body FROM platform.email_outbox WHERE recipient = :r AND kind = 'invoice'"),
+                                  {"r": email})).one()
+    assert row.subject == f"Factura {issued['number']} de Practice {org.slug}"
+    assert "141,33\xa0€" in row.body and "emesa el" in row.body  # no tax rate set: 141.33

@@ -8,16 +8,20 @@ import uuid
 from litestar import Controller, Response, get, post, put
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 
-from anima.domains.invoices import pdf
+from anima.crypto.cipher import FieldCipher
+from anima.domains.invoices import mailing, pdf
 from anima.domains.invoices import services as rules
 from anima.domains.invoices.models import Invoice
-from anima.domains.invoices.schemas import CreditNoteCreate, InvoiceCreate, InvoiceOut, InvoiceSettingsIn, InvoiceSettingsOut
+from anima.domains.invoices.schemas import CreditNoteCreate, InvoiceEmailRequest, InvoiceEmailOut, InvoiceCreate, InvoiceOut, InvoiceSettingsIn, InvoiceSettingsOut
 from anima.domains.patients.models import Patient
 from anima.domains.patients.visibility import Viewer
 from anima.domains.settings.services import get_settings
-from anima.http.access import FRONT_DESK, OWNERS, TenantContext
+from anima.http.access import FRONT_DESK, OWNERS, MemberContext, TenantContext
 from anima.http.openapi import answers
 from anima.http.pagination import OffsetPagination, Page
+from anima.problems import NotFound
+from anima.runtime import Runtime
+from anima.tenancy.scope import enter_tenant
 
 
 class InvoicesController(Controller):
@@ -76,4 +80,21 @@ class InvoicesController(Controller):
         return Response(body, media_type="application/pdf", headers={"Content-Disposition": f'attachment; filename="{name}.pdf"'})
 
 
-ROUTE_HANDLERS = [InvoicesController]
+class InvoiceEmailsController(Controller):
+    """Sending an issued invoice to its patient (read in the tenant, queued in the platform outbox)."""
+
+    path = "/api/v1/orgs/{org_slug:str}/invoice-emails"
+    tags = ["invoices"]
+
+    @post("/", opt=FRONT_DESK | answers(409), status_code=HTTP_201_CREATED, summary="Email an issued invoice to its patient")
+    async def send(self, runtime: Runtime, member: MemberContext, data: InvoiceEmailRequest) -> InvoiceEmailOut:
+        async with runtime.sessionmaker() as tenant_session, tenant_session.begin():
+            if await enter_tenant(tenant_session, member.tenant.id) is None:
+                raise NotFound("tenant not found")
+            message = await mailing.compose(tenant_session, FieldCipher(runtime.keyring, tenant_session, member.tenant.id),
+                                            data.invoice_id, organization=member.tenant.name)
+        await mailing.queue(member.session, message, tenant_id=member.tenant.id)
+        return InvoiceEmailOut(invoice_id=data.invoice_id, queued=True)
+
+
+ROUTE_HANDLERS = [InvoicesController, InvoiceEmailsController]

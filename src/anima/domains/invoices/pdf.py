@@ -32,7 +32,8 @@ tfoot td { border: none; }
 """
 
 
-def _money(minor: int, currency: str, language: str) -> str:
+def money(minor: int, currency: str, language: str) -> str:
+    """``minor`` units of ``currency`` formatted by Babel for ``language`` (e.g. ``1.234,56 €`` in es)."""
     from babel.numbers import get_currency_precision
 
     digits = get_currency_precision(currency)
@@ -60,9 +61,9 @@ def render_html(
     date_text = f"{format_date(issued.astimezone(zone).date(), format='long', locale=lang)} ({html.escape(time_zone)})"
     rows = "".join(
         f"<tr><td>{html.escape(x.description)}</td><td class='n'>{x.quantity}</td>"
-        f"<td class='n'>{_money(x.unit_minor, inv.currency, lang)}</td>"
+        f"<td class='n'>{money(x.unit_minor, inv.currency, lang)}</td>"
         f"<td class='n'>{format_percent(x.discount_bps / 10000, locale=lang) if x.discount_bps else ''}</td>"
-        f"<td class='n'>{_money(Line(x.quantity, x.unit_minor, x.discount_bps).net_minor, inv.currency, lang)}</td></tr>"
+        f"<td class='n'>{money(Line(x.quantity, x.unit_minor, x.discount_bps).net_minor, inv.currency, lang)}</td></tr>"
         for x in lines
     )
     rate = format_percent(inv.tax_rate_bps / 10000, format="#,##0.##%", locale=lang)
@@ -75,9 +76,9 @@ def render_html(
         f"<p>{label['billed']}: {html.escape(patient_name)}<br>{label['date']}: {date_text}</p>"
         f"<table><thead><tr><th>{label['description']}</th><th class='n'>{label['quantity']}</th><th class='n'>{label['unit']}</th>"
         f"<th class='n'>{label['discount']}</th><th class='n'>{label['amount']}</th></tr></thead><tbody>{rows}</tbody>"
-        f"<tfoot><tr><td colspan='4' class='n'>{label['subtotal']}</td><td class='n'>{_money(inv.subtotal_minor, inv.currency, lang)}</td></tr>"
-        f"<tr><td colspan='4' class='n'>{html.escape(inv.tax_label)} {rate}</td><td class='n'>{_money(inv.tax_minor, inv.currency, lang)}</td></tr>"
-        f"<tr class='total'><td colspan='4' class='n'>{label['total']}</td><td class='n'>{_money(inv.total_minor, inv.currency, lang)}</td></tr>"
+        f"<tfoot><tr><td colspan='4' class='n'>{label['subtotal']}</td><td class='n'>{money(inv.subtotal_minor, inv.currency, lang)}</td></tr>"
+        f"<tr><td colspan='4' class='n'>{html.escape(inv.tax_label)} {rate}</td><td class='n'>{money(inv.tax_minor, inv.currency, lang)}</td></tr>"
+        f"<tr class='total'><td colspan='4' class='n'>{label['total']}</td><td class='n'>{money(inv.total_minor, inv.currency, lang)}</td></tr>"
         f"</tfoot></table></body></html>"
     )
 

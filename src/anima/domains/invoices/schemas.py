@@ -76,3 +76,12 @@ class InvoiceOut(msgspec.Struct):
     issued_at: datetime.datetime | None
     paid_at: datetime.datetime | None
     lines: list[LineOut]
+
+
+class InvoiceEmailRequest(RequestBody):
+    invoice_id: uuid.UUID
+
+
+class InvoiceEmailOut(msgspec.Struct):
+    invoice_id: uuid.UUID
+    queued: bool
