@@ -12,11 +12,13 @@
 
 from __future__ import annotations
 
+import dataclasses
+import datetime
 import uuid
 from typing import Any, Literal
 
 import sqlalchemy as sa
-from litestar import Controller, Request, get, post
+from litestar import Controller, Request, Response, get, post
 from litestar.response import Redirect
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_303_SEE_OTHER
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -26,10 +28,12 @@ from anima.billing.plans import plan_for
 from anima.billing.schemas import WebhookAck
 from anima.billing.stripe_client import InvalidWebhook, PaymentsNotConfigured, verify_webhook
 from anima.domains.payments import connect
-from anima.domains.payments.schemas import ConnectOut, ConnectStart, RefundCreate, RefundOut
+from anima.domains.payments import earnings as earnings_rules
+from anima.domains.settings.services import get_settings
+from anima.domains.payments.schemas import ConnectOut, ConnectStart, EarningsOut, RefundCreate, RefundOut
 from anima.domains.payments.stripe_connect import connect_gateway_for
 from anima.domains.payments.webhooks import MalformedConnectEvent, process_connect_event
-from anima.http.access import OWNERS, MemberContext
+from anima.http.access import CLINICIANS, OWNERS, MemberContext
 from anima.identity.models import User
 from anima.problems import NotFound, Problem
 from anima.runtime import Runtime
@@ -182,4 +186,27 @@ class ConnectWebhookController(Controller):
         return WebhookAck(received=True, result=result)
 
 
-ROUTE_HANDLERS = [PaymentsController, PaymentsAccountController, PayLinkController, ConnectWebhookController]
+class EarningsController(Controller):
+    """Therapists' earnings: owners see everyone's, a therapist only their own."""
+
+    path = "/api/v1/orgs/{org_slug:str}/earnings"
+    tags = ["payments"]
+
+    async def _rows(self, tenant: TenantContext, start: datetime.date, end: datetime.date, therapist_id: uuid.UUID | None) -> list[Any]:
+        if not tenant.is_owner:
+            therapist_id = tenant.user_id  # a therapist sees their own earnings only
+        zone = (await get_settings(tenant.session)).timezone
+        lower, upper = earnings_rules.period_bounds(start, end, zone)
+        return await earnings_rules.earnings(tenant.session, lower=lower, upper=upper, therapist_id=therapist_id)
+
+    @get("/", opt=CLINICIANS, summary="Earnings per therapist and currency over a period (dates inclusive, the practice's zone)")
+    async def read(self, tenant: TenantContext, start: datetime.date, end: datetime.date, therapist_id: uuid.UUID | None = None) -> list[EarningsOut]:
+        return [EarningsOut(**dataclasses.asdict(r)) for r in await self._rows(tenant, start, end, therapist_id)]
+
+    @get("/csv", opt=CLINICIANS, media_type="text/csv", summary="The same earnings as CSV")
+    async def export(self, tenant: TenantContext, start: datetime.date, end: datetime.date, therapist_id: uuid.UUID | None = None) -> Response[str]:
+        body = earnings_rules.to_csv(await self._rows(tenant, start, end, therapist_id))
+        return Response(body, media_type="text/csv", headers={"Content-Disposition": f'attachment; filename="earnings-{start}-{end}.csv"'})
+
+
+ROUTE_HANDLERS = [PaymentsController, EarningsController, PaymentsAccountController, PayLinkController, ConnectWebhookController]

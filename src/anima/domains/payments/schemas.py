@@ -83,3 +83,15 @@ class ConnectOut(msgspec.Struct):
     disabled_reason: str | None = None
     application_fee_bps: int = 0
     onboarding_url: str | None = None
+
+
+class EarningsOut(msgspec.Struct):
+    """One therapist's earnings in one currency (minor units; currencies are never summed together)."""
+
+    therapist_id: uuid.UUID | None
+    currency: str
+    sessions: int
+    gross_minor: int
+    fees_minor: int
+    refunds_minor: int
+    net_minor: int
