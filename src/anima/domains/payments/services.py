@@ -95,7 +95,11 @@ async def request_payment(
 
 
 def _payload(p: PaymentRequest) -> dict[str, object]:
-    return {"payment_id": str(p.id), "patient_id": str(p.patient_id), "amount_minor": p.amount_minor, "currency": p.currency}
+    """The event payload: ids and amounts (``booking_id`` when a booking asked for the payment)."""
+    payload: dict[str, object] = {"payment_id": str(p.id), "patient_id": str(p.patient_id), "amount_minor": p.amount_minor, "currency": p.currency}
+    if p.booking_id is not None:
+        payload["booking_id"] = str(p.booking_id)
+    return payload
 
 
 async def get(session: AsyncSession, viewer: Viewer, payment_id: uuid.UUID) -> PaymentRequest:
