@@ -51,7 +51,8 @@ async def test_earnings_per_therapist_and_currency_never_mixed(client, db):
     csv_text = (await client.get(f"/api/v1/orgs/{org.slug}/earnings/csv?{query}", headers=bearer(t1_tokens["access_token"]))).text
     assert csv_text.splitlines()[0].startswith("therapist_id,currency") and len(csv_text.splitlines()) == 3
     for bad in (f"start={today}&end={today - datetime.timedelta(days=1)}", f"start={today}&end={today + datetime.timedelta(days=400)}",
-                "start=2026-02-30&end=2026-03-01", "start=yesterday&end=2026-03-01"):
+                "start=2026-02-30&end=2026-03-01", "start=yesterday&end=2026-03-01", "start=0001-01-01&end=0001-01-02",
+                "start=9999-12-30&end=9999-12-31"):
         refused = await client.get(f"/api/v1/orgs/{org.slug}/earnings?{bad}", headers=org.headers)
         assert refused.status_code in (400, 422), (bad, refused.text)
     past = (await client.get(f"/api/v1/orgs/{org.slug}/earnings?start=2020-01-01&end=2020-12-31", headers=org.headers)).json()

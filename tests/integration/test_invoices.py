@@ -30,7 +30,8 @@ async def test_drafts_issue_with_frozen_totals_and_bad_input_is_refused(client, 
                           ({"lines": [{"description": "x", "unit_minor": -1}]}, "unit_minor"),
                           ({"lines": [{"description": "x", "unit_minor": 1, "discount_bps": 10001}]}, "discount_bps"),
                           ({"lines": [{"description": "x", "unit_minor": "1"}]}, "unit_minor"),
-                          ({"lines": [{"description": "x", "unit_minor": 100_000_000, "quantity": 10_000}]}, "lines")):
+                          ({"lines": [{"description": "x", "unit_minor": 100_000_000, "quantity": 10_000}]}, "lines"),
+                          ({"payment_id": "00000000-0000-4000-8000-000000000000"}, "payment_id")):
         bad = await client.post(base, json=_draft(patient, **change), headers=org.headers)
         assert bad.status_code in (400, 422) and field in bad.text, (change, bad.text)
     bad_rate = await client.put(f"{base}/settings", json={"prefix": "AC", "tax_rate_bps": 10001}, headers=org.headers)
@@ -121,3 +122,14 @@ async def test_an_issued_invoice_is_emailed_through_the_outbox_in_the_organizati
                                   {"r": email})).one()
     assert row.subject == f"Factura {issued['number']} de Practice {org.slug}"
     assert "141,33\xa0€" in row.body and "emesa el" in row.body  # no tax rate set: 141.33
+
+
+async def test_an_invoice_tied_to_a_payment_is_paid_when_the_payment_is(client, db):
+    org, patient = await _practice(client, db)
+    payment = (await client.post(f"/api/v1/orgs/{org.slug}/payments", json={"patient_id": patient["id"], "amount_minor": 14133, "currency": "EUR"},
+                                 headers=org.headers)).json()
+    base = f"/api/v1/orgs/{org.slug}/invoices"
+    draft = (await client.post(base, json=_draft(patient, payment_id=payment["id"]), headers=org.headers)).json()
+    await client.post(f"{base}/{draft['id']}/issue", headers=org.headers)
+    assert (await client.post(f"/api/v1/orgs/{org.slug}/payments/{payment['id']}/succeed", headers=org.headers)).status_code == 200
+    assert (await client.get(f"{base}/{draft['id']}", headers=org.headers)).json()["status"] == "PAID"

@@ -195,3 +195,18 @@ async def test_ledger_sequences_balance_is_the_sum_never_negative_and_replays_ch
                 total = await ledger.balance(s, sale)
                 summed = await s.scalar(sa.text("SELECT coalesce(sum(delta), 0) FROM credit_entries WHERE sale_id = :s"), {"s": sale})
             assert total == summed == expected >= 0, (ops, i)
+
+
+async def test_unused_credits_are_refunded_pro_rata_rounded_down(client, db):
+    org, tenant_id, patient, service, sale = await _sold(client, db, sessions=3)  # 500.00 USD for 3 sessions
+    async with tenant_session(db, tenant_id) as s:
+        await ledger.use_credit(s, patient_id=patient, service_id=service, booking_id=uuid.uuid4())
+    refund = f"/api/v1/orgs/{org.slug}/credits/sales/{sale}/refund"
+    _, assistant, _ = await add_member(client, db, org, "ASSISTANT")
+    assert (await client.post(refund, json={"reason": "moving away"}, headers=bearer(assistant["access_token"]))).status_code == 403
+    done = await client.post(refund, json={"reason": "moving away"}, headers=org.headers)
+    assert done.status_code == 200 and done.json() == {"sale_id": str(sale), "credits": 2, "amount_minor": 33333}  # 50000 × 2 / 3, down
+    again = await client.post(refund, json={"reason": "moving away"}, headers=org.headers)
+    assert again.json()["credits"] == 0 and again.json()["amount_minor"] == 0
+    credits = (await client.get(f"/api/v1/orgs/{org.slug}/credits/patients/{patient}", headers=org.headers)).json()
+    assert credits["balance"] == 0 and sorted(e["kind"] for e in credits["entries"]) == ["purchase", "refund", "use"]

@@ -23,6 +23,7 @@ from anima.domains.invoices.models import Invoice, InvoiceLine, InvoiceSequence,
 from anima.domains.invoices.schemas import InvoiceCreate, InvoiceOut, InvoiceSettingsIn, LineOut
 from anima.domains.invoices.totals import Line, totals
 from anima.domains.patients.visibility import Viewer, get_patient
+from anima.domains.payments.models import PaymentRequest
 from anima.domains.settings.services import get_settings as practice_settings
 from anima.problems import Conflict, InvalidInput, NotFound
 
@@ -74,6 +75,10 @@ async def create_draft(session: AsyncSession, viewer: Viewer, data: InvoiceCreat
         raise InvalidInput.field("patient_id", "patient", "no such patient in this organization") from None
     if sum(x.quantity * x.unit_minor for x in data.lines) > 1_000_000_000:
         raise InvalidInput.field("lines", "total", "an invoice totals at most 1,000,000,000 minor units")
+    if data.payment_id is not None:
+        payment = await session.get(PaymentRequest, data.payment_id)
+        if payment is None or payment.patient_id != patient.id or payment.currency != data.currency:
+            raise InvalidInput.field("payment_id", "payment", "no payment request of this patient in this currency")
     conf = await get_invoice_settings(session)
     inv = Invoice(id=uuid.uuid4(), patient_id=patient.id, kind="INVOICE", status="DRAFT", currency=data.currency,
                   tax_rate_bps=conf.tax_rate_bps, tax_label=conf.tax_label, payment_id=data.payment_id, created_by=viewer.user_id)
@@ -171,3 +176,13 @@ async def credit_note(session: AsyncSession, viewer: Viewer, invoice_id: uuid.UU
     session.add_all(lines)
     await session.flush()
     return await _issue(session, note)
+
+
+async def paid_by_payment(session: AsyncSession, payment_id: uuid.UUID) -> int:
+    """Mark PAID the ISSUED invoices that ``payment_id`` settles (called when it succeeds: Stripe's
+    webhook or staff recording it); returns how many changed. Drafts and void ones are left alone."""
+    result = await session.execute(
+        sa.update(Invoice).where(Invoice.payment_id == payment_id, Invoice.status == "ISSUED", Invoice.kind == "INVOICE")
+        .values(status="PAID", paid_at=datetime.datetime.now(datetime.UTC))
+    )
+    return int(result.rowcount or 0)

@@ -7,12 +7,16 @@ import uuid
 
 from litestar import Controller, get, post
 from litestar.params import Parameter
-from litestar.status_codes import HTTP_201_CREATED
+from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 from typing import Annotated
 
 from anima.domains.packages import ledger
 from anima.domains.packages import services as rules
-from anima.domains.packages.schemas import Adjustment, BalanceOut, EntryOut, PackageCreate, PackageOut, SaleCreate, SaleOut
+from anima.domains.packages.schemas import (
+    Adjustment, BalanceOut, EntryOut, PackageCreate, PackageOut, SaleCreate, SaleOut, SaleRefund, SaleRefundOut,
+)
+from anima.domains.payments.stripe_connect import connect_gateway_for
+from anima.runtime import Runtime
 from anima.domains.patients.visibility import Viewer
 from anima.http.access import EVERY_MEMBER, FRONT_DESK, OWNERS, TenantContext
 from anima.http.openapi import answers
@@ -58,6 +62,14 @@ class CreditsController(Controller):
         e = await ledger.adjust(tenant.session, sale.id, delta=data.delta, reason=data.reason.strip(),
                                 key=f"{sale.id}:{idempotency_key or uuid.uuid4().hex}", actor_id=viewer.user_id)
         return EntryOut(e.id, e.sale_id, e.kind, e.delta, e.booking_id, e.reason, e.created_at)
+
+
+    @post("/sales/{sale_id:uuid}/refund", opt=OWNERS | answers(409, 502, 503), status_code=HTTP_200_OK,
+          summary="Refund a sale's unused credits pro rata (owners)")
+    async def refund(self, runtime: Runtime, tenant: TenantContext, viewer: Viewer, sale_id: uuid.UUID, data: SaleRefund) -> SaleRefundOut:
+        gateway = connect_gateway_for(runtime.settings) if runtime.settings.payments_configured else None
+        entry, amount = await rules.refund_unused(tenant.session, viewer, sale_id, reason=data.reason.strip(), gateway=gateway)
+        return SaleRefundOut(sale_id=sale_id, credits=-entry.delta if entry else 0, amount_minor=amount)
 
 
 ROUTE_HANDLERS = [PackagesController, CreditsController]

@@ -158,3 +158,10 @@ async def expire_due(session: AsyncSession, *, at: datetime.datetime | None = No
         await _append(session, sale, "expiry", -left, f"expiry:{sale_id}:{entries}", reason="validity ended")
         done += 1
     return done
+
+
+async def append_refund(
+    session: AsyncSession, sale: PackageSale, unused: int, key: str, *, reason: str, actor_id: uuid.UUID | None,
+) -> CreditEntry:
+    """The ``refund`` entry taking ``unused`` credits off a sale the caller has locked."""
+    return await _existing(session, key) or await _append(session, sale, "refund", -unused, key, reason=reason, actor_id=actor_id)

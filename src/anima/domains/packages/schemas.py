@@ -89,3 +89,15 @@ class BalanceOut(msgspec.Struct):
     balance: int
     sales: list[SaleOut]
     entries: list[EntryOut]
+
+
+class SaleRefund(RequestBody):
+    reason: Reason
+
+
+class SaleRefundOut(msgspec.Struct):
+    """What was refunded: the unused credits taken off and the money (minor units of the sale's currency)."""
+
+    sale_id: uuid.UUID
+    credits: int
+    amount_minor: int

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime
 import uuid
+from typing import Any
 
 import sqlalchemy as sa
 from babel.numbers import list_currencies
@@ -149,3 +150,32 @@ async def get_sale(session: AsyncSession, viewer: Viewer, sale_id: uuid.UUID) ->
         raise NotFound("sale not found")
     await get_patient(session, viewer, sale.patient_id)
     return sale
+
+
+async def refund_unused(
+    session: AsyncSession, viewer: Viewer, sale_id: uuid.UUID, *, reason: str, gateway: Any | None,
+) -> tuple[CreditEntry | None, int]:
+    """Refund a sale's unused credits pro rata (owners): a ``refund`` entry of minus the balance, and
+    ``amount_minor × unused / sessions`` rounded **down** to a minor unit (the practice never refunds
+    more than was paid for those credits). A sale paid online is refunded through its payment
+    (:func:`anima.domains.payments.services.refund`, on the practice's Stripe account); a recorded
+    sale's money goes back by hand. Returns the entry (None when nothing is left) and the amount.
+
+    Raises:
+        NotFound: no such sale. Conflict: the sale is not ACTIVE.
+    """
+    sale = await get_sale(session, viewer, sale_id)
+    if sale.status != "ACTIVE":
+        raise Conflict("only an active sale can be refunded", extra={"state": sale.status})
+    locked = await ledger.lock_sale(session, sale.id)
+    assert locked is not None
+    unused = await ledger.balance(session, sale.id)
+    if unused <= 0:
+        return None, 0
+    amount = sale.amount_minor * unused // sale.sessions
+    if sale.payment_id is not None and amount > 0:
+        await payments.refund(session, gateway, viewer, sale.payment_id, amount_minor=amount,
+                              reason=f"{unused} unused credits: {reason}"[:200])
+    key = f"refund:{sale.id}:{unused}:{await ledger.balance(session, sale.id)}"
+    entry = await ledger.append_refund(session, sale, unused, key, reason=reason, actor_id=viewer.user_id)
+    return entry, amount

@@ -27,6 +27,7 @@ from anima.billing.models import ConnectedAccount
 from anima.billing.plans import plan_for
 from anima.billing.schemas import WebhookAck
 from anima.billing.stripe_client import InvalidWebhook, PaymentsNotConfigured, verify_webhook
+from anima.domains.invoices.services import paid_by_payment
 from anima.domains.payments import connect
 from anima.domains.payments import earnings as earnings_rules
 from anima.domains.settings.services import get_settings
@@ -70,7 +71,9 @@ class PaymentsController(Controller):
 
     @post("/{payment_id:uuid}/succeed", opt=FRONT_DESK | answers(409), status_code=HTTP_200_OK, summary="Mark a pending payment paid")
     async def succeed(self, tenant: TenantContext, viewer: Viewer, payment_id: uuid.UUID) -> PaymentOut:
-        return rules.to_out(await rules.settle(tenant.session, viewer, payment_id, succeeded=True))
+        payment = await rules.settle(tenant.session, viewer, payment_id, succeeded=True)
+        await paid_by_payment(tenant.session, payment.id)
+        return rules.to_out(payment, tenant.tenant.slug)
 
     @post("/{payment_id:uuid}/fail", opt=FRONT_DESK | answers(409), status_code=HTTP_200_OK, summary="Mark a pending payment failed")
     async def fail(self, tenant: TenantContext, viewer: Viewer, payment_id: uuid.UUID, data: PaymentFailure) -> PaymentOut:

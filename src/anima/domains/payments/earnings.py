@@ -47,8 +47,12 @@ class EarningsRow:
 def period_bounds(start: datetime.date, end: datetime.date, time_zone: str) -> tuple[datetime.datetime, datetime.datetime]:
     """``[start 00:00, end+1 00:00)`` in ``time_zone`` as UTC instants (``end`` inclusive).
 
-    Raises InvalidInput: ``end`` before ``start`` or a period longer than :data:`MAX_DAYS` days.
+    Raises InvalidInput: a date outside the years 2000–2200, ``end`` before ``start``, or a period
+    longer than :data:`MAX_DAYS` days.
     """
+    for name, day in (("start", start), ("end", end)):
+        if not 2000 <= day.year <= 2200:
+            raise InvalidInput.field(name, "range", "a date between the years 2000 and 2200")
     if end < start:
         raise InvalidInput.field("end", "after-start", "the period ends before it starts")
     if (end - start).days + 1 > MAX_DAYS:

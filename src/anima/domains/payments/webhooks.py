@@ -13,7 +13,8 @@ Stripe sends events that happen on connected accounts to a Connect endpoint; eac
    (:func:`anima.tenancy.scope.enter_tenant`, after every platform write) and apply an
    order-independent outcome to the payment request
    (:func:`anima.domains.payments.services.apply_stripe_outcome`); a package sold online is
-   activated by its payment's success (:func:`anima.domains.packages.services.activate_paid_sale`).
+   activated by its payment's success (:func:`anima.domains.packages.services.activate_paid_sale`),
+   and the issued invoices it settles become PAID (:func:`anima.domains.invoices.services.paid_by_payment`).
 
 The event's record and its effect commit together, or neither does (and Stripe retries).
 """
@@ -154,6 +155,7 @@ async def process_connect_event(session: AsyncSession, event: dict[str, Any]) ->
     if report.type == "account.updated":
         await apply_state(session, tenant_id, state, report.created)
     elif outcome is not None:
+        from anima.domains.invoices.services import paid_by_payment
         from anima.domains.packages.services import activate_paid_sale
 
         if outcome.payment_intent:  # every refund seen for this charge, whatever arrived first
@@ -167,5 +169,6 @@ async def process_connect_event(session: AsyncSession, event: dict[str, Any]) ->
         result = await apply_stripe_outcome(session, outcome)
         if outcome.kind == "succeeded" and outcome.payment_id is not None:
             await activate_paid_sale(session, outcome.payment_id)
+            await paid_by_payment(session, outcome.payment_id)
         log.info("connect payment event", event_type=report.type, event_id=report.event_id, tenant_id=tenant_id, result=result)
     return "processed"
