@@ -1,8 +1,11 @@
 """A tiny local Stripe API of our own, and Stripe-shaped, Stripe-signed webhook events, for tests.
 
 :class:`StripeStub` is a real HTTP server (``http.server`` in a thread on 127.0.0.1, random port)
-answering the endpoints Anima calls — ``POST /v1/customers``, ``/v1/checkout/sessions`` and
-``/v1/billing_portal/sessions`` — with the JSON shapes Stripe documents. The real ``stripe`` SDK
+answering the endpoints Anima calls — ``POST /v1/customers``, ``/v1/checkout/sessions`` (subscription
+and payment mode), ``/v1/billing_portal/sessions``, and for Connect ``POST /v1/accounts``,
+``GET /v1/accounts/{id}``, ``POST /v1/account_links`` and ``POST /v1/refunds`` — with the JSON shapes
+Stripe documents. A reused ``Idempotency-Key`` (per ``Stripe-Account``) replays the first answer, as
+Stripe does. The real ``stripe`` SDK
 is pointed at it through its own base-URL setting (``STRIPE_API_BASE`` → ``base_addresses``).
 Every request is recorded (path, decoded form fields, headers) for assertions.
 
