@@ -254,23 +254,37 @@ async def refund(
     session: AsyncSession, gateway: ConnectGateway | None, viewer: Viewer, payment_id: uuid.UUID, *, amount_minor: int | None,
     reason: str,
 ) -> PaymentRefund:
-    """Refund part or all of a SUCCEEDED payment (owners; guarded at the route).
+    """Refund part or all of a SUCCEEDED payment the ``viewer`` may see (owners; guarded at the
+    route). See :func:`refund_payment` for the rules and errors."""
+    await get(session, viewer, payment_id)
+    return await refund_payment(session, gateway, payment_id, amount_minor=amount_minor, reason=reason, actor_id=viewer.user_id)
+
+
+async def refund_payment(
+    session: AsyncSession, gateway: ConnectGateway | None, payment_id: uuid.UUID, *, amount_minor: int | None, reason: str,
+    actor_id: uuid.UUID | None = None,
+) -> PaymentRefund:
+    """Refund part or all of a SUCCEEDED payment — for owners (through :func:`refund`) and for the
+    booking engine (a success that arrived after its hold expired, a cancellation's policy).
 
     ``amount_minor`` None refunds what is left. The payment row is locked, so concurrent refunds
     never exceed what was paid. A card payment is refunded on its Stripe account with the
-    idempotency key ``anima-refund-{payment_id}-{seq}``; a manual one is recorded only (the money
-    goes back the way it came, by hand). Needs ``gateway`` for card payments.
+    idempotency key ``anima-refund-{payment_id}-{seq}`` (``seq``: this refund's number), so a
+    refund retried after a crash finds Stripe's first refund; a manual one is recorded only (the
+    money goes back the way it came, by hand). Needs ``gateway`` for card payments.
 
     Raises:
+        NotFound: no such payment.
         Conflict: not SUCCEEDED, or nothing left to refund (409).
         InvalidInput: ``amount_minor`` more than what is left (field ``amount_minor``, rule ``refundable``).
         anima.billing.stripe_client.PaymentsNotConfigured: a card payment and no Stripe settings.
         anima.billing.stripe_client.PaymentProviderError: Stripe refused (502; nothing recorded).
     """
-    await get(session, viewer, payment_id)
     payment = (await session.execute(
         sa.select(PaymentRequest).where(PaymentRequest.id == payment_id).with_for_update()
-    )).scalar_one()
+    )).scalar_one_or_none()
+    if payment is None:
+        raise NotFound("payment not found")
     if payment.status != "SUCCEEDED":
         raise Conflict(f"only a succeeded payment can be refunded; this one is {payment.status}", extra={"state": payment.status})
     left = payment.amount_minor - payment.refunded_minor
@@ -295,7 +309,7 @@ async def refund(
         )
     row = PaymentRefund(
         id=uuid.uuid4(), payment_id=payment.id, seq=seq, amount_minor=amount, reason=reason.strip(),
-        stripe_refund_id=stripe_refund_id, created_by=viewer.user_id,
+        stripe_refund_id=stripe_refund_id, created_by=actor_id,
     )
     session.add(row)
     payment.refunded_minor += amount
