@@ -210,3 +210,25 @@ async def test_unused_credits_are_refunded_pro_rata_rounded_down(client, db):
     assert again.json()["credits"] == 0 and again.json()["amount_minor"] == 0
     credits = (await client.get(f"/api/v1/orgs/{org.slug}/credits/patients/{patient}", headers=org.headers)).json()
     assert credits["balance"] == 0 and sorted(e["kind"] for e in credits["entries"]) == ["purchase", "refund", "use"]
+
+
+async def test_the_worker_registers_the_daily_credit_expiry_and_it_expires_every_tenant(client, db):
+    from croniter import croniter
+
+    from anima.jobs import credits as credits_jobs
+    from anima.jobs.worker import build_worker
+    from anima.runtime import build_runtime
+    from tests.integration.events_support import queue_settings
+
+    svc = build_runtime(queue_settings("postgres"), db)
+    worker = build_worker(svc, handle_signals=False)
+    crons = {c.function.__qualname__: c for c in worker.cron_jobs}
+    assert "expire_credits" in crons and crons["expire_credits"].unique and "expire_credits" in worker.functions
+    fires = croniter(crons["expire_credits"].cron, 0)
+    assert fires.get_next() - 0 < 86400 and fires.get_next() - fires.get_prev() == 86400  # daily
+    _, tenant_id, _, _, sale = await _sold(client, db, sessions=4)
+    done = await credits_jobs.expire_all(svc, at=datetime.datetime.now(datetime.UTC) + datetime.timedelta(days=91))
+    assert done.get(tenant_id) == 1
+    async with tenant_session(db, tenant_id) as s:
+        assert await ledger.balance(s, sale) == 0
+    assert tenant_id not in await credits_jobs.expire_all(svc, at=datetime.datetime.now(datetime.UTC) + datetime.timedelta(days=91))

@@ -224,3 +224,19 @@ async def test_owners_refund_card_payments_within_what_was_paid(paid_client, str
     assert final["refunded_minor"] == 10000
     listed = (await paid_client.get(refunds, headers=org.headers)).json()
     assert [r["amount_minor"] for r in listed] == [3000, 7000]
+
+
+@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(order=st.permutations(range(4)), repeat=st.lists(st.integers(0, 3), max_size=2))
+async def test_account_events_in_any_order_leave_the_newest_state(paid_client, stripe_stub, order, repeat):
+    org = await signup(paid_client)
+    account = (await paid_client.post(f"/api/v1/orgs/{org.slug}/payments-account/onboarding", json={}, headers=org.headers)).json()["account_id"]
+    t = now()
+    states = [account_object(account, details_submitted=False),
+              account_object(account, details_submitted=True),
+              account_object(account, details_submitted=True, disabled_reason="requirements.past_due"),
+              account_object(account, charges_enabled=True, payouts_enabled=True, details_submitted=True)]
+    events = [event("account.updated", obj, created=t + 10 * i, account=account) for i, obj in enumerate(states)]
+    for i in [*order, *repeat]:
+        await post_connect(paid_client, events[i])
+    assert (await paid_client.get(f"/api/v1/orgs/{org.slug}/payments-account", headers=org.headers)).json()["status"] == "enabled"
