@@ -55,5 +55,7 @@ async def test_earnings_per_therapist_and_currency_never_mixed(client, db):
                 "start=9999-12-30&end=9999-12-31"):
         refused = await client.get(f"/api/v1/orgs/{org.slug}/earnings?{bad}", headers=org.headers)
         assert refused.status_code in (400, 422), (bad, refused.text)
+    recent = (await client.get(f"/api/v1/orgs/{org.slug}/earnings", headers=org.headers)).json()  # default: the last 30 days
+    assert {(r["therapist_id"], r["currency"]) for r in recent} == set(got)
     past = (await client.get(f"/api/v1/orgs/{org.slug}/earnings?start=2020-01-01&end=2020-12-31", headers=org.headers)).json()
     assert past == []

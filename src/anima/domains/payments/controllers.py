@@ -15,6 +15,7 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import uuid
+from zoneinfo import ZoneInfo
 from typing import Any, Literal
 
 import sqlalchemy as sa
@@ -195,21 +196,29 @@ class EarningsController(Controller):
     path = "/api/v1/orgs/{org_slug:str}/earnings"
     tags = ["payments"]
 
-    async def _rows(self, tenant: TenantContext, start: datetime.date, end: datetime.date, therapist_id: uuid.UUID | None) -> list[Any]:
+    async def _rows(
+        self, tenant: TenantContext, start: datetime.date | None, end: datetime.date | None, therapist_id: uuid.UUID | None,
+    ) -> list[Any]:
         if not tenant.is_owner:
             therapist_id = tenant.user_id  # a therapist sees their own earnings only
         zone = (await get_settings(tenant.session)).timezone
+        end = end or datetime.datetime.now(ZoneInfo(zone)).date()
+        start = start or end - datetime.timedelta(days=29)  # without dates: the last 30 days
         lower, upper = earnings_rules.period_bounds(start, end, zone)
         return await earnings_rules.earnings(tenant.session, lower=lower, upper=upper, therapist_id=therapist_id)
 
-    @get("/", opt=CLINICIANS, summary="Earnings per therapist and currency over a period (dates inclusive, the practice's zone)")
-    async def read(self, tenant: TenantContext, start: datetime.date, end: datetime.date, therapist_id: uuid.UUID | None = None) -> list[EarningsOut]:
+    @get("/", opt=CLINICIANS, summary="Earnings per therapist and currency over a period (dates inclusive, the practice's zone; default the last 30 days)")
+    async def read(
+        self, tenant: TenantContext, start: datetime.date | None = None, end: datetime.date | None = None, therapist_id: uuid.UUID | None = None,
+    ) -> list[EarningsOut]:
         return [EarningsOut(**dataclasses.asdict(r)) for r in await self._rows(tenant, start, end, therapist_id)]
 
     @get("/csv", opt=CLINICIANS, media_type="text/csv", summary="The same earnings as CSV")
-    async def export(self, tenant: TenantContext, start: datetime.date, end: datetime.date, therapist_id: uuid.UUID | None = None) -> Response[str]:
+    async def export(
+        self, tenant: TenantContext, start: datetime.date | None = None, end: datetime.date | None = None, therapist_id: uuid.UUID | None = None,
+    ) -> Response[str]:
         body = earnings_rules.to_csv(await self._rows(tenant, start, end, therapist_id))
-        return Response(body, media_type="text/csv", headers={"Content-Disposition": f'attachment; filename="earnings-{start}-{end}.csv"'})
+        return Response(body, media_type="text/csv", headers={"Content-Disposition": 'attachment; filename="earnings.csv"'})
 
 
 ROUTE_HANDLERS = [PaymentsController, EarningsController, PaymentsAccountController, PayLinkController, ConnectWebhookController]
