@@ -15,7 +15,7 @@ Text200 = Annotated[str, msgspec.Meta(min_length=1, max_length=200, pattern=r"^[
 Bps = Annotated[int, msgspec.Meta(ge=0, le=10000, description="basis points: 100 = 1 %")]
 
 
-class LineIn(msgspec.Struct, forbid_unknown_fields=True):
+class LineIn(RequestBody):
     description: Text200
     unit_minor: Annotated[int, msgspec.Meta(ge=0, le=100_000_000)]
     quantity: Annotated[int, msgspec.Meta(ge=1, le=10_000)] = 1

@@ -17,7 +17,7 @@ Currency = Annotated[str, msgspec.Meta(min_length=3, max_length=3, pattern=r"^[A
 Minor = Annotated[int, msgspec.Meta(ge=1, le=100_000_000, description="minor units of the currency")]
 
 
-class PriceIn(msgspec.Struct, forbid_unknown_fields=True):
+class PriceIn(RequestBody):
     currency: Currency
     amount_minor: Minor
 
