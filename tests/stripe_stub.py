@@ -1,8 +1,11 @@
 """A tiny local Stripe API of our own, and Stripe-shaped, Stripe-signed webhook events, for tests.
 
 :class:`StripeStub` is a real HTTP server (``http.server`` in a thread on 127.0.0.1, random port)
-answering the endpoints Anima calls — ``POST /v1/customers``, ``/v1/checkout/sessions`` and
-``/v1/billing_portal/sessions`` — with the JSON shapes Stripe documents. The real ``stripe`` SDK
+answering the endpoints Anima calls — ``POST /v1/customers``, ``/v1/checkout/sessions`` (subscription
+and payment mode), ``/v1/billing_portal/sessions``, and for Connect ``POST /v1/accounts``,
+``GET /v1/accounts/{id}``, ``POST /v1/account_links`` and ``POST /v1/refunds`` — with the JSON shapes
+Stripe documents. A reused ``Idempotency-Key`` (per ``Stripe-Account``) replays the first answer, as
+Stripe does. The real ``stripe`` SDK
 is pointed at it through its own base-URL setting (``STRIPE_API_BASE`` → ``base_addresses``).
 Every request is recorded (path, decoded form fields, headers) for assertions.
 
@@ -59,6 +62,10 @@ class StripeStub:
     webhook_url: str | None = None
     #: (event type, HTTP status of Anima's answer) of every webhook the Checkout page delivered
     delivered: list[tuple[str, int]] = field(default_factory=list)
+    #: Connect accounts created, by id (their Stripe-shaped bodies; tests may change them)
+    accounts: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: idempotency key -> the answer first given (Stripe replays the same answer for a reused key)
+    idempotent: dict[str, tuple[int, dict[str, Any]]] = field(default_factory=dict)
 
     def serve_checkout(self, webhook_url: str) -> StripeStub:
         """Host Checkout on the stub (see the module docstring), delivering webhooks to ``webhook_url``."""
@@ -79,6 +86,14 @@ class StripeStub:
                 pass
 
             def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+                if self.path.startswith("/v1/accounts/"):
+                    stub.requests.append(Recorded("GET", self.path, {}, {k.lower(): v for k, v in self.headers.items()}))
+                    if self.headers.get("Authorization") != f"Bearer {SECRET_KEY}":
+                        return self._send(401, {"error": {"type": "invalid_request_error", "message": "Invalid API Key provided"}})
+                    account = stub.accounts.get(self.path.removeprefix("/v1/accounts/"))
+                    if account is None:
+                        return self._send(404, {"error": {"type": "invalid_request_error", "message": "No such account"}})
+                    return self._send(200, account)
                 session = stub.sessions.get(self.path.removeprefix("/c/pay/")) if self.path.startswith("/c/pay/") else None
                 if session is None or stub.webhook_url is None:
                     return self._page(404, "<h1>Not found</h1>")
@@ -97,10 +112,21 @@ class StripeStub:
                     "/v1/customers": _customer,
                     "/v1/checkout/sessions": _checkout_session,
                     "/v1/billing_portal/sessions": _portal_session,
+                    "/v1/accounts": _account,
+                    "/v1/account_links": _account_link,
+                    "/v1/refunds": _refund,
                 }.get(self.path)
                 if handler is None:
                     return self._send(404, {"error": {"type": "invalid_request_error", "message": f"Unrecognized request URL (POST: {self.path})"}})
+                key = self.headers.get("Idempotency-Key")
+                replay_key = f"{self.headers.get('Stripe-Account', '')}|{self.path}|{key}"
+                if key and replay_key in stub.idempotent:
+                    return self._send(*stub.idempotent[replay_key])
                 status, body = handler(form)
+                if self.path == "/v1/accounts" and status == 200:
+                    stub.accounts[body["id"]] = body
+                if key and self.path in ("/v1/accounts", "/v1/refunds", "/v1/checkout/sessions"):
+                    stub.idempotent[replay_key] = (status, body)
                 if self.path == "/v1/checkout/sessions" and status == 200:
                     stub.sessions[body["id"]] = {**body, "price": form.get("line_items[0][price]")}
                     if stub.webhook_url is not None:
@@ -176,6 +202,8 @@ def _customer(form: dict[str, str]) -> tuple[int, dict[str, Any]]:
 
 
 def _checkout_session(form: dict[str, str]) -> tuple[int, dict[str, Any]]:
+    if form.get("mode") == "payment":
+        return _payment_checkout_session(form)
     if form.get("mode") != "subscription" or "line_items[0][price]" not in form:
         return 400, {"error": {"type": "invalid_request_error", "message": "Missing required param: line_items."}}
     session_id = "cs_test_" + secrets.token_hex(12)
@@ -194,6 +222,142 @@ def _checkout_session(form: dict[str, str]) -> tuple[int, dict[str, Any]]:
         "subscription": None,
         "livemode": False,
         "created": int(time.time()),
+    }
+
+
+def _payment_checkout_session(form: dict[str, str]) -> tuple[int, dict[str, Any]]:
+    """A payment-mode Checkout Session (one line with inline ``price_data``), as on a connected account."""
+    amount = form.get("line_items[0][price_data][unit_amount]", "")
+    currency = form.get("line_items[0][price_data][currency]", "")
+    if not amount.isdigit() or int(amount) < 1 or len(currency) != 3:
+        return 400, {"error": {"type": "invalid_request_error", "message": "Missing required param: line_items[0][price_data]."}}
+    session_id = "cs_test_" + secrets.token_hex(12)
+    now = int(time.time())
+    return 200, {
+        "id": session_id,
+        "object": "checkout.session",
+        "mode": "payment",
+        "status": "open",
+        "payment_status": "unpaid",
+        "amount_total": int(amount),
+        "currency": currency,
+        "client_reference_id": form.get("client_reference_id"),
+        "metadata": _metadata(form),
+        "payment_intent": None,
+        "application_fee_amount": int(form.get("payment_intent_data[application_fee_amount]") or 0),
+        "success_url": form.get("success_url"),
+        "cancel_url": form.get("cancel_url"),
+        "url": f"https://checkout.stripe.com/c/pay/{session_id}",
+        "expires_at": now + 24 * 3600,
+        "livemode": False,
+        "created": now,
+    }
+
+
+def _account(form: dict[str, str]) -> tuple[int, dict[str, Any]]:
+    """A new Connect account: nothing submitted yet, so charges and payouts are off."""
+    return 200, account_object("acct_" + secrets.token_hex(8), metadata=_metadata(form), email=form.get("email"))
+
+
+def account_object(
+    account_id: str, *, charges_enabled: bool = False, payouts_enabled: bool = False, details_submitted: bool = False,
+    currently_due: list[str] | None = None, disabled_reason: str | None = None, metadata: dict[str, str] | None = None,
+    email: str | None = None,
+) -> dict[str, Any]:
+    """A Connect account as Stripe documents it (the fields Anima reads)."""
+    due = ["external_account", "business_profile.url"] if currently_due is None and not details_submitted else (currently_due or [])
+    return {
+        "id": account_id,
+        "object": "account",
+        "type": "express",
+        "email": email,
+        "charges_enabled": charges_enabled,
+        "payouts_enabled": payouts_enabled,
+        "details_submitted": details_submitted,
+        "requirements": {"currently_due": due, "disabled_reason": disabled_reason, "past_due": []},
+        "metadata": metadata or {},
+        "created": int(time.time()),
+    }
+
+
+def _account_link(form: dict[str, str]) -> tuple[int, dict[str, Any]]:
+    if not form.get("account") or form.get("type") != "account_onboarding" or not form.get("return_url"):
+        return 400, {"error": {"type": "invalid_request_error", "message": "Missing required param: account."}}
+    now = int(time.time())
+    return 200, {
+        "object": "account_link",
+        "created": now,
+        "expires_at": now + 300,
+        "url": f"https://connect.stripe.com/setup/e/{form['account']}/{secrets.token_hex(8)}",
+    }
+
+
+def _refund(form: dict[str, str]) -> tuple[int, dict[str, Any]]:
+    amount = form.get("amount", "")
+    if not form.get("payment_intent") or not amount.isdigit():
+        return 400, {"error": {"type": "invalid_request_error", "message": "Missing required param: payment_intent."}}
+    return 200, {
+        "id": "re_" + secrets.token_hex(10),
+        "object": "refund",
+        "amount": int(amount),
+        "payment_intent": form["payment_intent"],
+        "status": "succeeded",
+        "metadata": _metadata(form),
+        "created": int(time.time()),
+    }
+
+
+def payment_checkout_completed_object(
+    session_id: str, *, payment_intent: str, amount: int, currency: str, metadata: dict[str, str], created: int, paid: bool = True
+) -> dict[str, Any]:
+    """The ``checkout.session.completed`` object of a payment-mode session."""
+    return {
+        "id": session_id,
+        "object": "checkout.session",
+        "mode": "payment",
+        "status": "complete",
+        "payment_status": "paid" if paid else "unpaid",
+        "amount_total": amount,
+        "currency": currency.lower(),
+        "payment_intent": payment_intent,
+        "metadata": metadata,
+        "client_reference_id": metadata.get("payment_id"),
+        "created": created,
+        "livemode": False,
+    }
+
+
+def payment_intent_object(
+    intent_id: str, *, status: str, amount: int, currency: str, metadata: dict[str, str], created: int, amount_refunded: int = 0
+) -> dict[str, Any]:
+    """A PaymentIntent (``payment_intent.succeeded`` / ``payment_intent.payment_failed``)."""
+    return {
+        "id": intent_id,
+        "object": "payment_intent",
+        "status": status,
+        "amount": amount,
+        "amount_received": amount if status == "succeeded" else 0,
+        "currency": currency.lower(),
+        "metadata": metadata,
+        "last_payment_error": {"code": "card_declined", "message": "Your card was declined."} if status == "requires_payment_method" else None,
+        "created": created,
+        "livemode": False,
+    }
+
+
+def charge_refunded_object(intent_id: str, *, amount: int, amount_refunded: int, currency: str, metadata: dict[str, str], created: int) -> dict[str, Any]:
+    """A Charge after a refund (``charge.refunded``): ``amount_refunded`` is the cumulative total."""
+    return {
+        "id": "ch_" + secrets.token_hex(10),
+        "object": "charge",
+        "payment_intent": intent_id,
+        "amount": amount,
+        "amount_refunded": amount_refunded,
+        "refunded": amount_refunded >= amount,
+        "currency": currency.lower(),
+        "metadata": metadata,
+        "created": created,
+        "livemode": False,
     }
 
 
@@ -265,9 +429,10 @@ def sign(payload: str, secret: str = WEBHOOK_SECRET, timestamp: int | None = Non
     return f"t={ts},v1={mac}"
 
 
-def event(kind: str, obj: dict[str, Any], *, created: int, event_id: str | None = None) -> dict[str, Any]:
-    """An event envelope as Stripe documents it (API version 2025-03-31.basil)."""
-    return {
+def event(kind: str, obj: dict[str, Any], *, created: int, event_id: str | None = None, account: str | None = None) -> dict[str, Any]:
+    """An event envelope as Stripe documents it (API version 2025-03-31.basil); ``account`` for a
+    Connect event (one that happened on a connected account)."""
+    envelope = {
         "id": event_id or "evt_" + secrets.token_hex(12),
         "object": "event",
         "api_version": "2025-03-31.basil",
@@ -278,6 +443,9 @@ def event(kind: str, obj: dict[str, Any], *, created: int, event_id: str | None 
         "request": {"id": None, "idempotency_key": None},
         "type": kind,
     }
+    if account is not None:
+        envelope["account"] = account
+    return envelope
 
 
 def subscription_object(

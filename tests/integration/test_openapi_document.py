@@ -32,6 +32,8 @@ PUBLIC = {
     ("post", "/api/v1/unsubscribe/{token}"),
     ("post", "/api/v1/sms/inbound"),
     ("get", "/api/v1/unsubscribe/{token}"),
+    ("post", "/api/v1/payments/webhooks/stripe"),
+    ("get", "/api/v1/pay/{practice}/{token}"),
 }
 
 ORG = "/api/v1/orgs/{org_slug}"

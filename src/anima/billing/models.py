@@ -10,6 +10,11 @@
 * ``tier_changes`` — every change of a tenant's tier: from, to, actor, reason and source
   (``stripe``, ``operator`` or ``grace``).
 
+* ``connected_accounts`` — a practice's Stripe Connect account (patients pay the practice into it):
+  its id and state (``details_needed``, ``enabled``, ``restricted``), refreshed from ``account.updated``
+  and ordered by Stripe's event ``created`` so an older event never overwrites a newer state.
+* ``connect_events`` — every processed Connect event, once (``event_id`` unique).
+
 No table here holds clinical data; operators may read all of them.
 """
 
@@ -120,4 +125,55 @@ class TierChange(UUIDKey, PlatformBase):
     created_at: Mapped[datetime.datetime] = mapped_column(default=utcnow, server_default=func.now())
 
 
-__all__ = ["BillingAccount", "BillingEvent", "Subscription", "TierChange"]
+CONNECT_STATES = ("details_needed", "enabled", "restricted")
+
+
+class ConnectedAccount(Timestamps, PlatformBase):
+    """A tenant's Stripe Connect account and its last known state (see :mod:`anima.domains.payments.connect`)."""
+
+    __tablename__ = "connected_accounts"
+    __table_args__ = (
+        Index("uq_connected_accounts_stripe_id", "stripe_account_id", unique=True),
+        CheckConstraint("state IN ('details_needed','enabled','restricted')", name="state_valid"),
+    )
+
+    tenant_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("platform.tenants.id", ondelete="CASCADE"), primary_key=True
+    )
+    stripe_account_id: Mapped[str] = mapped_column(String(255))
+    state: Mapped[str] = mapped_column(String(16), default="details_needed", server_default="details_needed")
+    charges_enabled: Mapped[bool] = mapped_column(default=False, server_default="false")
+    payouts_enabled: Mapped[bool] = mapped_column(default=False, server_default="false")
+    details_submitted: Mapped[bool] = mapped_column(default=False, server_default="false")
+    #: Stripe's ``requirements.currently_due``, comma-separated
+    currently_due: Mapped[str] = mapped_column(Text, default="", server_default="")
+    disabled_reason: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    #: Stripe's timestamp of the state applied (an event's ``created``, or when it was fetched)
+    state_at: Mapped[datetime.datetime] = mapped_column()
+
+
+class ConnectEvent(UUIDKey, PlatformBase):
+    """A processed Stripe Connect event: recorded once, with what it was about and its outcome."""
+
+    __tablename__ = "connect_events"
+    __table_args__ = (
+        Index("uq_connect_events_event_id", "event_id", unique=True),
+        Index("ix_connect_events_intent", "payment_intent_id"),
+    )
+
+    event_id: Mapped[str] = mapped_column(String(255))
+    type: Mapped[str] = mapped_column(String(64))
+    stripe_account_id: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    #: the PaymentIntent a payment event is about, and a refund event's cumulative refunded amount
+    #: (so a refund that arrives before the payment's success is folded in when the success comes)
+    payment_intent_id: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    amount_refunded: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    tenant_id: Mapped[int | None] = mapped_column(
+        BigInteger, ForeignKey("platform.tenants.id", ondelete="CASCADE"), nullable=True, index=True
+    )
+    event_created: Mapped[datetime.datetime] = mapped_column()
+    outcome: Mapped[str] = mapped_column(String(32))
+    received_at: Mapped[datetime.datetime] = mapped_column(default=utcnow, server_default=func.now())
+
+
+__all__ = ["BillingAccount", "BillingEvent", "ConnectEvent", "ConnectedAccount", "Subscription", "TierChange"]

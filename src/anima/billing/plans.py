@@ -3,6 +3,10 @@
 Code asks the catalog (``plan_for(tier).limit("patients")``, ``.has("risk_auto_block")``); it never
 compares tier names. Numbers other than patients are Anima's choice, documented in the README.
 ``None`` as a limit means unlimited.
+
+``application_fee_bps`` is the platform's fee on what a practice's patients pay through Stripe
+Connect, in basis points of the amount (100 = 1 %; zero means none), applied as Checkout's
+``application_fee_amount`` by :func:`application_fee_minor` (rounded half up to a whole minor unit).
 """
 
 from __future__ import annotations
@@ -27,6 +31,8 @@ class Plan:
     limits: dict[str, int | None]
     features: frozenset[str] = field(default_factory=frozenset)
     price_description: str = ""
+    #: the platform's fee on patients' card payments, basis points (0 = none)
+    application_fee_bps: int = 0
 
     def limit(self, name: str) -> int | None:
         return self.limits[name]
@@ -42,6 +48,7 @@ CATALOG: dict[str, Plan] = {
         limits={"patients": 3, "staff_seats": 3, "active_services": 3, "ai_analyses_per_month": 10},
         features=frozenset({"risk_alerts"}),
         price_description="free",
+        application_fee_bps=150,
     ),
     "PRO": Plan(
         tier="PRO",
@@ -49,6 +56,7 @@ CATALOG: dict[str, Plan] = {
         limits={"patients": 50, "staff_seats": 10, "active_services": 25, "ai_analyses_per_month": 300},
         features=frozenset({"risk_alerts", "custom_forms", "playbooks"}),
         price_description="paid monthly (STRIPE_PRICE_PRO)",
+        application_fee_bps=50,
     ),
     "CENTER": Plan(
         tier="CENTER",
@@ -56,6 +64,7 @@ CATALOG: dict[str, Plan] = {
         limits={"patients": 150, "staff_seats": 50, "active_services": 100, "ai_analyses_per_month": 2000},
         features=frozenset({"risk_alerts", "risk_auto_block", "custom_forms", "playbooks", "retreats"}),
         price_description="paid monthly (STRIPE_PRICE_CENTER)",
+        application_fee_bps=0,
     ),
 }
 
@@ -72,3 +81,13 @@ def lifting_tier(limit: str, needed: int) -> str | None:
         if allowed is None or allowed >= needed:
             return plan.tier
     return None
+
+
+def application_fee_minor(tier: str, amount_minor: int) -> int:
+    """The platform's fee on ``amount_minor`` for a practice on ``tier``, in the same minor units.
+
+    ``amount × bps / 10 000`` rounded half up with integer arithmetic (``(a·bps + 5 000) // 10 000``);
+    never more than the amount. KeyError for an unknown tier.
+    """
+    bps = plan_for(tier).application_fee_bps
+    return min(amount_minor, (amount_minor * bps + 5_000) // 10_000)

@@ -29,6 +29,7 @@ from anima.domains.gcal import sync as gcal_sync
 from anima.jobs import billing as billing_jobs
 from anima.jobs import handlers
 from anima.jobs import mail as mail_jobs
+from anima.jobs import credits as credits_jobs
 from anima.jobs.queue import job_options, make_queue
 from anima.jobs.relay import Relay
 from anima.runtime import RUNTIME_KEY, Runtime, build_runtime
@@ -49,7 +50,7 @@ def worker_functions(settings: Settings) -> list[Callable[..., Any]]:
     return [
         handlers.handle_event, handlers.automation_tick, handlers.tenant_tick,
         ai_jobs.analyze_journal_entry, ai_jobs.analyze_patient, billing_jobs.expire_grace,
-        mail_jobs.send_emails, gcal_sync.sync_google_event,
+        mail_jobs.send_emails, gcal_sync.sync_google_event, credits_jobs.expire_credits,
         *extra_functions(settings.worker_extra_functions),
     ]
 
@@ -69,6 +70,8 @@ def build_worker(svc: Runtime, *, handle_signals: bool = True) -> Worker:
                     timeout=600, heartbeat=tick["heartbeat"], retries=tick["retries"], ttl=3600),
             CronJob(mail_jobs.send_emails, cron=mail_jobs.MAIL_CRON, unique=True,
                     timeout=300, heartbeat=tick["heartbeat"], retries=1, ttl=60),
+            CronJob(credits_jobs.expire_credits, cron=credits_jobs.CREDITS_CRON, unique=True,
+                    timeout=1800, heartbeat=tick["heartbeat"], retries=tick["retries"], ttl=3600),
         ],
         timers={"sweep": settings.worker_sweep, "schedule": 1, "abort": 1, "worker_info": 10},
         shutdown_grace_period_s=5,

@@ -41,6 +41,7 @@ SECTIONS: tuple[Section, ...] = (
     Section("team", "team", _ALL),
     Section("playbooks", "playbooks", _OWNER),
     Section("settings", "settings", _OWNER),
+    Section("money", "money", _OWNER),
     Section("billing", "billing", _OWNER),
 )
 

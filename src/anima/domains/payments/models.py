@@ -1,8 +1,12 @@
 """Payment requests: what a patient owes the organization, and whether it was paid.
 
-Minimal by design (the playbooks need "a payment still pending"): an amount in minor units of an ISO
-4217 currency, a status PENDING -> SUCCEEDED | FAILED, set through HTTP by owners and assistants.
-Card processing for patients (Stripe Connect) is not part of it.
+An amount in minor units of an ISO 4217 currency, a status PENDING -> SUCCEEDED | FAILED. Staff
+record cash and bank transfers by hand (``method`` ``manual``); card payments go through Stripe
+Checkout on the practice's connected account (``method`` ``stripe``): the request's ``pay_token``
+makes its public pay link, the Checkout Session, PaymentIntent and account it was paid on are kept
+so refunds go back to the same account. ``refunded_minor`` is the total refunded so far (never more
+than the amount); each refund is a ``payment_refunds`` row numbered per payment (``seq``), the
+number being part of the refund's Stripe idempotency key.
 """
 
 from __future__ import annotations
@@ -11,10 +15,10 @@ import datetime
 import uuid
 
 from advanced_alchemy.types import GUID, DateTimeUTC
-from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, String
+from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, String, Text, func
 from sqlalchemy.orm import Mapped, mapped_column
 
-from anima.db.base import TenantBase, Timestamps, UUIDKey
+from anima.db.base import TenantBase, Timestamps, UUIDKey, utcnow
 
 STATUSES = ("PENDING", "SUCCEEDED", "FAILED")
 
@@ -28,6 +32,11 @@ class PaymentRequest(UUIDKey, Timestamps, TenantBase):
         CheckConstraint("amount_minor > 0", name="amount_positive"),
         Index("ix_payment_requests_patient", "patient_id", "created_at"),
         Index("ix_payment_requests_status", "status", "created_at"),
+        Index("uq_payment_requests_pay_token", "pay_token", unique=True),
+        Index("uq_payment_requests_checkout", "checkout_session_id", unique=True),
+        Index("ix_payment_requests_intent", "payment_intent_id"),
+        CheckConstraint("refunded_minor >= 0 AND refunded_minor <= amount_minor", name="refund_within_amount"),
+        CheckConstraint("method IN ('manual','stripe')", name="method_valid"),
     )
 
     patient_id: Mapped[uuid.UUID] = mapped_column(GUID, ForeignKey("patients.id", ondelete="CASCADE"))
@@ -38,3 +47,36 @@ class PaymentRequest(UUIDKey, Timestamps, TenantBase):
     created_by: Mapped[uuid.UUID | None] = mapped_column(GUID, nullable=True)
     settled_at: Mapped[datetime.datetime | None] = mapped_column(DateTimeUTC(timezone=True), nullable=True)
     failure_reason: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    #: how it was paid: ``manual`` (cash, bank transfer, recorded by staff) or ``stripe``
+    method: Mapped[str | None] = mapped_column(String(10), nullable=True)
+    #: the secret of the public pay link (``/api/v1/pay/{slug}/{token}``)
+    pay_token: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    #: the booking it is for, when a booking asked for it (no foreign key: bookings own their rows)
+    booking_id: Mapped[uuid.UUID | None] = mapped_column(GUID, nullable=True)
+    stripe_account_id: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    checkout_session_id: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    checkout_url: Mapped[str | None] = mapped_column(Text, nullable=True)
+    checkout_expires_at: Mapped[datetime.datetime | None] = mapped_column(DateTimeUTC(timezone=True), nullable=True)
+    #: how many Checkout Sessions were opened (part of the next one's idempotency key)
+    checkout_attempt: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    payment_intent_id: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    application_fee_minor: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    refunded_minor: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+
+
+class PaymentRefund(UUIDKey, TenantBase):
+    """One refund of a payment, by an owner: the ``seq``-th of its payment, never more than what is left."""
+
+    __tablename__ = "payment_refunds"
+    __table_args__ = (
+        CheckConstraint("amount_minor > 0", name="amount_positive"),
+        Index("uq_payment_refunds_seq", "payment_id", "seq", unique=True),
+    )
+
+    payment_id: Mapped[uuid.UUID] = mapped_column(GUID, ForeignKey("payment_requests.id", ondelete="CASCADE"))
+    seq: Mapped[int] = mapped_column(Integer)
+    amount_minor: Mapped[int] = mapped_column(Integer)
+    reason: Mapped[str] = mapped_column(String(200), default="")
+    stripe_refund_id: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    created_by: Mapped[uuid.UUID | None] = mapped_column(GUID, nullable=True)
+    created_at: Mapped[datetime.datetime] = mapped_column(DateTimeUTC(timezone=True), default=utcnow, server_default=func.now())

@@ -1,0 +1,1 @@
+"""Invoices and credit notes: gap-free numbers, integer totals, PDFs in the organization's language."""

@@ -1,0 +1,1 @@
+"""Packages of sessions and the credit ledger of what patients bought."""
