@@ -234,3 +234,16 @@ async def test_a_nul_anywhere_is_a_named_422(client, org, before, after, target)
             body[target] = value
         response = await client.post(f"/api/v1/orgs/{org.slug}/patients", json=body, headers=org.headers)
     assert_problem(response, 422, target, "nul-character")
+
+
+async def test_an_operator_filter_beyond_a_bigint_is_a_problem_not_a_server_error(client, db):
+    from anima.identity.operators import ensure_operator
+    from tests.conftest import PASSWORD, bearer, login, unique_email
+
+    email = unique_email("operator")
+    await ensure_operator(db, email=email, password=PASSWORD, display_name="Op")
+    token = (await login(client, email))["access_token"]
+    refused = await client.get("/api/v1/operator/job-failures", params={"tenant_id": str(2**63)}, headers=bearer(token))
+    assert refused.status_code in (400, 422) and "tenant_id" in refused.text, refused.text
+    fine = await client.get("/api/v1/operator/job-failures", params={"tenant_id": str(2**63 - 1)}, headers=bearer(token))
+    assert fine.status_code == 200 and fine.json()["total"] == 0

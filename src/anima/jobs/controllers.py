@@ -31,7 +31,7 @@ class JobFailuresController(Controller):
 
     @get("/", summary="Jobs that failed their last attempt (function, tenant, attempts, error type)")
     async def list_failures(
-        self, db_session: AsyncSession, operator: str, page: Page, tenant_id: Annotated[int | None, Parameter(ge=1)] = None
+        self, db_session: AsyncSession, operator: str, page: Page, tenant_id: Annotated[int | None, Parameter(ge=1, le=2**63 - 1, description="a tenant id (a PostgreSQL bigint)")] = None
     ) -> OffsetPagination[JobFailureOut]:
         items, total = await failed_jobs(db_session, tenant_id=tenant_id, limit=page.limit, offset=page.offset)
         return OffsetPagination(items=items, limit=page.limit, offset=page.offset, total=total)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime
 
 from advanced_alchemy.types import DateTimeUTC
-from sqlalchemy import Integer, String, func
+from sqlalchemy import BigInteger, Integer, String, func
 from sqlalchemy.orm import Mapped, mapped_column
 
 from anima.db.base import PlatformBase, UUIDKey, utcnow
@@ -22,7 +22,7 @@ class JobFailure(UUIDKey, PlatformBase):
 
     job_key: Mapped[str] = mapped_column(String(200), index=True)
     function: Mapped[str] = mapped_column(String(100))
-    tenant_id: Mapped[int | None] = mapped_column(Integer, nullable=True, index=True)
+    tenant_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True, index=True)
     attempts: Mapped[int] = mapped_column(Integer)
     error_type: Mapped[str] = mapped_column(String(200))
     failed_at: Mapped[datetime.datetime] = mapped_column(
