@@ -186,3 +186,50 @@ async def test_a_new_lead_is_named_only_to_owners_and_assistants(client, db, smt
     [therapist_mail] = smtp.to(therapist_email)
     assert "Bartolomea" not in therapist_mail.as_string()
     assert smtp.to(assistant_email) == []
+
+
+# -- the patient's own time zone -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("zone, rule", [("Mars/Olympus", "iana-zone"), ("Europe/Madrid\u0000", None), (42, None), ("x" * 65, None)])
+async def test_a_patients_zone_must_be_an_iana_name(client, db, zone, rule):
+    org = await signup(client)
+    refused = await client.post(f"/api/v1/orgs/{org.slug}/patients", json={"first_name": "Ana", "time_zone": zone}, headers=org.headers)
+    assert refused.status_code in (400, 422), refused.text
+    if rule:
+        assert [(e["field"], e["rule"]) for e in refused.json()["errors"]] == [("time_zone", rule)]
+    assert await in_tenant(db, org.slug, "SELECT count(*) FROM patients") == [(0,)]
+
+
+async def test_a_patients_zone_is_kept_changed_and_cleared(client, db):
+    org = await signup(client)
+    base = f"/api/v1/orgs/{org.slug}/patients"
+    made = await client.post(base, json={"first_name": "Ana", "time_zone": "America/New_York"}, headers=org.headers)
+    assert made.status_code == 201 and made.json()["time_zone"] == "America/New_York"
+    pid = made.json()["id"]
+    assert (await client.put(f"{base}/{pid}", json={"time_zone": "Mars/Olympus"}, headers=org.headers)).status_code == 422
+    assert (await client.get(f"{base}/{pid}", headers=org.headers)).json()["time_zone"] == "America/New_York"
+    cleared = await client.put(f"{base}/{pid}", json={"time_zone": None}, headers=org.headers)
+    assert cleared.status_code == 200 and cleared.json()["time_zone"] is None
+
+
+async def test_a_booking_email_shows_the_patients_own_zone(client, db, smtp, runtime):  # noqa: F811
+    from anima.jobs.handlers import booking_notices
+    from tests.conftest import unique_email
+
+    p = await practice(client, db, patients=0)
+    tid = await tenant_id_of(db, p.org.slug)
+    address = unique_email("client")
+    made = await client.post(f"{p.base}/patients", json={"first_name": "Ana", "email": address, "language": "en",
+                                                          "time_zone": "America/New_York"}, headers=p.org.headers)
+    assert made.status_code == 201, made.text
+    p.patients = [made.json()["id"]]
+    starts = datetime.datetime.fromisoformat(_start(5))
+    await _book(client, p, 5)
+    await booking_notices(runtime, tid)
+    await run_once(runtime)
+    [mail] = smtp.to(address)
+    text = mail.get_body(("plain",)).get_content()
+    from zoneinfo import ZoneInfo
+    local = starts.astimezone(ZoneInfo("America/New_York"))
+    assert "America/New York" in text and local.strftime("%-I:%M") in text, text

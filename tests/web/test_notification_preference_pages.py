@@ -37,3 +37,24 @@ async def test_the_card_speaks_the_members_language(client, db, browser):
     await browser.login(org.owner_email)
     card = await browser.get(f"/o/{org.slug}/notification-preferences/card")
     assert "Notificaciones por correo" in card.text and "Alertas de riesgo" in card.text
+
+
+async def test_the_person_page_edits_the_zone_and_shows_contact_preferences(client, db, browser):
+    org = await signup(client)
+    made = await client.post(f"/api/v1/orgs/{org.slug}/patients", json={"first_name": "Iris", "email": "iris@example.org", "language": "ca"},
+                             headers=org.headers)
+    pid = made.json()["id"]
+    await browser.login(org.owner_email)
+    base = f"/o/{org.slug}/people/{pid}"
+    page = await browser.get(base)
+    assert 'id="contact-preferences"' in page.text and "Receives emails." in page.text and "No consent: no SMS is sent." in page.text
+    bad = await browser.submit(f"{base}/details", {"first_name": "Iris", "time_zone": "Mars/Olympus"}, form_page=base)
+    assert bad.status_code == 422 and 'id="e-time_zone"' in bad.text and 'value="Mars/Olympus"' in bad.text
+    ok = await browser.submit(f"{base}/details", {"first_name": "Iris", "time_zone": "America/New_York"}, form_page=base)
+    assert ok.status_code == 303, ok.text
+    api = await client.get(f"/api/v1/orgs/{org.slug}/patients/{pid}", headers=org.headers)
+    assert api.json()["time_zone"] == "America/New_York" and api.json()["language"] == "ca"
+    assert "America/New York" in (await browser.get(base)).text
+    cleared = await browser.submit(f"{base}/details", {"first_name": "Iris", "time_zone": ""}, form_page=base)
+    assert cleared.status_code == 303
+    assert (await client.get(f"/api/v1/orgs/{org.slug}/patients/{pid}", headers=org.headers)).json()["time_zone"] is None

@@ -2,6 +2,8 @@
 
 * ``notification_preferences``: one row per member who changed their role's defaults (new
   booking, cancellation, risk alert, new lead).
+* ``patients.time_zone``: the client's own IANA zone (null: the practice's); an older
+  ``profile.time_zone`` is carried over when it is a zone name.
 
 Revision ID: p7e8f9a00013
 Revises: 9a8b7c6d0011
@@ -39,8 +41,14 @@ def upgrade() -> None:
                                 ondelete='CASCADE'),
         sa.PrimaryKeyConstraint('staff_id', name=op.f('pk_notification_preferences')),
     )
+    op.add_column('patients', sa.Column('time_zone', sa.String(length=64), nullable=True))
+    op.execute(
+        "UPDATE patients SET time_zone = profile->>'time_zone' "
+        "WHERE profile->>'time_zone' IN (SELECT name FROM pg_timezone_names)"
+    )
 
 
 def downgrade() -> None:
     """Downgrade schema."""
+    op.drop_column('patients', 'time_zone')
     op.drop_table('notification_preferences')
