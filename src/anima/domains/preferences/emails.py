@@ -61,6 +61,17 @@ KIND_OF: dict[str, str] = {
 FRONT_ROLES = frozenset({"OWNER", "ASSISTANT"})
 
 
+def may_see_booking(role: str, member_id: uuid.UUID, therapist_id: uuid.UUID | None) -> bool:
+    """Whether a member may be told of a booking: owners and assistants of every booking, a
+    therapist only of their own (``therapist_id``, None for a group seat: nobody's own)."""
+    return role in FRONT_ROLES or (therapist_id is not None and member_id == therapist_id)
+
+
+def may_see_lead_name(role: str) -> bool:
+    """Whether a new lead's email may name the lead (owners and assistants work the pipeline)."""
+    return role in FRONT_ROLES
+
+
 async def member_languages(runtime: Runtime, tenant_id: int) -> dict[uuid.UUID, str]:
     """The members' own languages (user id -> language, only those who chose one), read from the
     platform before the job enters the tenant (a tenant scope cannot read the platform's users)."""
@@ -93,7 +104,7 @@ async def _booking_emails(tj: TenantTransaction, event: OutboxEvent, kind: str, 
         return []
     service = await tj.session.get(Service, booking.service_id)
     zone = await _practice_zone(tj)
-    members = await _members(tj, kind, lambda m: m.role in FRONT_ROLES or m.id == booking.therapist_id, languages)
+    members = await _members(tj, kind, lambda m: may_see_booking(m.role, m.id, booking.therapist_id), languages)
     template = "staff_new_booking" if kind == "new_booking" else "staff_cancellation"
     return [(m, language, template, {"service": service.name if service else "", "when": shown(booking.starts_at, language, m.time_zone or zone)})
             for m, language in members]
@@ -119,9 +130,9 @@ async def _lead_emails(tj: TenantTransaction, event: OutboxEvent, languages: dic
         return []
     members = await _members(tj, "new_lead", lambda m: True, languages)
     name = None
-    if any(m.role in FRONT_ROLES for m, _ in members):
+    if any(may_see_lead_name(m.role) for m, _ in members):
         name = await tj.cipher.decrypt_text("leads", "first_name_enc", lead.id, lead.first_name_enc)
-    return [(m, language, "staff_new_lead", {"lead_name": name if m.role in FRONT_ROLES else None}) for m, language in members]
+    return [(m, language, "staff_new_lead", {"lead_name": name if may_see_lead_name(m.role) else None}) for m, language in members]
 
 
 async def queue_notices(tj: TenantTransaction, event: OutboxEvent, languages: dict[uuid.UUID, str]) -> int:
