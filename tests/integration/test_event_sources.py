@@ -99,8 +99,8 @@ async def test_a_form_submission_is_screened_once(client, db):
     async with pipeline(db) as (svc, relay):
         await relay.relay_tenant(tid)
         handled = {t: await eventually(lambda e=e: _finished(svc.queue, event_job_key(tid, e))) for t, e in by_type.items()}
-        assert handled["FORM_SUBMISSION_COMPLETED"].result["follow_up"] == "analyze_journal_entry"
-        assert handled["JOURNAL_ENTRY_CREATED"].result["follow_up"] is None
+        assert handled["FORM_SUBMISSION_COMPLETED"].result["follow_ups"] == ["analyze_journal_entry"]
+        assert handled["JOURNAL_ENTRY_CREATED"].result["follow_ups"] == []
         key = f"analyze_journal_entry:{tid}:{by_type['FORM_SUBMISSION_COMPLETED']}"
         screened = await eventually(lambda: _finished(svc.queue, key))
         assert screened.result["status"] == "screened" and screened.result["level"] == "HIGH"

@@ -4,7 +4,8 @@
   tenant's playbooks for it and hands work to other jobs (:data:`FOLLOW_UPS`: a new journal note
   or a completed form submission -> the risk analysis job; ``AI_ANALYSIS_REQUESTED`` -> the
   observatory job; a booking confirmed, rescheduled or cancelled -> its Google Calendar event
-  sync), keyed so they run once.
+  sync; a booking confirmed or cancelled, a risk detected, a new lead -> the staff's notification
+  emails), each keyed by function and event so it runs once.
 * ``automation_tick()`` — cron (``ANIMA_AUTOMATION_TICK``): fans out one ``tenant_tick`` per
   tenant with ``tick`` work due in the platform's due-work index (:mod:`anima.events.due_work`,
   kept by :mod:`anima.jobs.tick_due`), claimed with a lease; tenants with nothing due are not
@@ -39,48 +40,62 @@ log = get_logger(__name__)
 @dataclass(frozen=True)
 class FollowUp:
     """A job handed on after an event's playbooks ran: ``function`` with keyword arguments taken
-    from the payload (``kwargs``: argument name -> payload key); not for events whose payload
-    ``kind`` is in ``unless_kinds``."""
+    from the payload (``kwargs``: argument name -> payload key) and, when ``event_arg`` names one,
+    the event's id in that argument; not for events whose payload ``kind`` is in ``unless_kinds``."""
 
     function: str
     kwargs: dict[str, str]
     unless_kinds: frozenset[str] = field(default_factory=frozenset)
+    event_arg: str | None = None
 
 
-#: event type -> its follow-up job. A form submission is screened for risk once, from
-#: FORM_SUBMISSION_COMPLETED; its JOURNAL_ENTRY_CREATED (kind form_submission) hands nothing on.
-FOLLOW_UPS: dict[str, FollowUp] = {
-    EventType.JOURNAL_ENTRY_CREATED: FollowUp("analyze_journal_entry", {"entry_id": "entry_id"}, frozenset({"form_submission"})),
-    EventType.FORM_SUBMISSION_COMPLETED: FollowUp("analyze_journal_entry", {"entry_id": "entry_id"}),
-    EventType.AI_ANALYSIS_REQUESTED: FollowUp("analyze_patient", {"patient_id": "patient_id", "requested_by": "requested_by"}),
-    # the therapist's Google Calendar follows the booking (anima.domains.gcal.sync)
-    EventType.BOOKING_CONFIRMED: FollowUp("sync_google_event", {"booking_id": "booking_id"}),
-    EventType.BOOKING_RESCHEDULED: FollowUp("sync_google_event", {"booking_id": "booking_id"}),
-    EventType.BOOKING_CANCELLED: FollowUp("sync_google_event", {"booking_id": "booking_id"}),
+_GOOGLE = FollowUp("sync_google_event", {"booking_id": "booking_id"})
+_STAFF_NOTICE = FollowUp("notify_staff", {}, event_arg="event_id")
+
+#: event type -> its follow-up jobs, each enqueued once per event. A form submission is screened
+#: for risk once, from FORM_SUBMISSION_COMPLETED; its JOURNAL_ENTRY_CREATED (kind
+#: form_submission) hands nothing on.
+FOLLOW_UPS: dict[str, tuple[FollowUp, ...]] = {
+    EventType.JOURNAL_ENTRY_CREATED: (FollowUp("analyze_journal_entry", {"entry_id": "entry_id"}, frozenset({"form_submission"})),),
+    EventType.FORM_SUBMISSION_COMPLETED: (FollowUp("analyze_journal_entry", {"entry_id": "entry_id"}),),
+    EventType.AI_ANALYSIS_REQUESTED: (FollowUp("analyze_patient", {"patient_id": "patient_id", "requested_by": "requested_by"}),),
+    # the therapist's Google Calendar follows the booking (anima.domains.gcal.sync); the staff who
+    # want it get an email (anima.domains.preferences.emails)
+    EventType.BOOKING_CONFIRMED: (_GOOGLE, _STAFF_NOTICE),
+    EventType.BOOKING_RESCHEDULED: (_GOOGLE,),
+    EventType.BOOKING_CANCELLED: (_GOOGLE, _STAFF_NOTICE),
+    EventType.RISK_DETECTED_IN_NOTE: (_STAFF_NOTICE,),
+    EventType.LEAD_CREATED: (_STAFF_NOTICE,),
 }
 
 
-async def _follow_up(ctx: dict[str, Any], tenant_id: int, event: OutboxEvent) -> str | None:
-    spec = FOLLOW_UPS.get(event.type)
-    if spec is None or (event.payload or {}).get("kind") in spec.unless_kinds:
-        return None
-    function, mapping = spec.function, spec.kwargs
+async def _follow_ups(ctx: dict[str, Any], tenant_id: int, event: OutboxEvent) -> list[str]:
+    """Enqueue the event's follow-up jobs (keyed ``<function>:<tenant>:<event>``); returns their names."""
+    enqueued: list[str] = []
     worker = ctx.get("worker")
-    if worker is not None and function not in worker.functions:
-        log.warning("no job function registered for follow-up", function=function, event_type=event.type)
-        return None
-    svc = runtime_of(ctx)
-    kwargs = {name: (event.payload or {}).get(key) for name, key in mapping.items()}
-    await svc.queue.enqueue(
-        function, key=f"{function}:{tenant_id}:{event.id}", tenant_id=tenant_id, **kwargs,
-        **job_options(svc.settings, timeout=600),
-    )
-    return function
+    for spec in FOLLOW_UPS.get(event.type, ()):
+        if (event.payload or {}).get("kind") in spec.unless_kinds:
+            continue
+        function = spec.function
+        if worker is not None and function not in worker.functions:
+            log.warning("no job function registered for follow-up", function=function, event_type=event.type)
+            continue
+        svc = runtime_of(ctx)
+        kwargs = {name: (event.payload or {}).get(key) for name, key in spec.kwargs.items()}
+        if spec.event_arg is not None:
+            kwargs[spec.event_arg] = str(event.id)
+        await svc.queue.enqueue(
+            function, key=f"{function}:{tenant_id}:{event.id}", tenant_id=tenant_id, **kwargs,
+            **job_options(svc.settings, timeout=600),
+        )
+        enqueued.append(function)
+    return enqueued
 
 
 @job_function
 async def handle_event(ctx: dict[str, Any], *, tenant_id: int, event_id: str) -> dict[str, Any]:
-    """Run the playbooks of one event, then enqueue its follow-up job (see the module docstring)."""
+    """Run the playbooks of one event, then enqueue its follow-up jobs (see the module docstring);
+    returns ``{"type", "rules", "follow_ups": [function names]}``."""
     from anima.domains.automations.engine import run_event
 
     async with tenant_transaction(ctx, tenant_id) as tj:
@@ -91,8 +106,8 @@ async def handle_event(ctx: dict[str, Any], *, tenant_id: int, event_id: str) ->
         outcomes, retry = await run_event(tj, event)
     if retry is not None:
         raise retry
-    follow_up = await _follow_up(ctx, tenant_id, event)
-    return {"type": event.type, "rules": outcomes, "follow_up": follow_up}
+    follow_ups = await _follow_ups(ctx, tenant_id, event)
+    return {"type": event.type, "rules": outcomes, "follow_ups": follow_ups}
 
 
 #: seconds a tick's claim on a tenant's due rows lasts (the tenant_tick job's ttl): a job that

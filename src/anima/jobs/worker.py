@@ -6,7 +6,8 @@
 ``ANIMA_WORKER_EXTRA_FUNCTIONS``), the cron tick (``ANIMA_AUTOMATION_TICK``), the hourly
 grace-period expiry (:mod:`anima.jobs.billing`), the minutely sending of due emails
 (:mod:`anima.jobs.mail`; also run once when the worker starts), the Google Calendar event sync
-(:mod:`anima.domains.gcal.sync`), the concurrency
+(:mod:`anima.domains.gcal.sync`), the staff notification emails
+(:mod:`anima.domains.preferences.emails`), the concurrency
 (``ANIMA_WORKER_CONCURRENCY``) and the sweep interval (``ANIMA_WORKER_SWEEP``: how soon a job of a
 dead worker — no heartbeat for ``ANIMA_JOB_HEARTBEAT`` seconds — is retried).
 
@@ -26,6 +27,7 @@ from anima.ai import jobs as ai_jobs
 from anima.config import Settings
 from anima.db.engine import Database
 from anima.domains.gcal import sync as gcal_sync
+from anima.domains.preferences import emails as staff_emails
 from anima.jobs import billing as billing_jobs
 from anima.jobs import handlers
 from anima.jobs import mail as mail_jobs
@@ -50,7 +52,7 @@ def worker_functions(settings: Settings) -> list[Callable[..., Any]]:
     return [
         handlers.handle_event, handlers.automation_tick, handlers.tenant_tick,
         ai_jobs.analyze_journal_entry, ai_jobs.analyze_patient, billing_jobs.expire_grace,
-        mail_jobs.send_emails, gcal_sync.sync_google_event, credits_jobs.expire_credits,
+        mail_jobs.send_emails, gcal_sync.sync_google_event, credits_jobs.expire_credits, staff_emails.notify_staff,
         *extra_functions(settings.worker_extra_functions),
     ]
 

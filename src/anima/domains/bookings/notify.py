@@ -36,10 +36,11 @@ from anima.domains.automations import outbound
 from anima.domains.bookings import ics, links
 from anima.domains.bookings.availability import therapist_zone
 from anima.domains.bookings.models import Booking, BookingNotice
+from anima.domains.bookings.public import patient_zone
 from anima.domains.catalog.models import Service
 from anima.domains.patients.models import Patient
 from anima.domains.reach import sms as reach_sms
-from anima.domains.settings.services import get_settings, iana_zones
+from anima.domains.settings.services import get_settings
 from anima.events.outbox import emit
 from anima.events.types import EventType
 from anima.mail import compose
@@ -85,8 +86,7 @@ class _Context:
 async def _facts(c: _Context, booking: Booking, patient: Patient) -> dict[str, Any]:
     service = await c.tj.session.get(Service, booking.service_id)
     language = i18n.pick_language(patient.language, c.practice_language)
-    profile_zone = (patient.profile or {}).get("time_zone") if isinstance(patient.profile, dict) else None
-    client_zone = profile_zone if isinstance(profile_zone, str) and profile_zone in iana_zones() else c.practice_zone
+    client_zone = patient_zone(patient.time_zone, patient.profile, c.practice_zone)
     therapist = (await therapist_zone(c.tj.session, booking.therapist_id))[0].key if booking.therapist_id else c.practice_zone
     manage = links.manage_url(c.settings.public_url, c.settings.secret_key, c.org.slug, c.org.id, booking.id)
     return {

@@ -162,7 +162,19 @@ async def self_book(session: AsyncSession, cipher: FieldCipher, data: SelfBookin
 
 
 async def client_zone(session: AsyncSession, booking: Booking, default: str) -> str:
-    """The zone the client's pages use: the patient's profile zone, else ``default``."""
-    profile = (await session.execute(sa.select(Patient.profile).where(Patient.id == booking.patient_id))).scalar()
-    zone = (profile or {}).get("time_zone") if isinstance(profile, dict) else None
-    return zone if isinstance(zone, str) and zone in iana_zones() else default
+    """The zone the client's pages use: the patient's own zone (their details' ``time_zone``, else
+    an older ``profile.time_zone``), else ``default``."""
+    row = (await session.execute(sa.select(Patient.time_zone, Patient.profile).where(Patient.id == booking.patient_id))).first()
+    if row is None:
+        return default
+    return patient_zone(row.time_zone, row.profile, default)
+
+
+def patient_zone(time_zone: str | None, profile: object, default: str) -> str:
+    """A patient's zone: ``time_zone`` when an IANA name, else ``profile["time_zone"]`` when one,
+    else ``default`` (the practice's)."""
+    legacy = profile.get("time_zone") if isinstance(profile, dict) else None
+    for zone in (time_zone, legacy):
+        if isinstance(zone, str) and zone in iana_zones():
+            return zone
+    return default

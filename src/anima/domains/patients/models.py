@@ -71,6 +71,8 @@ class Patient(UUIDKey, Timestamps, TenantBase):
     last_name: Mapped[str] = mapped_column(String(100), default="")
     birth_date: Mapped[datetime.date | None] = mapped_column(Date, nullable=True)
     language: Mapped[str | None] = mapped_column(String(35), nullable=True)
+    #: the client's IANA zone (what their emails and pages show times in); None: the practice's
+    time_zone: Mapped[str | None] = mapped_column(String(64), nullable=True)
     journey_stage: Mapped[str] = mapped_column(String(32), ForeignKey("journey_stages.key", onupdate="CASCADE"))
     tags: Mapped[list[str]] = mapped_column(ARRAY(Text), default=list, server_default="{}")
     profile: Mapped[dict[str, Any]] = mapped_column(JsonB, default=dict)

@@ -36,6 +36,7 @@ from anima.domains.insights.schemas import AnalysisOut, analysis_out
 from anima.domains.journal import services as journal
 from anima.domains.journal.schemas import EntryOut
 from anima.domains.patients import blocks, consent
+from anima.domains.reach import services as reach_services
 from anima.domains.reach import sms as reach_sms
 from anima.domains.reach.schemas import SmsConsentUpdate
 from anima.domains.patients import record as patient_record
@@ -66,7 +67,7 @@ from anima.web.workspace import Workspace
 T = TypeVar("T")
 
 #: the fields of the details form whose empty text clears the value (the API's ``null``)
-NULLABLE_DETAILS = ("email", "phone", "birth_date", "language")
+NULLABLE_DETAILS = ("email", "phone", "birth_date", "language", "time_zone")
 #: the default stage labels, translated where the organization kept them
 DEFAULT_STAGE_LABELS = dict(DEFAULT_STAGES)
 #: one-word confirmations after a successful POST (``?done=``), shown at the top of the page
@@ -311,6 +312,8 @@ async def person_page(
             ).all()
         )
     sms = await reach_sms.read_sms_consent(session, viewer, patient.id, sms_enabled=_sms_enabled(request))
+    # contact preferences: a marketing opt-out recorded for the address (transactional email still goes)
+    email_opted_out = bool(patient.email_bidx and await reach_services.opted_out(session, [patient.email_bidx]))
     people_ids: set[uuid.UUID | None] = {*out.therapist_ids, out.block.last_lifted_by, out.ai_consent.recorded_by,
                                          *(h.recorded_by for h in sms.history)}
     for e in entries:
@@ -323,6 +326,7 @@ async def person_page(
         entries=entries, entries_total=entries_total, page=page, analyses=analyses, risks=risks, names=names,
         analysis_by_id={a.id: a for a in analyses},
         assignable=assignable, forms=forms, notice=_done_message(done, ws.language), status=status, sms=sms,
+        email_opted_out=email_opted_out,
     )
 
 
@@ -361,7 +365,7 @@ async def person_details(
     request: Request[Any, Any, Any], tenant: TenantContext, ws: Workspace, viewer: Viewer, actor: Actor,
     cipher: FieldCipher, patient_id: uuid.UUID,
 ) -> Template | Redirect:
-    """Edit names, contact, birth date, language and tags (``PUT …/patients/{id}``)."""
+    """Edit names, contact, birth date, language, time zone and tags (``PUT …/patients/{id}``)."""
     values = await read_form(request)
     typed = dict(values)
     data: dict[str, Any] = dict(values)

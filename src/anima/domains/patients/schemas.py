@@ -22,6 +22,7 @@ LastName = Annotated[str, msgspec.Meta(max_length=100, pattern=r"^[^\x00-\x1f\x7
 Email = Annotated[str, msgspec.Meta(min_length=3, max_length=254)]
 Phone = Annotated[str, msgspec.Meta(min_length=7, max_length=30)]
 Language = Annotated[str, msgspec.Meta(min_length=2, max_length=35, description="BCP 47 tag, e.g. es or pt-BR")]
+TimeZone = Annotated[str, msgspec.Meta(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_+/-]+$", description="IANA time zone, e.g. America/New_York; null: the practice's")]
 StageKey = Annotated[str, msgspec.Meta(min_length=1, max_length=32, pattern=r"^[a-z0-9_]+$")]
 StageLabel = Annotated[str, msgspec.Meta(min_length=1, max_length=60, pattern=r"^[^\x00-\x1f\x7f]+$")]
 Tag = Annotated[str, msgspec.Meta(min_length=1, max_length=40, pattern=r"^[^\x00-\x1f\x7f]+$")]
@@ -53,6 +54,7 @@ class PatientCreate(RequestBody):
     phone: Phone | None = None
     birth_date: datetime.date | None = None
     language: Language | None = None
+    time_zone: TimeZone | None = None
     journey_stage: StageKey | None = None
     tags: Tags = []
     profile: dict[str, Any] = {}
@@ -67,6 +69,7 @@ class PatientUpdate(RequestBody, omit_defaults=True):
     phone: Phone | None | msgspec.UnsetType = msgspec.UNSET
     birth_date: datetime.date | None | msgspec.UnsetType = msgspec.UNSET
     language: Language | None | msgspec.UnsetType = msgspec.UNSET
+    time_zone: TimeZone | None | msgspec.UnsetType = msgspec.UNSET
     journey_stage: StageKey | msgspec.UnsetType = msgspec.UNSET
     tags: Tags | msgspec.UnsetType = msgspec.UNSET
     profile: dict[str, Any] | msgspec.UnsetType = msgspec.UNSET
@@ -161,6 +164,7 @@ class PatientOut(msgspec.Struct):
     phone: str | None
     birth_date: datetime.date | None
     language: str | None
+    time_zone: str | None
     journey_stage: str
     tags: list[str]
     profile: dict[str, Any]

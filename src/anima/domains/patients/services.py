@@ -37,7 +37,7 @@ from anima.domains.patients.schemas import (
     PatientUpdate,
     StageRename,
 )
-from anima.domains.settings.services import get_settings
+from anima.domains.settings.services import get_settings, iana_zones
 from anima.domains.staff.models import StaffMember
 from anima.events.outbox import emit
 from anima.events.types import EventType
@@ -82,6 +82,16 @@ async def update_stage(session: AsyncSession, key: str, data: StageRename) -> Jo
 
 
 # -- validation -----------------------------------------------------------------------------------
+
+
+def check_time_zone(value: str | None) -> None:
+    """A patient's zone is None (the practice's) or an IANA name (RFC 6557 database).
+
+    Raises:
+        InvalidInput: ``time_zone`` / ``iana-zone``.
+    """
+    if value is not None and value not in iana_zones():
+        raise InvalidInput.field("time_zone", "iana-zone", f"{value!r} is not an IANA time zone")
 
 
 def canonical_language(value: str) -> str:
@@ -195,7 +205,7 @@ async def to_out(
     return PatientOut(
         id=p.id, label=label, first_name=p.first_name, last_name=p.last_name,
         email=await contact(cipher, p, "email"), phone=await contact(cipher, p, "phone"),
-        birth_date=p.birth_date, language=p.language, journey_stage=p.journey_stage, tags=list(p.tags or []),
+        birth_date=p.birth_date, language=p.language, time_zone=p.time_zone, journey_stage=p.journey_stage, tags=list(p.tags or []),
         profile=dict(p.profile or {}), clinical_visible=viewer.clinical, clinical=clinical,
         therapist_ids=await assigned_ids(session, p.id), archived_at=p.archived_at,
         created_at=p.created_at, updated_at=p.updated_at,
@@ -273,6 +283,7 @@ async def create_patient(
         refuse_non_clinical(viewer)
     check_birth_date(data.birth_date)
     language = canonical_language(data.language) if data.language is not None else None
+    check_time_zone(data.time_zone)
     check_profile(data.profile)
     stage_key = data.journey_stage or (await stages(session))[0].key
     await check_stage(session, stage_key)
@@ -282,7 +293,7 @@ async def create_patient(
 
     patient = Patient(
         id=uuid.uuid4(), first_name=data.first_name.strip(), last_name=data.last_name.strip(),
-        birth_date=data.birth_date, language=language, journey_stage=stage_key,
+        birth_date=data.birth_date, language=language, time_zone=data.time_zone, journey_stage=stage_key,
         tags=list(dict.fromkeys(t.strip() for t in data.tags)), profile=data.profile, created_by=viewer.user_id,
     )
     await _set_contact(cipher, patient, "email", data.email)
@@ -314,6 +325,8 @@ async def update_patient(
         changes["language"] = canonical_language(changes["language"])
     if "profile" in changes:
         check_profile(changes["profile"])
+    if "time_zone" in changes:
+        check_time_zone(changes["time_zone"])
     if "journey_stage" in changes:
         await check_stage(session, changes["journey_stage"])
     for kind in ("email", "phone"):

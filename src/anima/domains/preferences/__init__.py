@@ -1,0 +1,1 @@
+"""Staff notification preferences: which events a member is told about by email, and those emails."""
