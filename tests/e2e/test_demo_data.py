@@ -39,6 +39,11 @@ async def _tenant_counts(deployment: Deployment, slug: str) -> dict[str, int]:
             "amendments": await q("SELECT count(*) FROM S.journal_amendments"),
             "analyses": await q("SELECT count(*) FROM S.journal_entries WHERE kind = 'ai_analysis'"),
             "rules": await q("SELECT count(*) FROM S.automation_rules"),
+            "public_forms": await q("SELECT count(*) FROM S.forms WHERE public_token IS NOT NULL"),
+            "intake_submissions": await q("SELECT count(*) FROM S.form_submissions WHERE patient_id IS NULL"),
+            "form_leads": await q("SELECT count(*) FROM S.leads WHERE source = 'PUBLIC_FORM' AND submission_id IS NOT NULL"),
+            "phq9_points": await q("SELECT count(*) FROM S.form_submissions WHERE measure = 'phq9' AND patient_id IS NOT NULL"),
+            "phq9_days": await q("SELECT count(DISTINCT submitted_at::date) FROM S.form_submissions WHERE measure = 'phq9'"),
             "weekly_hours": await q("SELECT count(*) FROM S.availability_rules"),
             "risk_alerts": await q("SELECT count(*) FROM S.staff_alerts WHERE kind = 'risk'"),
             # the services' own audit lines: written by them, never by raw SQL
@@ -65,10 +70,12 @@ async def test_demo_data_is_applied_through_the_services_and_only_once(deploymen
     assert first.stdout.index("Workspace") < first.stdout.index("Demo logins") < first.stdout.index("API")
     counts = await _tenant_counts(deployment, "serenity")
     assert counts["members"] == 3 and counts["services"] == 3 and counts["patients"] == 12 and counts["stages"] == 5
-    assert counts["entries"] == 9 and counts["signed"] == 5 and counts["amendments"] == 1
+    assert counts["entries"] == 13 and counts["signed"] == 5 and counts["amendments"] == 1
     assert counts["analyses"] == 1 and counts["rules"] == 2
     assert counts["weekly_hours"] > 0 and counts["weekly_hours"] % 10 == 0  # 2 spans x 5 weekdays per therapist
-    assert counts["leads"] == 5 and counts["lead_stages"] == 4 and counts["ghosts"] == 1
+    assert counts["public_forms"] == 1 and counts["intake_submissions"] == 3 and counts["form_leads"] == 1
+    assert counts["phq9_points"] == 4 and counts["phq9_days"] == 4  # Clara's chart: four results, two weeks apart
+    assert counts["leads"] == 6 and counts["lead_stages"] == 4 and counts["ghosts"] == 1
     assert counts["risk_alerts"] >= 1  # the high-risk note alerted the care team and the owner
     assert counts["audited_patients"] == 12 and counts["audited_signed"] == 5 and counts["audited_amended"] == 1
 
@@ -90,6 +97,7 @@ def test_the_shipped_demo_tenants_hold_a_believable_practice():
         assert any(p.analysis and p.ai_consent for p in demo.patients)
     serenity = manifests["serenity"].demo
     assert len(serenity.patients) >= 12
+    assert serenity.forms is not None and any(i.lead for i in serenity.forms.intake) and len(serenity.forms.phq9[0].levels) >= 3
     assert {p.stage for p in serenity.patients} == {"inquiry", "intake", "active", "integration", "completed"}
 
 

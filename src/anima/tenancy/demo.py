@@ -29,6 +29,9 @@ from anima.domains.bookings import availability
 from anima.domains.bookings.schemas import RuleCreate
 from anima.domains.catalog import services as catalog
 from anima.domains.catalog.schemas import ServiceCreate
+from anima.domains.forms import services as forms
+from anima.domains.forms.fill_page import capture_lead
+from anima.domains.forms.models import FormSubmission
 from anima.domains.journal import services as journal
 from anima.domains.journal.schemas import AmendmentCreate, EntryCreate
 from anima.domains.leads import services as leads
@@ -45,7 +48,7 @@ from anima.logs import get_logger
 from anima.problems import Problem
 from anima.runtime import Runtime
 from anima.tenancy import registry
-from anima.tenancy.manifests import DemoEntry, DemoLead, DemoPatient, Manifest
+from anima.tenancy.manifests import DemoEntry, DemoForms, DemoLead, DemoPatient, Manifest
 from anima.tenancy.provisioning import TenantRef, sync_staff
 
 import msgspec
@@ -70,6 +73,8 @@ class DemoReport:
     entries: int = 0
     analyses: int = 0
     playbooks: int = 0
+    #: form submissions (public intake and PHQ-9 series)
+    submissions: int = 0
     skipped: list[str] = field(default_factory=list)
 
 
@@ -229,6 +234,51 @@ async def _lead(
         report.leads += 1
 
 
+async def _forms(
+    runtime: Runtime, manifest: Manifest, tenant_id: int, spec: DemoForms, staff: dict[str, tuple[uuid.UUID, str]],
+    report: DemoReport,
+) -> None:
+    """The system intake with its public link on, its demo submissions (a lead captured where asked,
+    as the public fill page does) and the PHQ-9 series, through the forms' services, in one
+    transaction. Idempotent: the link is switched on only when off, the intake submissions are made
+    only when the intake has none, a series only for a patient without PHQ-9 results."""
+    owner_id = staff[manifest.owner_email][0]
+    actor = Actor(owner_id, "OWNER", DEMO_REQUEST, None)
+    async with tenant_transaction(runtime, tenant_id) as tx:
+        session, cipher = tx.session, tx.cipher
+        intake = await forms.ensure_system_form(session, actor, "intake", spec.intake_language)
+        if intake.public_token is None:
+            await forms.enable_public_link(session, actor, intake.id)
+        has_any = (await session.execute(sa.select(FormSubmission.id).where(FormSubmission.form_id == intake.id).limit(1))).first()
+        if has_any is None:
+            for person in spec.intake:
+                target = await forms.open_link(session, intake.public_token or "")
+                answers = {"first_name": person.first_name, "last_name": person.last_name, "email": person.email,
+                           "reason": person.reason}
+                result = await forms.submit(session, cipher, target, {k: v for k, v in answers.items() if v}, actor=actor)
+                if person.lead:
+                    await capture_lead(session, cipher, result, actor)
+                report.submissions += 1
+        if spec.phq9:
+            phq9 = await forms.ensure_system_form(session, actor, "phq9", spec.intake_language)
+        for series in spec.phq9:
+            patient = next((p for p in (await session.execute(sa.select(Patient))).scalars()
+                            if f"{p.first_name} {p.last_name}".strip() == series.patient), None)
+            if patient is None or await forms.measure_series(session, cipher, patient.id, "phq9"):
+                continue
+            today = datetime.datetime.now(datetime.UTC)
+            for i, level in enumerate(series.levels):
+                made = await forms.assign(
+                    session, cipher, actor, form=phq9, patient=patient, org_slug=manifest.slug, org_name=manifest.name,
+                    public_url=runtime.settings.public_url,
+                )
+                target = await forms.open_link(session, made.token)
+                answers = {f"item_{n}": str(level if n < 9 else 0) for n in range(1, 10)}
+                when = today - datetime.timedelta(days=series.every_days * (len(series.levels) - 1 - i))
+                await forms.submit(session, cipher, target, answers, actor=actor, submitted_at=when)
+                report.submissions += 1
+
+
 async def apply_demo_data(runtime: Runtime, manifest: Manifest) -> DemoReport:
     """Fill the manifest's tenant with its demo data (see the module docstring); safe to run again.
 
@@ -254,5 +304,7 @@ async def apply_demo_data(runtime: Runtime, manifest: Manifest) -> DemoReport:
         await _patient(runtime, manifest, row.id, spec, staff, report)
     for lead_spec in manifest.demo.leads:
         await _lead(runtime, manifest, row.id, lead_spec, staff, report)
+    if manifest.demo.forms is not None:
+        await _forms(runtime, manifest, row.id, manifest.demo.forms, staff, report)
     log.info("demo data applied", tenant=manifest.slug, **{k: v for k, v in vars(report).items() if isinstance(v, int)})
     return report

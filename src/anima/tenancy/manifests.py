@@ -135,6 +135,34 @@ class DemoLead(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     days_ago: Annotated[int, msgspec.Meta(ge=0, le=365)] = 0
 
 
+class DemoIntake(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
+    """A submission of the public intake; with ``lead`` it is captured as a lead (source PUBLIC_FORM)."""
+
+    first_name: Annotated[str, msgspec.Meta(min_length=1, max_length=100)]
+    email: Annotated[str, msgspec.Meta(max_length=254, pattern=EMAIL_PATTERN)]
+    last_name: Annotated[str, msgspec.Meta(max_length=100)] = ""
+    reason: Annotated[str, msgspec.Meta(max_length=2000)] = ""
+    lead: bool = False
+
+
+class DemoMeasure(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
+    """A PHQ-9 series for a demo patient (``patient`` is "First Last"): one submission per level,
+    every item but item 9 answered at that level (0–3), ``every_days`` apart, the last one today."""
+
+    patient: Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
+    levels: Annotated[list[Annotated[int, msgspec.Meta(ge=0, le=3)]], msgspec.Meta(min_length=1, max_length=12)]
+    every_days: Annotated[int, msgspec.Meta(ge=1, le=90)] = 14
+
+
+class DemoForms(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
+    """The demo's forms: the system intake with its public link switched on, in ``intake_language``;
+    submissions of it; PHQ-9 series."""
+
+    intake_language: Literal["en", "es", "ca", "it"] = "en"
+    intake: list[DemoIntake] = []
+    phq9: list[DemoMeasure] = []
+
+
 class DemoData(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     """The believable practice `anima demo` fills a tenant with (see the module docstring)."""
 
@@ -145,6 +173,7 @@ class DemoData(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     patients: list[DemoPatient] = []
     leads: list[DemoLead] = []
     playbooks: list[str] = []
+    forms: DemoForms | None = None
 
 
 @dataclass(frozen=True)
@@ -207,6 +236,10 @@ def _demo(path: Path, data: Any, owner_email: str) -> DemoData | None:
             raise ManifestError(f"{where}: only a signed entry can be amended (set signed = true)")
     if len({(p.first_name, p.last_name) for p in demo.patients}) != len(demo.patients):
         raise ManifestError(f"{path.name}: demo.patients: two patients share a name (names make re-runs idempotent)")
+    names = {f"{p.first_name} {p.last_name}".strip() for p in demo.patients}
+    for i, series in enumerate(demo.forms.phq9 if demo.forms else []):
+        if series.patient not in names:
+            raise ManifestError(f"{path.name}: demo.forms.phq9[{i}].patient: {series.patient!r} is not a demo patient")
     if len({s.get("name") for s in demo.services}) != len(demo.services):
         raise ManifestError(f"{path.name}: demo.services: two services share a name")
     return demo

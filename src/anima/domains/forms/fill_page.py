@@ -160,7 +160,7 @@ async def _refuse_invalid_utf8(request: Request[Any, Any, Any]) -> None:
         raise InvalidInput.field("body", "utf-8", "the form is not valid UTF-8") from None
 
 
-async def _capture_lead(session: AsyncSession, cipher: FieldCipher, result: forms.SubmissionResult, actor: Actor) -> None:
+async def capture_lead(session: AsyncSession, cipher: FieldCipher, result: forms.SubmissionResult, actor: Actor) -> None:
     """A public submission naming a person (a mapped first name) becomes a lead in NEW, source
     PUBLIC_FORM, pointing at the form and the submission, in the submission's transaction. The
     capture runs in a savepoint: a lead refused (e.g. a contact detail the leads' rules refuse)
@@ -225,7 +225,7 @@ async def submit_page(request: Request[Any, Any, Any], db_session: AsyncSession,
     try:
         result = await forms.submit(db_session, cipher, target, values, actor=actor)
         if result.patient_id is None:
-            await _capture_lead(db_session, cipher, result, actor)
+            await capture_lead(db_session, cipher, result, actor)
     except forms.LinkUnusable as unusable:
         await db_session.rollback()
         return _unusable(request, unusable.state, unusable.language or language)

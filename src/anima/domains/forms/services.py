@@ -539,8 +539,11 @@ async def attach_to_patient(
 
 async def submit(
     session: AsyncSession, cipher: FieldCipher, target: FillTarget, raw: dict[str, Any], *, actor: Actor,
+    submitted_at: datetime.datetime | None = None,
 ) -> SubmissionResult:
     """Validate, store and process one submission of ``target`` (see the module docstring).
+
+    ``submitted_at`` (an aware instant; default now) lets the demo data place a series in the past.
 
     Raises:
         InvalidInput (422): bad answers, each named ``answers.<key>``; nothing is written and a
@@ -559,7 +562,7 @@ async def submit(
     score = scoring.score(definition.measure, answers) if definition.measure else None
     text = answer_rules.free_text(definition, answers)
     risk_level = detect_risk(text, definition.language).level if text else "LOW"
-    now = datetime.datetime.now(datetime.UTC)
+    now = submitted_at or datetime.datetime.now(datetime.UTC)
     sub_id = uuid.uuid4()
     patient_id = assignment.patient_id if assignment is not None else None
     scores: dict[str, Any] = {"risk_level": risk_level, **(score.as_dict() if score else {})}

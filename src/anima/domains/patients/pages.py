@@ -31,7 +31,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from anima.crypto.cipher import FieldCipher
 from anima.domains.audit.denials import denial_of
-from anima.domains.audit.services import Actor, patient_trail
+from anima.domains.audit.services import Actor, patient_trail, record as audit_record
+from anima.domains.forms import services as form_services
+from anima.domains.forms.chart import Chart, measure_chart
 from anima.domains.insights.schemas import AnalysisOut, analysis_out
 from anima.domains.journal import services as journal
 from anima.domains.journal.schemas import EntryOut
@@ -292,7 +294,14 @@ async def person_page(
     entries_total = 0
     analyses: list[AnalysisOut] = []
     risks: list[RiskFlag] = []
+    measures: list[Chart] = []
     if viewer.clinical:
+        # the PHQ-9 / GAD-7 series, read and audited as ``GET …/patients/{id}/measures/{measure}`` does
+        for measure in ("phq9", "gad7"):
+            points = await form_services.measure_series(session, cipher, patient.id, measure)
+            if points:
+                await audit_record(session, actor, "forms.measures_read", patient_id=patient.id, measure=measure)
+            measures.append(measure_chart(measure, points, ws.language, ws.time_zone))
         entries, entries_total = await journal.list_entries(
             session, cipher, viewer, actor, patient.id, limit=page.limit, offset=page.offset
         )
@@ -327,6 +336,7 @@ async def person_page(
         analysis_by_id={a.id: a for a in analyses},
         assignable=assignable, forms=forms, notice=_done_message(done, ws.language), status=status, sms=sms,
         email_opted_out=email_opted_out,
+        measures=measures,
     )
 
 
