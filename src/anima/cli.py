@@ -261,6 +261,8 @@ def demo_banner(settings: Settings, port: int, operator: tuple[str, str], manife
     for m in manifests:
         for role, email, password in m.demo_logins():
             lines.append(f"    {m.slug:<{width}} {role:<9} {email} / {password}" + (f"  ({m.tier})" if role == "OWNER" else ""))
+    for m in manifests:
+        lines.append(f"  Book       {base}/p/{m.slug}/book  ({m.slug}'s public booking, no account needed)")
     lines += [
         f"  API        {base}/api/v1  (POST /api/v1/auth/login with the same logins)",
         f"  Docs       {base}/docs  (Swagger UI: {base}/docs/swagger)",

@@ -68,6 +68,7 @@ async def test_demo_data_is_applied_through_the_services_and_only_once(deploymen
                                   ("ASSISTANT", "sofia@serenity.example", "Serenity-assistant-2026")):
         assert f"{role:<9} {email} / {password}" in logins
     assert first.stdout.index("Workspace") < first.stdout.index("Demo logins") < first.stdout.index("API")
+    assert "  Book       http://127.0.0.1:8123/p/serenity/book  (" in first.stdout  # the public booking wizard of each demo tenant
     counts = await _tenant_counts(deployment, "serenity")
     assert counts["members"] == 3 and counts["services"] == 3 and counts["patients"] == 12 and counts["stages"] == 5
     assert counts["entries"] == 13 and counts["signed"] == 5 and counts["amendments"] == 1
