@@ -11,7 +11,14 @@ availability editor, occurrences with seats and waitlists, and the private calen
 * **Availability** (owners for anyone, a therapist their own): weekly hours and date overrides in
   the therapist's zone, which they set on their profile page.
 * **Occurrences** (every member): dated sessions of fixed-date and group services, their seats
-  taken, offered and free, and how many wait.
+  taken, offered and free, and how many wait. Owners add a new date (the API's role for
+  :func:`seats.create_occurrence`): start and end typed as local date and time in the practice's
+  zone, turned into instants by the slot engine's DST rule (:func:`slots.local_instant`: a time
+  skipped by the clocks is the instant they jump, a repeated one its first occurrence); a price
+  override typed as a decimal of the service's currency, converted exactly by its digits
+  (:func:`anima.domains.catalog.pages.price_to_minor`). Owners and assistants book a seat for a
+  patient (:func:`seats.book_seat`, the API's FRONT_DESK). There is no cancel: the engine has no
+  function for cancelling an occurrence.
 * **Feed** (owners and therapists, their own): the secret subscription URL
   (:mod:`anima.domains.bookings.feeds`), shown once when made, regenerated or revoked here.
 
@@ -26,18 +33,20 @@ import uuid
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
+import msgspec
 import sqlalchemy as sa
 from babel.dates import format_time
 from litestar import Request, get, post
 from litestar.params import Parameter
 from litestar.response import Response, Template
 
-from anima.domains.bookings import availability, feeds, seats, services
-from anima.domains.bookings.schemas import CancelRequest, HoldRequest, OverrideCreate, RuleCreate
-from anima.domains.catalog.models import Scheduling, Service
+from anima.domains.bookings import availability, feeds, seats, services, slots
+from anima.domains.bookings.schemas import CancelRequest, HoldRequest, OccurrenceCreate, OverrideCreate, RuleCreate, SeatRequest
+from anima.domains.catalog.pages import price_to_minor
+from anima.domains.catalog.models import Scheduling, Service, ServiceKind
 from anima.domains.patients.models import Patient
 from anima.domains.staff.models import StaffMember
-from anima.http.access import CLINICIANS, EVERY_MEMBER, FRONT_DESK, TenantContext
+from anima.http.access import CLINICIANS, EVERY_MEMBER, FRONT_DESK, OWNERS, TenantContext
 from anima.identity.models import Role
 from anima.problems import Forbidden, InvalidInput, NotFound, Problem
 from anima.crypto.cipher import FieldCipher
@@ -348,9 +357,9 @@ async def availability_delete(request: Request[Any, Any, Any], tenant: TenantCon
 # -- occurrences ----------------------------------------------------------------------------------
 
 
-@get("/o/{org_slug:str}/calendar/occurrences", opt=EVERY_MEMBER, name="bookings:occurrences")
-async def occurrences_page(tenant: TenantContext, ws: Workspace) -> Template:
-    """Dated sessions of fixed-date and group services: seats taken, offered, free, and waiting."""
+async def _occurrences(tenant: TenantContext, ws: Workspace, *, form: FormState | None = None, seat_form: FormState | None = None,
+                       seat_for: uuid.UUID | None = None, status: int = 200) -> Template:
+    zone = _zone(ws)
     items, total = await seats.list_occurrences(tenant.session, service_id=None, limit=200, offset=0)
     service_names = dict((await tenant.session.execute(sa.select(Service.id, Service.name))).all())
     lines = {o.id: [e for e in await seats.waitlist(tenant.session, o.id) if e.status in ("WAITING", "OFFERED")]
@@ -360,9 +369,97 @@ async def occurrences_page(tenant: TenantContext, ws: Workspace) -> Template:
     if wanted:
         names = {r[0]: f"{r[1]} {r[2]}".strip() for r in await tenant.session.execute(
             sa.select(Patient.id, Patient.first_name, Patient.last_name).where(Patient.id.in_(wanted)))}
+    owner = tenant.role == Role.OWNER
+    front_desk = tenant.role in (Role.OWNER, Role.ASSISTANT)
+    offered = await _dated_services(tenant) if owner else []
+    patients: list[tuple[uuid.UUID, str]] = []
+    if front_desk and items:
+        patients = [(r[0], f"{r[1]} {r[2]}".strip()) for r in await tenant.session.execute(
+            sa.select(Patient.id, Patient.first_name, Patient.last_name).where(Patient.archived_at.is_(None))
+            .order_by(Patient.last_name, Patient.first_name, Patient.id).limit(PATIENT_CHOICES))]
     ws.active = "calendar"
-    return render("bookings/calendar_occurrences.html", language=ws.language, time_zone=_zone(ws), ws=ws, items=items, total=total,
-                  service_names=service_names, lines=lines, names=names)
+    return render("bookings/calendar_occurrences.html", language=ws.language, time_zone=zone, ws=ws, items=items, total=total,
+                  service_names=service_names, lines=lines, names=names, status=status, zone=zone, owner=owner,
+                  front_desk=front_desk, offered=[(str(s.id), f"{s.name} ({s.currency})") for s in offered], patients=patients,
+                  form=form or FormState(), seat_form=seat_form or FormState(), seat_for=seat_for)
+
+
+async def _dated_services(tenant: TenantContext) -> list[Service]:
+    """Active services an occurrence may be of: FIXED_DATE scheduling or GROUP kind (the engine's rule)."""
+    return list((await tenant.session.execute(
+        sa.select(Service).where(Service.active.is_(True),
+                                 sa.or_(Service.scheduling == Scheduling.FIXED_DATE.value, Service.kind == ServiceKind.GROUP.value))
+        .order_by(Service.name, Service.id))).scalars())
+
+
+def local_to_utc(text: str, zone: ZoneInfo) -> str:
+    """A typed local ``YYYY-MM-DDTHH:MM`` in ``zone`` as a UTC ISO instant (the slot engine's DST
+    rule, :func:`slots.local_instant`); anything else is returned as typed, for the schema to refuse
+    by field. An offset typed with it is kept as given."""
+    try:
+        parsed = datetime.datetime.fromisoformat(text)
+    except ValueError:
+        return text
+    if parsed.tzinfo is not None:
+        return text
+    return _iso(slots.local_instant(parsed.date(), parsed.time(), zone))
+
+
+@get("/o/{org_slug:str}/calendar/occurrences", opt=EVERY_MEMBER, name="bookings:occurrences")
+async def occurrences_page(tenant: TenantContext, ws: Workspace) -> Template:
+    """Dated sessions of fixed-date and group services: seats taken, offered, free, and waiting."""
+    return await _occurrences(tenant, ws)
+
+
+@post("/o/{org_slug:str}/calendar/occurrences", opt=OWNERS, name="bookings:occurrences-create")
+async def occurrence_create(request: Request[Any, Any, Any], tenant: TenantContext, ws: Workspace) -> Response[Any]:
+    """A new date of a fixed-date or group service (owners, as the API): local start and end in the
+    practice's zone, capacity, location, an optional price override in the service's currency."""
+    values = await read_form(request)
+    typed = {k: values.get(k, "") for k in ("service_id", "starts_at", "ends_at", "capacity", "location", "price")}
+    tz = ZoneInfo(_zone(ws))
+    fields = {k: typed[k] for k in ("service_id", "capacity", "location")}
+    for key in ("starts_at", "ends_at"):
+        fields[key] = local_to_utc(typed[key].strip(), tz) if isinstance(typed[key], str) else typed[key]
+    body, form = parse(OccurrenceCreate, fields, integers=("capacity",), language=ws.language)
+    form.values = typed
+    price = typed["price"].strip() if isinstance(typed["price"], str) else ""
+    minor = None
+    if price:
+        service = next((s for s in await _dated_services(tenant) if s.id == _uuid(typed["service_id"])), None)
+        if service is not None:
+            minor, sentence = price_to_minor(price, service.currency, ws.language)
+            if sentence:
+                form.errors["price"] = sentence
+                body = None
+    if body is None or form.errors:
+        return await _occurrences(tenant, ws, form=form, status=422)
+    if minor is not None:
+        body = msgspec.structs.replace(body, price_minor=minor)
+    try:
+        await seats.create_occurrence(tenant.session, body)
+    except Problem as problem:
+        await _fresh(tenant)
+        form.show(problem, ws.language)
+        if "price_minor" in form.errors:
+            form.errors["price"] = form.errors.pop("price_minor")
+        return await _occurrences(tenant, ws, form=form, status=problem.status)
+    return see_other(request, f"{ws.base}/calendar/occurrences")
+
+
+@post("/o/{org_slug:str}/calendar/occurrences/{occurrence_id:uuid}/seats", opt=FRONT_DESK, name="bookings:occurrences-seat")
+async def occurrence_seat(request: Request[Any, Any, Any], tenant: TenantContext, ws: Workspace, occurrence_id: uuid.UUID) -> Response[Any]:
+    """Book a seat of an occurrence for a patient (owners and assistants, as the API); a full one says so."""
+    values = await read_form(request)
+    body, form = parse(SeatRequest, {"patient_id": values.get("patient_id", "")}, language=ws.language)
+    if body is None:
+        return await _occurrences(tenant, ws, seat_form=form, seat_for=occurrence_id, status=422)
+    try:
+        await seats.book_seat(tenant.session, tenant.user_id, occurrence_id, body.patient_id)
+    except Problem as problem:
+        await _fresh(tenant)
+        return await _occurrences(tenant, ws, seat_form=form.show(problem, ws.language), seat_for=occurrence_id, status=problem.status)
+    return see_other(request, f"{ws.base}/calendar/occurrences#occurrence-{occurrence_id}")
 
 
 # -- the private feed -----------------------------------------------------------------------------
@@ -398,5 +495,5 @@ async def feed_change(request: Request[Any, Any, Any], runtime: Runtime, tenant:
 
 PAGE_HANDLERS: list[Any] = [
     calendar_page, booking_action, book_page, book_submit, availability_page, availability_add, availability_delete,
-    occurrences_page, feed_page, feed_change,
+    occurrences_page, occurrence_create, occurrence_seat, feed_page, feed_change,
 ]
