@@ -72,7 +72,8 @@ async def test_refusals_are_named_beside_the_field_and_write_nothing(client, db,
     day = day_ahead(30).isoformat()
     base = {"service_id": retreat, "starts_at": f"{day}T09:00", "ends_at": f"{day}T17:00"}
     for changes, name in (({"capacity": "0"}, "capacity"), ({"capacity": "lots"}, "capacity"), ({"capacity": "9" * 30}, "capacity"),
-                          ({"ends_at": f"{day}T08:00"}, "ends_at"), ({"starts_at": "2027-13-40T99:00"}, "starts_at"),
+                          ({"ends_at": f"{day}T08:00"}, "ends_at"), ({"starts_at": "2027-13-40T99h"}, "starts_at"),
+                          ({"starts_at": f"{day_ahead(-800).isoformat()}T09:00"}, "starts_at"),
                           ({"starts_at": "x\x00"}, "starts_at"), ({"price": "1.234"}, "price"), ({"price": "abc"}, "price"),
                           ({"service_id": p.service["id"]}, "service_id"), ({"location": "a\x00b"}, "location")):
         answer = await browser.submit(page_path, {**base, **changes}, form_page=page_path)
