@@ -7,6 +7,7 @@ US and EU clock changes): the wizard, the manage page and the .ics file all say 
 
 from __future__ import annotations
 
+import datetime
 import re
 from urllib.parse import quote
 
@@ -166,3 +167,22 @@ def test_the_owner_works_the_week_calendar(new_page, server: Server, request):
     visit_check(page, "feed", request=request)
     feed = httpx.get(url.replace(url.split("/p/")[0], server.base), timeout=30)
     assert feed.status_code == 200 and "Lía" not in feed.text and "SUMMARY:Primera sesión online" in feed.text
+    # a new date of a group retreat, typed in Madrid time, then a seat for the client
+    token = httpx.post(f"{server.base}/api/v1/auth/login", json={"email": owner, "password": PASSWORD}, timeout=30).json()["access_token"]
+    retreat = httpx.post(f"{server.base}/api/v1/orgs/{slug}/services", json={
+        "name": "Retiro", "kind": "GROUP", "scheduling": "FIXED_DATE", "duration_minutes": 480, "price_minor": 30000, "currency": "EUR",
+        "location": "IN_PERSON", "capacity": 8}, headers={"Authorization": f"Bearer {token}"}, timeout=30)
+    assert retreat.status_code == 201, retreat.text
+    page.goto(f"/o/{slug}/calendar/occurrences")
+    page.locator('select[name="service_id"]').select_option(retreat.json()["id"])
+    day = (datetime.datetime.now(datetime.UTC) + datetime.timedelta(days=60)).date().isoformat()
+    page.locator('input[name="starts_at"]').fill(f"{day}T09:00")
+    page.locator('input[name="ends_at"]').fill(f"{day}T17:00")
+    page.locator('input[name="price"]').fill("250,50")
+    page.get_by_role("button", name="Añadir fecha").click()
+    page.locator(".occurrences .card").first.wait_for()
+    assert "0 de 8" in page.locator(".occurrences .card").first.inner_text()
+    page.get_by_role("button", name="Reservar plaza").first.click()
+    page.locator(".occurrences .card").first.wait_for()
+    assert "1 de 8" in page.locator(".occurrences .card").first.inner_text()
+    visit_check(page, "occurrences", request=request)
