@@ -27,8 +27,9 @@ async def payments_on(job: TenantTransaction) -> bool:
     read from the platform in a separate read-only transaction."""
     async with AsyncSession(job.session.bind) as platform:
         account = await get_account(platform, job.tenant.id)
+        enabled = account is not None and account.state == "enabled"
         await platform.rollback()
-    return account is not None and account.state == "enabled"
+    return enabled
 
 
 async def pay_url(job: TenantTransaction, payment: PaymentRequest) -> str | None:
