@@ -9,6 +9,7 @@ through HTTP, real SMTP in process (aiosmtpd), the job functions called as the w
 
 from __future__ import annotations
 
+import json
 import re
 import uuid
 from urllib.parse import urlsplit
@@ -19,7 +20,8 @@ import sqlalchemy as sa
 
 from anima.domains.payments.receipts import send_payment_receipt
 from anima.domains.payments.services import request_payment
-from anima.domains.payments.transfers import transfer_therapist_share
+from anima.billing.stripe_client import gateway_for
+from anima.domains.payments.transfers import TransferGateway, transfer_therapist_share
 from anima.jobs.handlers import FOLLOW_UPS, handle_event, tenant_tick
 from anima.mail.tenant_sender import run_once
 from anima.runtime import build_runtime
@@ -36,7 +38,7 @@ from tests.integration.events_support import in_tenant, tenant_id_of
 from tests.integration.test_mail_sender import RecordingHandler, smtp  # noqa: F401 - fixtures
 from tests.integration.test_packages_credits import tenant_session
 from tests.integration.test_practice_payments import connected_practice, post_connect
-from tests.stripe_stub import event, payment_checkout_completed_object
+from tests.stripe_stub import event, payment_checkout_completed_object, sign, transfer_object
 
 
 @pytest.fixture
@@ -285,11 +287,33 @@ async def test_the_therapists_share_is_transferred_once_after_completion_and_rev
     earnings = (await paid_client.get(f"/api/v1/orgs/{org.slug}/earnings", headers=bearer(therapist["access_token"]))).json()
     assert [(e["therapist_id"], e["gross_minor"], e["paid_out_minor"], e["pending_minor"]) for e in earnings] == [(therapist_id, 10001, 6000, 0)]
 
-    # an owner's partial refund takes its share back; the rest returns it all
+    # someone reverses 2,000 in Stripe's dashboard: the signed transfer.reversed events fold in, in any order, once
+    transfer_id = row["stripe_transfer_id"]
+    assert call.form["metadata[tenant_id]"] == str(tid)
+    await TransferGateway(gateway_for(runtime.settings).client).reverse(
+        transfer_id=transfer_id, amount_minor=2000, idempotency_key="dashboard-1", metadata={})
+    metadata = {"tenant_id": str(tid), "booking_id": booking_id}
+    newer = event("transfer.reversed", transfer_object(transfer_id, amount=6000, currency="eur", destination=destination, metadata=metadata,
+                                                       amount_reversed=2000), created=now())
+    older = event("transfer.reversed", transfer_object(transfer_id, amount=6000, currency="eur", destination=destination, metadata=metadata,
+                                                       amount_reversed=500), created=now() - 60)
+    assert (await post_connect(paid_client, newer))["result"] == "processed"
+    assert (await post_connect(paid_client, newer))["result"] == "duplicate"
+    assert (await post_connect(paid_client, older))["result"] == "processed"
+    [row] = (await paid_client.get(f"/api/v1/orgs/{org.slug}/transfers", headers=org.headers)).json()["items"]
+    assert (row["status"], row["reversed_minor"]) == ("transferred", 2000)
+    stranger = event("transfer.reversed", transfer_object(transfer_id, amount=6000, currency="eur", destination=destination,
+                                                          metadata={"tenant_id": "999999"}, amount_reversed=6000), created=now())
+    assert (await post_connect(paid_client, stranger))["result"] == "unmatched"
+    bad = json.dumps(event("transfer.reversed", {**transfer_object(transfer_id, amount=1, currency="eur", destination=destination),
+                                                  "amount_reversed": -1}, created=now()))
+    assert (await paid_client.post("/api/v1/payments/webhooks/stripe", content=bad, headers={"Stripe-Signature": sign(bad)})).status_code == 400
+
+    # an owner's partial refund takes back what exceeds the share (3,000 due, 4,000 kept); the rest returns it all
     refunds = f"/api/v1/orgs/{org.slug}/payments/{payment['id']}/refunds"
     assert (await paid_client.post(refunds, json={"reason": "late start", "amount_minor": 5001}, headers=org.headers)).status_code == 201
     reversals = [r for r in stripe_stub.requests if r.path.endswith("/reversals") and r.form.get("metadata[booking_id]") == booking_id]
-    assert [(r.form["amount"], r.headers["idempotency-key"]) for r in reversals] == [("3000", f"anima-transfer-reversal-{booking_id}-1")]
+    assert [(r.form["amount"], r.headers["idempotency-key"]) for r in reversals] == [("1000", f"anima-transfer-reversal-{booking_id}-1")]
     assert (await paid_client.post(refunds, json={"reason": "cancelled after all"}, headers=org.headers)).status_code == 201
     [row] = (await paid_client.get(f"/api/v1/orgs/{org.slug}/transfers", headers=org.headers)).json()["items"]
     assert (row["status"], row["amount_minor"], row["reversed_minor"], row["due_minor"]) == ("returned", 6000, 6000, 0)

@@ -89,7 +89,8 @@ class PaymentsController(Controller):
                      data: RefundCreate) -> RefundOut:
         gateway = connect_gateway_for(runtime.settings) if runtime.settings.payments_configured else None
         row = await rules.refund(tenant.session, gateway, viewer, payment_id, amount_minor=data.amount_minor, reason=data.reason)
-        await after_refund(tenant.session, cipher, runtime.settings, row, org_name=tenant.tenant.name)  # notice; a paid-out share reversed
+        await after_refund(tenant.session, cipher, runtime.settings, row, org_name=tenant.tenant.name,
+                           tenant_id=tenant.tenant.id)  # notice; a paid-out share reversed
         return rules.refund_out(row)
 
     @get("/{payment_id:uuid}/refunds", opt=EVERY_MEMBER, summary="The refunds of a payment, in order")

@@ -136,14 +136,15 @@ async def record(session: AsyncSession, booking_id: uuid.UUID) -> BookingTransfe
     return row
 
 
-async def reconcile(session: AsyncSession, gateway: TransferGateway | None, booking_id: uuid.UUID) -> dict[str, Any]:
+async def reconcile(session: AsyncSession, gateway: TransferGateway | None, booking_id: uuid.UUID, *, tenant_id: int) -> dict[str, Any]:
     """Bring the booking's transfer in line with its share (see the module docstring): transfer it
-    when none was made, reverse what exceeds it. Without ``gateway`` only records. Returns what
-    was done (``status``, ``transferred``, ``reversed``)."""
+    when none was made, reverse what exceeds it. Without ``gateway`` only records. The transfer's
+    metadata names ``tenant_id``, ``booking_id`` and ``therapist_id`` (so its webhooks find the
+    row). Returns what was done (``status``, ``transferred``, ``reversed``)."""
     row = await record(session, booking_id)
     if row is None:
         return {"skipped": "not a completed, paid booking of a therapist with a payout setting"}
-    metadata = {"booking_id": str(booking_id), "therapist_id": str(row.therapist_id)}
+    metadata = {"tenant_id": str(tenant_id), "booking_id": str(booking_id), "therapist_id": str(row.therapist_id)}
     done: dict[str, Any] = {}
     if row.status == "pending" and row.amount_minor == 0 and row.due_minor > 0 and gateway is not None and row.destination:
         row.stripe_transfer_id = await gateway.transfer(
@@ -165,6 +166,56 @@ async def reconcile(session: AsyncSession, gateway: TransferGateway | None, book
     return {"status": row.status, **done}
 
 
+@dataclass(frozen=True)
+class ReversalReport:
+    """What a ``transfer.reversed`` event says: the tenant and booking (from the transfer's
+    metadata), the transfer, and Stripe's cumulative ``amount_reversed``."""
+
+    tenant_id: int | None
+    booking_id: uuid.UUID | None
+    transfer_id: str
+    amount_reversed: int
+
+
+def reversal_report(obj: dict[str, Any]) -> ReversalReport:
+    """Read a Transfer object of a ``transfer.reversed`` event. Raises ValueError (``field: message``)."""
+    if obj.get("object") != "transfer" or not isinstance(obj.get("id"), str) or not obj["id"] or len(obj["id"]) > 255:
+        raise ValueError("data.object: a Stripe transfer is required")
+    reversed_total = obj.get("amount_reversed")
+    if isinstance(reversed_total, bool) or not isinstance(reversed_total, int) or reversed_total < 0:
+        raise ValueError("data.object.amount_reversed: a non-negative integer is required")
+    metadata = obj.get("metadata") if isinstance(obj.get("metadata"), dict) else {}
+    raw_tenant, raw_booking = str(metadata.get("tenant_id") or ""), str(metadata.get("booking_id") or "")
+    try:
+        booking = uuid.UUID(raw_booking) if raw_booking else None
+    except ValueError:
+        booking = None
+    tenant = int(raw_tenant) if raw_tenant.isdigit() and len(raw_tenant) < 10 else None
+    return ReversalReport(tenant, booking, obj["id"], reversed_total)
+
+
+async def apply_reversal(session: AsyncSession, report: ReversalReport) -> str:
+    """Fold a reversal Stripe reports (one made here, or in Stripe's dashboard) into the booking's
+    row, in the tenant's transaction: ``reversed_minor`` only grows (Stripe's total is cumulative,
+    so events may come in any order or twice), ``returned`` once all of it is back. Returns
+    ``applied`` or ``unchanged`` (unknown booking or another transfer)."""
+    if report.booking_id is None:
+        return "unchanged"
+    row = (await session.execute(
+        sa.select(BookingTransfer).where(BookingTransfer.booking_id == report.booking_id).with_for_update()
+    )).scalar_one_or_none()
+    if row is None or row.stripe_transfer_id != report.transfer_id:
+        return "unchanged"
+    total = min(row.amount_minor, max(row.reversed_minor, report.amount_reversed))
+    if total == row.reversed_minor:
+        return "unchanged"
+    row.reversed_minor = total
+    row.status = "returned" if total == row.amount_minor else row.status
+    row.updated_at = datetime.datetime.now(datetime.UTC)
+    await session.flush()
+    return "applied"
+
+
 @job_function
 async def transfer_therapist_share(ctx: dict[str, Any], *, tenant_id: int, booking_id: str | None = None) -> dict[str, Any]:
     """The follow-up job of ``BOOKING_COMPLETED``: records the share (its own transaction), then
@@ -178,7 +229,7 @@ async def transfer_therapist_share(ctx: dict[str, Any], *, tenant_id: int, booki
         return {"skipped": "nothing to transfer"}
     gateway = transfer_gateway_for(runtime_of(ctx).settings)
     async with tenant_transaction(ctx, tenant_id) as tj:
-        outcome = await reconcile(tj.session, gateway, key)
+        outcome = await reconcile(tj.session, gateway, key, tenant_id=tenant_id)
     log.info("therapist share", booking_id=booking_id, **outcome)
     return outcome
 
@@ -192,7 +243,7 @@ async def transfers_list(session: AsyncSession, *, therapist_id: uuid.UUID | Non
     return list(rows.scalars()), int(total or 0)
 
 
-async def after_refund(session: AsyncSession, cipher: Any, settings: Any, refund: Any, *, org_name: str) -> None:
+async def after_refund(session: AsyncSession, cipher: Any, settings: Any, refund: Any, *, org_name: str, tenant_id: int) -> None:
     """What an owner's refund sets off in its transaction: the patient's refund notice
     (:func:`anima.domains.payments.receipts.queue_refund_notice`) and, for a completed booking
     whose share was transferred, the reversal of what the refund takes off the share
@@ -202,4 +253,4 @@ async def after_refund(session: AsyncSession, cipher: Any, settings: Any, refund
     await queue_refund_notice(session, cipher, refund, org_name=org_name)
     booking_id = await session.scalar(sa.select(PaymentRequest.booking_id).where(PaymentRequest.id == refund.payment_id))
     if booking_id is not None:
-        await reconcile(session, transfer_gateway_for(settings), booking_id)
+        await reconcile(session, transfer_gateway_for(settings), booking_id, tenant_id=tenant_id)
