@@ -38,7 +38,7 @@ from tests.integration.events_support import in_tenant, tenant_id_of
 from tests.integration.test_mail_sender import RecordingHandler, smtp  # noqa: F401 - fixtures
 from tests.integration.test_packages_credits import tenant_session
 from tests.integration.test_practice_payments import connected_practice, post_connect
-from tests.stripe_stub import event, payment_checkout_completed_object, sign, transfer_object
+from tests.stripe_stub import charge_refunded_object, event, payment_checkout_completed_object, sign, transfer_object
 
 
 @pytest.fixture
@@ -52,14 +52,16 @@ async def _events(db, slug: str, kind: str) -> list[tuple[str, dict]]:
                                                          {"t": kind})]
 
 
-async def _pay_by_card(client, account: str, payment: dict) -> None:
-    """Open the pay link (Checkout on the practice's account), then Stripe says it was paid."""
+async def _pay_by_card(client, account: str, payment: dict) -> str:
+    """Open the pay link (Checkout on the practice's account), then Stripe says it was paid; the PaymentIntent."""
     link = await client.get(payment["pay_path"])
     assert link.status_code == 303, link.text
     session_id = urlsplit(link.headers["location"]).path.rsplit("/", 1)[1]
+    intent = "pi_" + uuid.uuid4().hex[:16]
     await post_connect(client, event("checkout.session.completed", payment_checkout_completed_object(
-        session_id, payment_intent="pi_" + uuid.uuid4().hex[:16], amount=payment["amount_minor"], currency=payment["currency"],
+        session_id, payment_intent=intent, amount=payment["amount_minor"], currency=payment["currency"],
         metadata={"payment_id": payment["id"]}, created=now()), created=now(), account=account))
+    return intent
 
 
 def _text(message) -> str:
@@ -337,3 +339,25 @@ async def test_a_share_paid_outside_anima_is_recorded_and_never_transferred(paid
     assert [r for r in stripe_stub.calls("/v1/transfers") if r.form.get("metadata[booking_id]") == booking_id] == []
     [row] = (await paid_client.get(f"/api/v1/orgs/{org.slug}/transfers", headers=bearer(therapist["access_token"]))).json()["items"]
     assert (row["status"], row["due_minor"], row["amount_minor"]) == ("outside", 4000, 0)
+
+
+async def test_a_refund_made_in_stripe_reverses_the_transferred_share(paid_client, stripe_stub, db, runtime):
+    org, account, patient = await connected_practice(paid_client, stripe_stub, db)
+    tid = await tenant_id_of(db, org.slug)
+    _, _, therapist_id = await add_member(paid_client, db, org, "THERAPIST")
+    destination = "acct_" + uuid.uuid4().hex[:16]
+    assert (await paid_client.put(f"/api/v1/orgs/{org.slug}/payouts/{therapist_id}", json={
+        "mode": "connect", "stripe_account_id": destination, "share_bps": 5000}, headers=org.headers)).status_code == 200
+    booking_id = await _completed_booking(paid_client, db, org, therapist_id, patient["id"])
+    payment = await _booking_payment(db, org, patient["id"], booking_id, 8000)
+    intent = await _pay_by_card(paid_client, account, payment)
+    assert (await paid_client.post(f"/api/v1/orgs/{org.slug}/bookings/{booking_id}/complete", headers=org.headers)).status_code == 200
+    assert (await transfer_therapist_share({"anima": runtime}, tenant_id=tid, booking_id=booking_id))["transferred"] == 4000
+    refunded = event("charge.refunded", charge_refunded_object(intent, amount=8000, amount_refunded=2000, currency="eur",
+                                                               metadata={"payment_id": payment["id"]}, created=now()), created=now(), account=account)
+    assert (await post_connect(paid_client, refunded))["result"] == "processed"
+    assert (await post_connect(paid_client, refunded))["result"] == "duplicate"
+    reversals = [r for r in stripe_stub.requests if r.path.endswith("/reversals") and r.form.get("metadata[booking_id]") == booking_id]
+    assert [(r.form["amount"], r.headers["idempotency-key"]) for r in reversals] == [("1000", f"anima-transfer-reversal-{booking_id}-1")]
+    [row] = (await paid_client.get(f"/api/v1/orgs/{org.slug}/transfers", headers=org.headers)).json()["items"]
+    assert (row["status"], row["due_minor"], row["amount_minor"], row["reversed_minor"]) == ("transferred", 3000, 4000, 1000)

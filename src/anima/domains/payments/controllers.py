@@ -189,7 +189,7 @@ class ConnectWebhookController(Controller):
         payload = await request.body()
         event = verify_webhook(payload, request.headers.get("stripe-signature"), runtime.settings)
         try:
-            result = await process_connect_event(db_session, event)
+            result = await process_connect_event(db_session, event, runtime.settings)
         except MalformedConnectEvent as exc:
             field, _, message = str(exc).partition(": ")
             raise InvalidWebhook(f"the event is malformed: {exc}", errors=[

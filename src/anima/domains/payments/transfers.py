@@ -254,3 +254,14 @@ async def after_refund(session: AsyncSession, cipher: Any, settings: Any, refund
     booking_id = await session.scalar(sa.select(PaymentRequest.booking_id).where(PaymentRequest.id == refund.payment_id))
     if booking_id is not None:
         await reconcile(session, transfer_gateway_for(settings), booking_id, tenant_id=tenant_id)
+
+
+async def after_stripe_refund(session: AsyncSession, settings: Any, payment_intent: str | None, *, tenant_id: int) -> None:
+    """A refund Stripe reported (``charge.refunded``, e.g. made in the practice's dashboard), in the
+    tenant's transaction: the share of the booking the refunded payment was for is reconciled
+    (:func:`reconcile`), so what the refund takes off it is reversed."""
+    if not payment_intent:
+        return
+    booking_id = await session.scalar(sa.select(PaymentRequest.booking_id).where(PaymentRequest.payment_intent_id == payment_intent))
+    if booking_id is not None:
+        await reconcile(session, transfer_gateway_for(settings), booking_id, tenant_id=tenant_id)

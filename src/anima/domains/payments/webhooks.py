@@ -152,9 +152,11 @@ async def _transfer_reversed(session: AsyncSession, report: ConnectReport) -> st
     return "processed"
 
 
-async def process_connect_event(session: AsyncSession, event: dict[str, Any]) -> str:
+async def process_connect_event(session: AsyncSession, event: dict[str, Any], settings: Any = None) -> str:
     """Apply one verified Connect event (see the module docstring) in ``session``, a platform
-    transaction that this may leave entered into the tenant; the caller commits.
+    transaction that this may leave entered into the tenant; the caller commits. With the
+    deployment's ``settings``, a refund of a completed booking's payment also takes back what it
+    removes from the therapist's transferred share (:func:`anima.domains.payments.transfers.after_stripe_refund`).
 
     Returns ``processed``, ``duplicate``, ``ignored`` or ``unmatched``.
 
@@ -194,6 +196,10 @@ async def process_connect_event(session: AsyncSession, event: dict[str, Any]) ->
         if await enter_tenant(session, tenant_id) is None:
             return "unmatched"
         result = await apply_stripe_outcome(session, outcome)
+        if outcome.kind == "refunded" and result == "applied" and settings is not None:
+            from anima.domains.payments.transfers import after_stripe_refund
+
+            await after_stripe_refund(session, settings, outcome.payment_intent, tenant_id=tenant_id)
         if outcome.kind == "succeeded" and outcome.payment_id is not None:
             await activate_paid_sale(session, outcome.payment_id)
             await paid_by_payment(session, outcome.payment_id)
