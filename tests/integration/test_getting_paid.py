@@ -9,6 +9,7 @@ through HTTP, real SMTP in process (aiosmtpd), the job functions called as the w
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 import uuid
@@ -361,3 +362,22 @@ async def test_a_refund_made_in_stripe_reverses_the_transferred_share(paid_clien
     assert [(r.form["amount"], r.headers["idempotency-key"]) for r in reversals] == [("1000", f"anima-transfer-reversal-{booking_id}-1")]
     [row] = (await paid_client.get(f"/api/v1/orgs/{org.slug}/transfers", headers=org.headers)).json()["items"]
     assert (row["status"], row["due_minor"], row["amount_minor"], row["reversed_minor"]) == ("transferred", 3000, 4000, 1000)
+
+
+async def test_concurrent_receipts_get_distinct_numbers_without_gaps(paid_client, db, runtime):
+    org = await signup(paid_client)
+    tid = await tenant_id_of(db, org.slug)
+    patient = (await paid_client.post(f"/api/v1/orgs/{org.slug}/patients", json={"first_name": "Abril", "email": unique_email("abril")},
+                                      headers=org.headers)).json()
+    ids = []
+    for amount in range(100, 1100, 100):
+        made = (await paid_client.post(f"/api/v1/orgs/{org.slug}/payments", json={"patient_id": patient["id"], "amount_minor": amount,
+                                                                                  "currency": "EUR"}, headers=org.headers)).json()
+        assert (await paid_client.post(f"/api/v1/orgs/{org.slug}/payments/{made['id']}/succeed", headers=org.headers)).status_code == 200
+        ids.append(made["id"])
+    ctx = {"anima": runtime}
+    outcomes = await asyncio.gather(*(send_payment_receipt(ctx, tenant_id=tid, payment_id=pid) for pid in ids + ids))
+    numbers = await in_tenant(db, org.slug, "SELECT number FROM payment_receipts ORDER BY number")
+    assert [n[0] for n in numbers] == list(range(1, 11))
+    assert sum(o["queued"] for o in outcomes) == 10  # each payment's receipt queued once, though asked twice at once
+    assert len(await in_tenant(db, org.slug, "SELECT 1 FROM outbound_emails WHERE template = 'payment_receipt'")) == 10

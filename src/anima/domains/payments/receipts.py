@@ -49,7 +49,7 @@ def receipt_number(number: int) -> str:
 
 async def _take_receipt(session: AsyncSession, payment_id: uuid.UUID, seq: int, amount_minor: int) -> tuple[PaymentReceipt, bool]:
     """The receipt row of (payment, seq), made now with the next number when missing; True when new."""
-    for _attempt in range(5):
+    for _attempt in range(50):
         existing = (await session.execute(
             sa.select(PaymentReceipt).where(PaymentReceipt.payment_id == payment_id, PaymentReceipt.seq == seq)
         )).scalar_one_or_none()
