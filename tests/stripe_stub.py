@@ -3,7 +3,9 @@
 :class:`StripeStub` is a real HTTP server (``http.server`` in a thread on 127.0.0.1, random port)
 answering the endpoints Anima calls — ``POST /v1/customers``, ``/v1/checkout/sessions`` (subscription
 and payment mode), ``/v1/billing_portal/sessions``, and for Connect ``POST /v1/accounts``,
-``GET /v1/accounts/{id}``, ``POST /v1/account_links`` and ``POST /v1/refunds`` — with the JSON shapes
+``GET /v1/accounts/{id}``, ``POST /v1/account_links``, ``POST /v1/refunds``, and on the platform
+``POST /v1/transfers`` and ``POST /v1/transfers/{id}/reversals`` (a reversal never exceeds what is
+left of its transfer) — with the JSON shapes
 Stripe documents. A reused ``Idempotency-Key`` (per ``Stripe-Account``) replays the first answer, as
 Stripe does. The real ``stripe`` SDK
 is pointed at it through its own base-URL setting (``STRIPE_API_BASE`` → ``base_addresses``).
@@ -64,6 +66,8 @@ class StripeStub:
     delivered: list[tuple[str, int]] = field(default_factory=list)
     #: Connect accounts created, by id (their Stripe-shaped bodies; tests may change them)
     accounts: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: transfers made on the platform, by id (their Stripe-shaped bodies, ``amount_reversed`` kept up to date)
+    transfers: dict[str, dict[str, Any]] = field(default_factory=dict)
     #: idempotency key -> the answer first given (Stripe replays the same answer for a reused key)
     idempotent: dict[str, tuple[int, dict[str, Any]]] = field(default_factory=dict)
 
@@ -108,7 +112,17 @@ class StripeStub:
                     return self._pay(self.path.removeprefix("/c/pay/"), form)
                 if self.headers.get("Authorization") != f"Bearer {SECRET_KEY}":
                     return self._send(401, {"error": {"type": "invalid_request_error", "message": "Invalid API Key provided"}})
+                if self.path.startswith("/v1/transfers/") and self.path.endswith("/reversals"):
+                    key = self.headers.get("Idempotency-Key")
+                    replay_key = f"|{self.path}|{key}"
+                    if key and replay_key in stub.idempotent:
+                        return self._send(*stub.idempotent[replay_key])
+                    status, body = _reversal(stub, self.path.split("/")[3], form)
+                    if key:
+                        stub.idempotent[replay_key] = (status, body)
+                    return self._send(status, body)
                 handler = {
+                    "/v1/transfers": _transfer,
                     "/v1/customers": _customer,
                     "/v1/checkout/sessions": _checkout_session,
                     "/v1/billing_portal/sessions": _portal_session,
@@ -125,7 +139,9 @@ class StripeStub:
                 status, body = handler(form)
                 if self.path == "/v1/accounts" and status == 200:
                     stub.accounts[body["id"]] = body
-                if key and self.path in ("/v1/accounts", "/v1/refunds", "/v1/checkout/sessions"):
+                if self.path == "/v1/transfers" and status == 200:
+                    stub.transfers[body["id"]] = body
+                if key and self.path in ("/v1/accounts", "/v1/refunds", "/v1/checkout/sessions", "/v1/transfers"):
                     stub.idempotent[replay_key] = (status, body)
                 if self.path == "/v1/checkout/sessions" and status == 200:
                     stub.sessions[body["id"]] = {**body, "price": form.get("line_items[0][price]")}
@@ -305,6 +321,42 @@ def _refund(form: dict[str, str]) -> tuple[int, dict[str, Any]]:
         "metadata": _metadata(form),
         "created": int(time.time()),
     }
+
+
+def _transfer(form: dict[str, str]) -> tuple[int, dict[str, Any]]:
+    """A Transfer from the platform's balance to a connected account (``destination``)."""
+    amount, currency, destination = form.get("amount", ""), form.get("currency", ""), form.get("destination", "")
+    if not amount.isdigit() or int(amount) < 1 or len(currency) != 3 or not destination.startswith("acct_"):
+        return 400, {"error": {"type": "invalid_request_error", "message": "Missing required param: amount, currency or destination."}}
+    return 200, transfer_object("tr_" + secrets.token_hex(10), amount=int(amount), currency=currency, destination=destination,
+                                transfer_group=form.get("transfer_group"), metadata=_metadata(form))
+
+
+def transfer_object(
+    transfer_id: str, *, amount: int, currency: str, destination: str, transfer_group: str | None = None,
+    metadata: dict[str, str] | None = None, amount_reversed: int = 0,
+) -> dict[str, Any]:
+    """A Transfer as Stripe documents it (the fields Anima reads; ``transfer.created`` /
+    ``transfer.reversed`` events carry it)."""
+    return {
+        "id": transfer_id, "object": "transfer", "amount": amount, "amount_reversed": amount_reversed,
+        "currency": currency.lower(), "destination": destination, "transfer_group": transfer_group,
+        "reversed": amount_reversed >= amount, "metadata": metadata or {}, "created": int(time.time()), "livemode": False,
+    }
+
+
+def _reversal(stub: StripeStub, transfer_id: str, form: dict[str, str]) -> tuple[int, dict[str, Any]]:
+    transfer = stub.transfers.get(transfer_id)
+    if transfer is None:
+        return 404, {"error": {"type": "invalid_request_error", "message": f"No such transfer: '{transfer_id}'"}}
+    left = transfer["amount"] - transfer["amount_reversed"]
+    amount = int(form["amount"]) if form.get("amount", "").isdigit() else left
+    if amount < 1 or amount > left:
+        return 400, {"error": {"type": "invalid_request_error", "message": "Transfer reversal amount exceeds the transfer's remaining amount."}}
+    transfer["amount_reversed"] += amount
+    transfer["reversed"] = transfer["amount_reversed"] >= transfer["amount"]
+    return 200, {"id": "trr_" + secrets.token_hex(10), "object": "transfer_reversal", "amount": amount, "currency": transfer["currency"],
+                 "transfer": transfer_id, "metadata": _metadata(form), "created": int(time.time())}
 
 
 def payment_checkout_completed_object(

@@ -49,7 +49,9 @@ async def test_earnings_per_therapist_and_currency_never_mixed(client, db):
     _, assistant, _ = await add_member(client, db, org, "ASSISTANT")
     assert (await client.get(f"/api/v1/orgs/{org.slug}/earnings?{query}", headers=bearer(assistant["access_token"]))).status_code == 403
     csv_text = (await client.get(f"/api/v1/orgs/{org.slug}/earnings/csv?{query}", headers=bearer(t1_tokens["access_token"]))).text
-    assert csv_text.splitlines()[0].startswith("therapist_id,currency") and len(csv_text.splitlines()) == 3
+    lines = csv_text.splitlines()
+    assert lines[0] == "therapist_id,currency,sessions,gross_minor,fees_minor,refunds_minor,net_minor,paid_out_minor,pending_minor"
+    assert len(lines) == 5 and lines[3:] == ["total,EUR,2,7000,0,500,6500,0,0", "total,USD,1,7000,0,0,7000,0,0"]  # one total per currency
     for bad in (f"start={today}&end={today - datetime.timedelta(days=1)}", f"start={today}&end={today + datetime.timedelta(days=400)}",
                 "start=2026-02-30&end=2026-03-01", "start=yesterday&end=2026-03-01", "start=0001-01-01&end=0001-01-02",
                 "start=9999-12-30&end=9999-12-31"):

@@ -5,7 +5,8 @@
   or a completed form submission -> the risk analysis job; ``AI_ANALYSIS_REQUESTED`` -> the
   observatory job; a booking confirmed, rescheduled or cancelled -> its Google Calendar event
   sync; a booking confirmed or cancelled, a risk detected, a new lead -> the staff's notification
-  emails), each keyed by function and event so it runs once.
+  emails; a payment succeeded -> the patient's receipt; a booking completed -> the therapist's
+  share transferred), each keyed by function and event so it runs once.
 * ``automation_tick()`` — cron (``ANIMA_AUTOMATION_TICK``): fans out one ``tenant_tick`` per
   tenant with ``tick`` work due in the platform's due-work index (:mod:`anima.events.due_work`,
   kept by :mod:`anima.jobs.tick_due`), claimed with a lease; tenants with nothing due are not
@@ -66,6 +67,10 @@ FOLLOW_UPS: dict[str, tuple[FollowUp, ...]] = {
     EventType.BOOKING_CANCELLED: (_GOOGLE, _STAFF_NOTICE),
     EventType.RISK_DETECTED_IN_NOTE: (_STAFF_NOTICE,),
     EventType.LEAD_CREATED: (_STAFF_NOTICE,),
+    # the patient's receipt (anima.domains.payments.receipts); the therapist's share of a
+    # completed booking (anima.domains.payments.transfers)
+    EventType.PAYMENT_SUCCEEDED: (FollowUp("send_payment_receipt", {"payment_id": "payment_id"}),),
+    EventType.BOOKING_COMPLETED: (FollowUp("transfer_therapist_share", {"booking_id": "booking_id"}),),
 }
 
 

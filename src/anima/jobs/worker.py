@@ -27,6 +27,8 @@ from anima.ai import jobs as ai_jobs
 from anima.config import Settings
 from anima.db.engine import Database
 from anima.domains.gcal import sync as gcal_sync
+from anima.domains.payments import receipts as payment_receipts
+from anima.domains.payments import transfers as payment_transfers
 from anima.domains.preferences import emails as staff_emails
 from anima.jobs import billing as billing_jobs
 from anima.jobs import handlers
@@ -53,6 +55,7 @@ def worker_functions(settings: Settings) -> list[Callable[..., Any]]:
         handlers.handle_event, handlers.automation_tick, handlers.tenant_tick,
         ai_jobs.analyze_journal_entry, ai_jobs.analyze_patient, billing_jobs.expire_grace,
         mail_jobs.send_emails, gcal_sync.sync_google_event, credits_jobs.expire_credits, staff_emails.notify_staff,
+        payment_receipts.send_payment_receipt, payment_transfers.transfer_therapist_share,
         *extra_functions(settings.worker_extra_functions),
     ]
 

@@ -111,6 +111,9 @@ async def gather_facts(job: TenantTransaction, event: OutboxEvent) -> dict[str, 
             "payment.status": payment.status, "payment.currency": payment.currency,
             "payment.amount_minor": payment.amount_minor, "payment.amount": f"{payment.amount_minor / 100:.2f}",
         })
+        from anima.domains.payments.paylinks import pay_url
+
+        facts["payment.pay_url"] = await pay_url(job, payment)  # None when paid or payments are off
         payload = {**payload, "patient_id": payload.get("patient_id") or str(payment.patient_id)}
     patient = await _get(s, Patient, payload.get("patient_id"))
     if patient is not None:
@@ -187,6 +190,7 @@ def _email_context(facts: dict[str, Any], language: str) -> dict[str, Any]:
     return {
         "org_name": str(facts.get("org.name") or ""), "first_name": str(facts.get("patient.first_name") or ""),
         "service_name": str(facts.get("service.name") or ""), "amount": amount,
+        "pay_url": facts.get("payment.pay_url") or "",
     }
 
 

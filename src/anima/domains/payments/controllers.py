@@ -28,9 +28,12 @@ from anima.billing.models import ConnectedAccount
 from anima.billing.plans import plan_for
 from anima.billing.schemas import WebhookAck
 from anima.billing.stripe_client import InvalidWebhook, PaymentsNotConfigured, verify_webhook
+from anima.crypto.cipher import FieldCipher
 from anima.domains.invoices.services import paid_by_payment
+from anima.domains.payments.transfers import after_refund
 from anima.domains.payments import connect
 from anima.domains.payments import earnings as earnings_rules
+from anima.domains.payments.getting_paid import ROUTES as GETTING_PAID_ROUTES
 from anima.domains.settings.services import get_settings
 from anima.domains.payments.schemas import ConnectOut, ConnectStart, EarningsOut, RefundCreate, RefundOut
 from anima.domains.payments.stripe_connect import connect_gateway_for
@@ -82,9 +85,13 @@ class PaymentsController(Controller):
 
     @post("/{payment_id:uuid}/refunds", opt=OWNERS | answers(409, 502, 503), status_code=HTTP_201_CREATED,
           summary="Refund all or part of a paid payment (owners; never more than what is left)")
-    async def refund(self, runtime: Runtime, tenant: TenantContext, viewer: Viewer, payment_id: uuid.UUID, data: RefundCreate) -> RefundOut:
+    async def refund(self, runtime: Runtime, tenant: TenantContext, viewer: Viewer, cipher: FieldCipher, payment_id: uuid.UUID,
+                     data: RefundCreate) -> RefundOut:
         gateway = connect_gateway_for(runtime.settings) if runtime.settings.payments_configured else None
-        return rules.refund_out(await rules.refund(tenant.session, gateway, viewer, payment_id, amount_minor=data.amount_minor, reason=data.reason))
+        row = await rules.refund(tenant.session, gateway, viewer, payment_id, amount_minor=data.amount_minor, reason=data.reason)
+        await after_refund(tenant.session, cipher, runtime.settings, row, org_name=tenant.tenant.name,
+                           tenant_id=tenant.tenant.id)  # notice; a paid-out share reversed
+        return rules.refund_out(row)
 
     @get("/{payment_id:uuid}/refunds", opt=EVERY_MEMBER, summary="The refunds of a payment, in order")
     async def refunds(self, tenant: TenantContext, viewer: Viewer, payment_id: uuid.UUID) -> list[RefundOut]:
@@ -182,7 +189,7 @@ class ConnectWebhookController(Controller):
         payload = await request.body()
         event = verify_webhook(payload, request.headers.get("stripe-signature"), runtime.settings)
         try:
-            result = await process_connect_event(db_session, event)
+            result = await process_connect_event(db_session, event, runtime.settings)
         except MalformedConnectEvent as exc:
             field, _, message = str(exc).partition(": ")
             raise InvalidWebhook(f"the event is malformed: {exc}", errors=[
@@ -221,4 +228,5 @@ class EarningsController(Controller):
         return Response(body, media_type="text/csv", headers={"Content-Disposition": 'attachment; filename="earnings.csv"'})
 
 
-ROUTE_HANDLERS = [PaymentsController, EarningsController, PaymentsAccountController, PayLinkController, ConnectWebhookController]
+ROUTE_HANDLERS = [PaymentsController, EarningsController, PaymentsAccountController, PayLinkController, ConnectWebhookController,
+                  *GETTING_PAID_ROUTES]

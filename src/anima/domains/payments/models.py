@@ -80,3 +80,79 @@ class PaymentRefund(UUIDKey, TenantBase):
     stripe_refund_id: Mapped[str | None] = mapped_column(String(255), nullable=True)
     created_by: Mapped[uuid.UUID | None] = mapped_column(GUID, nullable=True)
     created_at: Mapped[datetime.datetime] = mapped_column(DateTimeUTC(timezone=True), default=utcnow, server_default=func.now())
+
+
+class PaymentReceipt(UUIDKey, TenantBase):
+    """A receipt (``seq`` 0) or refund notice (``seq`` n: the payment's n-th refund) sent to the
+    patient once: unique per (payment, seq), numbered in one series per practice (``number``)."""
+
+    __tablename__ = "payment_receipts"
+    __table_args__ = (
+        CheckConstraint("seq >= 0", name="seq_nonnegative"),
+        CheckConstraint("number > 0", name="number_positive"),
+        Index("uq_payment_receipts_payment", "payment_id", "seq", unique=True),
+        Index("uq_payment_receipts_number", "number", unique=True),
+    )
+
+    payment_id: Mapped[uuid.UUID] = mapped_column(GUID, ForeignKey("payment_requests.id", ondelete="CASCADE"))
+    seq: Mapped[int] = mapped_column(Integer)
+    number: Mapped[int] = mapped_column(Integer)
+    amount_minor: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime.datetime] = mapped_column(DateTimeUTC(timezone=True), default=utcnow, server_default=func.now())
+
+
+PAYOUT_MODES = ("connect", "outside")
+
+
+class TherapistPayout(TenantBase):
+    """How a therapist is paid their share: ``connect`` (a Stripe Transfer to their connected
+    account ``stripe_account_id``) or ``outside`` (the practice pays them outside Anima), and the
+    share of what was collected for their sessions in basis points (0–10,000). Set by owners."""
+
+    __tablename__ = "therapist_payouts"
+    __table_args__ = (
+        CheckConstraint("mode IN ('connect','outside')", name="mode_valid"),
+        CheckConstraint("share_bps BETWEEN 0 AND 10000", name="share_range"),
+        CheckConstraint("(mode = 'connect') = (stripe_account_id IS NOT NULL)", name="account_when_connect"),
+    )
+
+    staff_id: Mapped[uuid.UUID] = mapped_column(GUID, ForeignKey("staff.id", ondelete="CASCADE"), primary_key=True)
+    mode: Mapped[str] = mapped_column(String(10))
+    stripe_account_id: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    share_bps: Mapped[int] = mapped_column(Integer)
+    updated_by: Mapped[uuid.UUID | None] = mapped_column(GUID, nullable=True)
+    updated_at: Mapped[datetime.datetime] = mapped_column(DateTimeUTC(timezone=True), default=utcnow, server_default=func.now())
+
+
+TRANSFER_STATUSES = ("pending", "transferred", "returned", "outside")
+
+
+class BookingTransfer(TenantBase):
+    """The therapist's share of one completed booking: ``pending`` (owed, not yet sent),
+    ``transferred`` (a Stripe Transfer of ``amount_minor``, less ``reversed_minor`` returned so
+    far), ``returned`` (all of it reversed) or ``outside`` (paid by the practice outside Anima).
+    One row per booking (no foreign key: bookings own their rows); ``reversals`` numbers the
+    reversal idempotency keys."""
+
+    __tablename__ = "booking_transfers"
+    __table_args__ = (
+        CheckConstraint("status IN ('pending','transferred','returned','outside')", name="status_valid"),
+        CheckConstraint("amount_minor >= 0 AND reversed_minor >= 0 AND reversed_minor <= amount_minor", name="amounts_valid"),
+        CheckConstraint("due_minor >= 0", name="due_nonnegative"),
+        Index("ix_booking_transfers_therapist", "therapist_id", "status"),
+    )
+
+    booking_id: Mapped[uuid.UUID] = mapped_column(GUID, primary_key=True)
+    therapist_id: Mapped[uuid.UUID | None] = mapped_column(GUID, nullable=True)
+    currency: Mapped[str] = mapped_column(String(3))
+    share_bps: Mapped[int] = mapped_column(Integer)
+    #: the therapist's share of what is collected now (collected minus refunds, times share_bps, rounded down)
+    due_minor: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    amount_minor: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    reversed_minor: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    reversals: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    status: Mapped[str] = mapped_column(String(12))
+    destination: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    stripe_transfer_id: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    created_at: Mapped[datetime.datetime] = mapped_column(DateTimeUTC(timezone=True), default=utcnow, server_default=func.now())
+    updated_at: Mapped[datetime.datetime] = mapped_column(DateTimeUTC(timezone=True), default=utcnow, server_default=func.now())

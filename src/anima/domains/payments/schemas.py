@@ -95,3 +95,47 @@ class EarningsOut(msgspec.Struct):
     fees_minor: int
     refunds_minor: int
     net_minor: int
+    #: the therapist's shares of these bookings transferred to them (not reversed), and owed but not yet sent
+    paid_out_minor: int = 0
+    pending_minor: int = 0
+
+
+class PayoutIn(RequestBody):
+    """A therapist's payout: ``connect`` to their Stripe account ``stripe_account_id``, or
+    ``outside`` (the practice pays them outside Anima); ``share_bps`` of what was collected (0–10,000)."""
+
+    mode: Annotated[str, msgspec.Meta(pattern=r"^(connect|outside)$", description="connect or outside")]
+    share_bps: Annotated[int, msgspec.Meta(ge=0, le=10_000)]
+    stripe_account_id: Annotated[str, msgspec.Meta(pattern=r"^acct_[A-Za-z0-9]{1,250}$")] | None = None
+
+
+class PayoutOut(msgspec.Struct):
+    staff_id: uuid.UUID
+    mode: str
+    stripe_account_id: str | None
+    share_bps: int
+    updated_at: datetime.datetime
+
+
+class TransferOut(msgspec.Struct):
+    """A therapist's share of one completed booking (minor units of ``currency``)."""
+
+    booking_id: uuid.UUID
+    therapist_id: uuid.UUID | None
+    currency: str
+    share_bps: int
+    due_minor: int
+    amount_minor: int
+    reversed_minor: int
+    status: str
+    stripe_transfer_id: str | None
+    updated_at: datetime.datetime
+
+
+class ReceiptOut(msgspec.Struct):
+    """A receipt (``seq`` 0) or refund notice (``seq`` n) of a payment."""
+
+    number: str
+    seq: int
+    amount_minor: int
+    created_at: datetime.datetime

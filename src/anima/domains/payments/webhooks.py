@@ -14,7 +14,10 @@ Stripe sends events that happen on connected accounts to a Connect endpoint; eac
    order-independent outcome to the payment request
    (:func:`anima.domains.payments.services.apply_stripe_outcome`); a package sold online is
    activated by its payment's success (:func:`anima.domains.packages.services.activate_paid_sale`),
-   and the issued invoices it settles become PAID (:func:`anima.domains.invoices.services.paid_by_payment`).
+   and the issued invoices it settles become PAID (:func:`anima.domains.invoices.services.paid_by_payment`);
+5. ``transfer.reversed`` (a platform event about a therapist's share; the transfer's metadata
+   names the tenant) folds Stripe's cumulative reversed amount into the booking's share
+   (:func:`anima.domains.payments.transfers.apply_reversal`).
 
 The event's record and its effect commit together, or neither does (and Stripe retries).
 """
@@ -42,7 +45,9 @@ log = get_logger(__name__)
 
 _SUCCESS = {"checkout.session.completed", "checkout.session.async_payment_succeeded", "payment_intent.succeeded"}
 _FAILURE = {"checkout.session.async_payment_failed", "payment_intent.payment_failed"}
-HANDLED = frozenset({"account.updated", "charge.refunded"} | _SUCCESS | _FAILURE)
+#: a reversal of a therapist's share (a platform event: the transfer's metadata names the tenant)
+TRANSFER_REVERSED = "transfer.reversed"
+HANDLED = frozenset({"account.updated", "charge.refunded", TRANSFER_REVERSED} | _SUCCESS | _FAILURE)
 
 
 class MalformedConnectEvent(ValueError):
@@ -127,9 +132,31 @@ async def _record(
     return inserted.first() is not None
 
 
-async def process_connect_event(session: AsyncSession, event: dict[str, Any]) -> str:
+async def _transfer_reversed(session: AsyncSession, report: ConnectReport) -> str:
+    """Record a ``transfer.reversed`` event once and fold it into the booking's share
+    (:func:`anima.domains.payments.transfers.apply_reversal`) in the tenant its metadata names."""
+    from anima.domains.payments.transfers import apply_reversal, reversal_report
+    from anima.tenancy.models import Tenant
+
+    try:
+        seen = reversal_report(report.obj)
+    except ValueError as exc:
+        raise MalformedConnectEvent(str(exc)) from None
+    tenant_id = await session.scalar(sa.select(Tenant.id).where(Tenant.id == seen.tenant_id)) if seen.tenant_id else None
+    if not await _record(session, report, tenant_id, "processed" if tenant_id else "unmatched", None):
+        return "duplicate"
+    if tenant_id is None or await enter_tenant(session, tenant_id) is None:
+        return "unmatched"
+    result = await apply_reversal(session, seen)
+    log.info("transfer reversal event", event_id=report.event_id, tenant_id=tenant_id, result=result)
+    return "processed"
+
+
+async def process_connect_event(session: AsyncSession, event: dict[str, Any], settings: Any = None) -> str:
     """Apply one verified Connect event (see the module docstring) in ``session``, a platform
-    transaction that this may leave entered into the tenant; the caller commits.
+    transaction that this may leave entered into the tenant; the caller commits. With the
+    deployment's ``settings``, a refund of a completed booking's payment also takes back what it
+    removes from the therapist's transferred share (:func:`anima.domains.payments.transfers.after_stripe_refund`).
 
     Returns ``processed``, ``duplicate``, ``ignored`` or ``unmatched``.
 
@@ -139,6 +166,8 @@ async def process_connect_event(session: AsyncSession, event: dict[str, Any]) ->
     report = parse_connect_event(event)
     if report.type not in HANDLED:
         return "ignored"
+    if report.type == TRANSFER_REVERSED:
+        return await _transfer_reversed(session, report)
     tenant_id = await tenant_of_account(session, report.account_id) if report.account_id else None
     if report.type == "account.updated":
         try:
@@ -167,6 +196,10 @@ async def process_connect_event(session: AsyncSession, event: dict[str, Any]) ->
         if await enter_tenant(session, tenant_id) is None:
             return "unmatched"
         result = await apply_stripe_outcome(session, outcome)
+        if outcome.kind == "refunded" and result == "applied" and settings is not None:
+            from anima.domains.payments.transfers import after_stripe_refund
+
+            await after_stripe_refund(session, settings, outcome.payment_intent, tenant_id=tenant_id)
         if outcome.kind == "succeeded" and outcome.payment_id is not None:
             await activate_paid_sale(session, outcome.payment_id)
             await paid_by_payment(session, outcome.payment_id)
