@@ -29,7 +29,7 @@ from litestar.response import Response, Template
 
 from anima.domains.catalog.models import Service
 from anima.domains.catalog.pages import minor_to_price, price_to_minor
-from anima.domains.packages import booking_credits
+from anima.domains.packages import booking_credits, public_pages
 from anima.domains.packages import services as rules
 from anima.domains.packages.models import CreditEntry, Package, PackageSale
 from anima.domains.packages.schemas import PackageOut, PackageUpdate, SaleCreate
@@ -245,4 +245,4 @@ async def rule_submit(request: Request[Any, Any, Any], tenant: TenantContext, ws
     return see_other(request, f"{ws.base}/packages?done=rule")
 
 
-PAGE_HANDLERS: list[Any] = [packages_page, define_submit, edit_submit, sell_submit, rule_submit]
+PAGE_HANDLERS: list[Any] = [packages_page, define_submit, edit_submit, sell_submit, rule_submit, *public_pages.PAGE_HANDLERS]
