@@ -159,3 +159,32 @@ async def test_a_client_buys_a_package_online_and_is_sent_to_the_pay_link(paid_c
     ona = patients["items"][0]["id"]
     credits = (await paid_client.get(f"/api/v1/orgs/{org.slug}/credits/patients/{ona}", headers=org.headers)).json()
     assert credits["sales"][0]["status"] == "PENDING_PAYMENT" and credits["sales"][0]["amount_minor"] == 45000
+
+
+async def test_a_known_client_self_booking_uses_a_credit_and_at_zero_is_refused_under_refuse(client, browser: Browser, db):
+    from urllib.parse import quote
+
+    from tests.integration.booking_support import day_ahead, practice, slots
+
+    p = await practice(client, db, patients=0)
+    lia = (await client.post(f"{p.base}/patients", json={"first_name": "Lia", "email": "lia@example.org"}, headers=p.org.headers)).json()
+    package = (await client.post(f"{p.base}/packages", json={"name": "One", "sessions": 1, "validity_days": 30,
+               "service_ids": [p.service["id"]], "prices": [{"currency": "EUR", "amount_minor": 6000}]}, headers=p.org.headers)).json()
+    await client.post(f"{p.base}/packages/{package['id']}/sales", json={"patient_id": lia["id"], "currency": "EUR"}, headers=p.org.headers)
+    await client.put(f"{p.base}/credit-rules", json={"no_show_uses_credit": True, "when_exhausted": "REFUSE"}, headers=p.org.headers)
+    starts = [s["starts_at"] for s in await slots(client, p, day_ahead(6))]
+
+    async def book(start: str):
+        data = {"service": p.service["id"], "therapist": "any", "zone": "Europe/Madrid", "start": start, "first_name": "Lia",
+                "last_name": "", "email": "lia@example.org", "phone": "", "time_zone": "Europe/Madrid", "consent": "1", "website": ""}
+        form_page = f"/p/{p.org.slug}/book?service={data['service']}&therapist=any&zone={quote('Europe/Madrid')}&start={quote(start)}"
+        return await browser.submit(f"/p/{p.org.slug}/book", data, form_page=form_page)
+
+    first = await book(starts[0])
+    assert first.status_code == 303, first.text
+    credits = (await client.get(f"{p.base}/credits/patients/{lia['id']}", headers=p.org.headers)).json()
+    assert credits["balance"] == 0 and [e["kind"] for e in credits["entries"]][0] == "use"
+    second = await book(starts[4])
+    assert second.status_code == 409 and "no credits left" in second.text
+    bookings = (await client.get(f"{p.base}/bookings", params={"patient_id": lia["id"]}, headers=p.org.headers)).json()
+    assert bookings["total"] == 1
