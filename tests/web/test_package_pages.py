@@ -33,6 +33,10 @@ async def test_owners_define_and_edit_assistants_sell_and_the_person_page_shows_
     bad = await browser.submit(base, {"name": "Ten", "sessions": "ten", "validity_days": "90", "amount": "12.345", "currency": "EUR", 
                                       "service_ids": service["id"], "active": "on"}, form_page=base)
     assert bad.status_code == 422 and "whole number" in bad.text and "2 decimals" in bad.text and 'value="Ten"' in bad.text
+    for hostile in ({"name": "a\x00b"}, {"name": "n" * 5_000}, {"sessions": "9" * 30}, {"validity_days": "-1"}, {"currency": "EU\x00"}):
+        refused = await browser.submit(base, {"name": "Ten", "sessions": "10", "validity_days": "90", "amount": "450", "currency": "EUR",
+                                              **hostile}, form_page=base)
+        assert refused.status_code == 422, (hostile, refused.status_code)
     made = await browser.submit(base, {"name": "Ten sessions", "sessions": "10", "validity_days": "90", "amount": "450",
                                        "currency": "EUR", "service_ids": service["id"], "active": "on"}, form_page=base)
     assert made.status_code == 303, made.text
@@ -84,6 +88,10 @@ async def test_invoices_page_drafts_issues_pays_voids_credits_filters_pages_and_
     bad = await browser.submit(base, {"patient_id": patient["id"], "description": "", "amount": "abc", "quantity": "1", "currency": "EUR"},
                                form_page=base)
     assert bad.status_code == 422 and "Enter an amount" in bad.text
+    for hostile in ({"description": "a\x00b"}, {"patient_id": "nope"}, {"quantity": "99999999999"}, {"description": "d" * 5_000}):
+        refused = await browser.submit(base, {"patient_id": patient["id"], "description": "Session", "amount": "60", "quantity": "1",
+                                              "currency": "EUR", **hostile}, form_page=base)
+        assert refused.status_code == 422, (hostile, refused.status_code)
     drafted = await browser.submit(base, {"patient_id": patient["id"], "description": "Session", "amount": "60", "quantity": "2",
                                           "currency": "EUR"}, form_page=base)
     assert drafted.status_code == 303
@@ -150,6 +158,11 @@ async def test_a_client_buys_a_package_online_and_is_sent_to_the_pay_link(paid_c
     bad_choice = await paid_browser.submit(url, {"choice": "nothing", "first_name": "Ona", "email": "ona@example.org", "consent": "1"},
                                            form_page=url)
     assert bad_choice.status_code == 422
+    for hostile in ({"first_name": "O\x00na"}, {"email": "x" * 10_000 + "@example.org"}, {"first_name": "y" * 5_000},
+                    {"email": "not-an-email"}, {"choice": f"{package['id']}|XX\x00"}):
+        refused = await paid_browser.submit(url, {"choice": f"{package['id']}|EUR", "first_name": "Ona", "email": "ona@example.org",
+                                                  "consent": "1", **hostile}, form_page=url)
+        assert 400 <= refused.status_code < 500, (hostile, refused.status_code)
     bought = await paid_browser.submit(url, {"choice": f"{package['id']}|EUR", "first_name": "Ona", "email": "ona@example.org",
                                              "consent": "1"}, form_page=url)
     assert bought.status_code == 303 and bought.headers["location"].startswith(f"/api/v1/pay/{org.slug}/"), bought.text
