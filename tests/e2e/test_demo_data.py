@@ -45,6 +45,13 @@ async def _tenant_counts(deployment: Deployment, slug: str) -> dict[str, int]:
             "phq9_points": await q("SELECT count(*) FROM S.form_submissions WHERE measure = 'phq9' AND patient_id IS NOT NULL"),
             "phq9_days": await q("SELECT count(DISTINCT submitted_at::date) FROM S.form_submissions WHERE measure = 'phq9'"),
             "weekly_hours": await q("SELECT count(*) FROM S.availability_rules"),
+            "packages": await q("SELECT count(*) FROM S.packages"),
+            "sales": await q("SELECT count(*) FROM S.package_sales"),
+            "credits_left": await q("SELECT coalesce(sum(delta), 0) FROM S.credit_entries"),
+            "credit_bookings": await q("SELECT count(*) FROM S.bookings b JOIN S.credit_entries e ON e.booking_id = b.id "
+                                       "WHERE e.kind = 'use' AND b.status = 'COMPLETED'"),
+            "invoices_issued": await q("SELECT count(*) FROM S.invoices WHERE status = 'ISSUED' AND number IS NOT NULL"),
+            "invoices_paid": await q("SELECT count(*) FROM S.invoices WHERE status = 'PAID'"),
             "risk_alerts": await q("SELECT count(*) FROM S.staff_alerts WHERE kind = 'risk'"),
             # the services' own audit lines: written by them, never by raw SQL
             "audited_patients": await q("SELECT count(*) FROM S.audit_events WHERE action = 'patient.created'"),
@@ -77,6 +84,8 @@ async def test_demo_data_is_applied_through_the_services_and_only_once(deploymen
     assert counts["public_forms"] == 1 and counts["intake_submissions"] == 3 and counts["form_leads"] == 1
     assert counts["phq9_points"] == 4 and counts["phq9_days"] == 4  # Clara's chart: four results, two weeks apart
     assert counts["leads"] == 6 and counts["lead_stages"] == 4 and counts["ghosts"] == 1
+    assert counts["packages"] == 2 and counts["sales"] == 1 and counts["credits_left"] == 8 and counts["credit_bookings"] == 2
+    assert counts["invoices_issued"] == 1 and counts["invoices_paid"] == 1
     assert counts["risk_alerts"] >= 1  # the high-risk note alerted the care team and the owner
     assert counts["audited_patients"] == 12 and counts["audited_signed"] == 5 and counts["audited_amended"] == 1
 

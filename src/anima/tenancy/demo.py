@@ -47,7 +47,7 @@ from anima.jobs.runner import tenant_transaction
 from anima.logs import get_logger
 from anima.problems import Problem
 from anima.runtime import Runtime
-from anima.tenancy import registry
+from anima.tenancy import demo_money, registry
 from anima.tenancy.manifests import DemoEntry, DemoForms, DemoLead, DemoPatient, Manifest
 from anima.tenancy.provisioning import TenantRef, sync_staff
 
@@ -75,6 +75,10 @@ class DemoReport:
     playbooks: int = 0
     #: form submissions (public intake and PHQ-9 series)
     submissions: int = 0
+    #: packages, package sales and invoices (:mod:`anima.tenancy.demo_money`)
+    packages: int = 0
+    sales: int = 0
+    invoices: int = 0
     skipped: list[str] = field(default_factory=list)
 
 
@@ -306,5 +310,7 @@ async def apply_demo_data(runtime: Runtime, manifest: Manifest) -> DemoReport:
         await _lead(runtime, manifest, row.id, lead_spec, staff, report)
     if manifest.demo.forms is not None:
         await _forms(runtime, manifest, row.id, manifest.demo.forms, staff, report)
+    await demo_money.apply(runtime, row.id, staff[manifest.owner_email][0],
+                           sorted((p.first_name, p.last_name) for p in manifest.demo.patients), report)
     log.info("demo data applied", tenant=manifest.slug, **{k: v for k, v in vars(report).items() if isinstance(v, int)})
     return report

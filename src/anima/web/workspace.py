@@ -41,6 +41,8 @@ SECTIONS: tuple[Section, ...] = (
     Section("team", "team", _ALL),
     Section("playbooks", "playbooks", _OWNER),
     Section("settings", "settings", _OWNER),
+    Section("packages", "packages", _FRONT_DESK),
+    Section("invoices", "invoices", _FRONT_DESK),
     Section("money", "money", _OWNER),
     Section("billing", "billing", _OWNER),
 )

@@ -141,6 +141,10 @@ async def _seat(session: AsyncSession, occurrence: Occurrence, patient_id: uuid.
     session.add(booking)
     await session.flush()
     from anima.domains.bookings import reminders
+    from anima.domains.packages import booking_credits
+
+    await booking_credits.booked(session, booking_id=booking.id, patient_id=patient_id, service_id=booking.service_id,
+                                 actor_id=user_id, now=now)
 
     await reminders.booking_changed(session, booking, now=now)  # the client's invitation and reminders
     return booking

@@ -36,6 +36,7 @@ from anima.domains.bookings.models import ACTIVE, Booking
 from anima.domains.bookings.schemas import BookingCreate, BookingOut, CancelRequest, HoldRequest, RescheduleRequest, SlotOut
 from anima.domains.bookings.slots import Busy, SlotRules, free_slots
 from anima.domains.catalog.models import Scheduling, Service, service_therapists
+from anima.domains.packages import booking_credits
 from anima.domains.patients.models import Patient
 from anima.domains.settings.services import iana_zones
 from anima.domains.staff.models import StaffMember
@@ -282,6 +283,8 @@ async def create(session: AsyncSession, user_id: uuid.UUID, data: BookingCreate)
     await expire_lapsed_holds(session)
     booking = _new_booking(service, patient.id, data.therapist_id, starts_at, "CONFIRMED", user_id, confirmed_at=utcnow())
     await _insert(session, booking)
+    await booking_credits.booked(session, booking_id=booking.id, patient_id=booking.patient_id, service_id=booking.service_id,
+                                 actor_id=user_id)
     await emit(session, EventType.BOOKING_CONFIRMED, payload(booking), actor_id=user_id)
     await session.refresh(booking)
     await reminders.booking_changed(session, booking)
@@ -401,6 +404,8 @@ async def confirm(session: AsyncSession, caller: Caller, booking_id: uuid.UUID, 
     _require(booking, "HELD")
     booking.status, booking.confirmed_at, booking.expires_at, booking.updated_at = "CONFIRMED", now, None, now
     await session.flush()
+    await booking_credits.booked(session, booking_id=booking.id, patient_id=booking.patient_id, service_id=booking.service_id,
+                                 payment_id=booking.payment_id, actor_id=caller.user_id, now=now)
     await emit(session, EventType.BOOKING_CONFIRMED, payload(booking), actor_id=caller.user_id)
     await reminders.booking_changed(session, booking, now=now)
     return booking
@@ -444,6 +449,9 @@ async def cancel(session: AsyncSession, caller: Caller, booking_id: uuid.UUID, d
     await session.flush()
     if was_confirmed and data.by == "client":
         await policies.charge_if_late(session, booking, now=now)
+    if was_confirmed:
+        await booking_credits.cancelled(session, booking_id=booking.id, service_id=booking.service_id, starts_at=booking.starts_at,
+                                        by=data.by, now=now, actor_id=caller.user_id)
     if booking.occurrence_id is not None:
         await seats.seat_freed(session, booking.occurrence_id, now=now, actor_id=caller.user_id)
     await emit(session, EventType.BOOKING_CANCELLED, {**payload(booking), "cancelled_by_kind": data.by}, actor_id=caller.user_id)
@@ -475,6 +483,7 @@ async def no_show(session: AsyncSession, caller: Caller, booking_id: uuid.UUID, 
     booking.status, booking.no_show_at, booking.updated_at = "NO_SHOW", now, now
     await session.flush()
     await policies.charge_no_show(session, booking)
+    await booking_credits.no_show(session, booking_id=booking.id, service_id=booking.service_id, actor_id=caller.user_id)
     await emit(session, EventType.BOOKING_NO_SHOW, payload(booking), actor_id=caller.user_id)
     return booking
 

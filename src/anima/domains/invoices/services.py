@@ -101,9 +101,11 @@ async def get(session: AsyncSession, viewer: Viewer, invoice_id: uuid.UUID, *, l
     return inv
 
 
-async def list_invoices(session: AsyncSession, *, limit: int, offset: int) -> tuple[list[Invoice], int]:
-    total = await session.scalar(sa.select(sa.func.count()).select_from(Invoice))
-    rows = await session.execute(sa.select(Invoice).order_by(Invoice.created_at.desc(), Invoice.id).limit(limit).offset(offset))
+async def list_invoices(session: AsyncSession, *, limit: int, offset: int, status: str | None = None) -> tuple[list[Invoice], int]:
+    """Invoices and credit notes, newest first (``status``: only those in it), and how many match."""
+    where = [Invoice.status == status] if status else []
+    total = await session.scalar(sa.select(sa.func.count()).select_from(Invoice).where(*where))
+    rows = await session.execute(sa.select(Invoice).where(*where).order_by(Invoice.created_at.desc(), Invoice.id).limit(limit).offset(offset))
     return list(rows.scalars()), int(total or 0)
 
 

@@ -5,15 +5,15 @@ from __future__ import annotations
 
 import uuid
 
-from litestar import Controller, get, post
+from litestar import Controller, get, post, put
 from litestar.params import Parameter
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 from typing import Annotated
 
-from anima.domains.packages import ledger
+from anima.domains.packages import booking_credits, ledger
 from anima.domains.packages import services as rules
 from anima.domains.packages.schemas import (
-    Adjustment, BalanceOut, EntryOut, PackageCreate, PackageOut, SaleCreate, SaleOut, SaleRefund, SaleRefundOut,
+    Adjustment, BalanceOut, BookingCreditOut, CreditRuleBody, CreditRuleOut, EntryOut, PackageCreate, PackageOut, PackageUpdate, SaleCreate, SaleOut, SaleRefund, SaleRefundOut,
 )
 from anima.domains.payments.stripe_connect import connect_gateway_for
 from anima.runtime import Runtime
@@ -37,6 +37,10 @@ class PackagesController(Controller):
     @get("/{package_id:uuid}", opt=EVERY_MEMBER, summary="One package")
     async def read(self, tenant: TenantContext, package_id: uuid.UUID) -> PackageOut:
         return await rules.to_out(tenant.session, await rules.get_package(tenant.session, package_id))
+
+    @put("/{package_id:uuid}", opt=OWNERS, summary="Redefine a package (sales already made keep their terms)")
+    async def update(self, tenant: TenantContext, package_id: uuid.UUID, data: PackageUpdate) -> PackageOut:
+        return await rules.to_out(tenant.session, await rules.update_package(tenant.session, package_id, data))
 
     @post("/{package_id:uuid}/sales", opt=FRONT_DESK | answers(409), status_code=HTTP_201_CREATED,
           summary="Sell a package to a patient (recorded now, or online through its pay link)")
@@ -72,4 +76,45 @@ class CreditsController(Controller):
         return SaleRefundOut(sale_id=sale_id, credits=-entry.delta if entry else 0, amount_minor=amount)
 
 
-ROUTE_HANDLERS = [PackagesController, CreditsController]
+    @get("/bookings/{booking_id:uuid}", opt=EVERY_MEMBER, summary="The package credit a booking used, and its sale's credits left")
+    async def booking(self, tenant: TenantContext, viewer: Viewer, booking_id: uuid.UUID) -> BookingCreditOut:
+        from anima.domains.bookings import services as bookings
+
+        booking = await bookings.get(tenant.session, viewer.role, viewer.user_id, booking_id)
+        c = (await booking_credits.coverage(tenant.session, [booking.id])).get(booking.id)
+        if c is None:
+            return BookingCreditOut(booking.id, False, None, None, None, False)
+        return BookingCreditOut(booking.id, True, c.sale_id, c.package_name, c.left, c.returned)
+
+
+async def _rule_out(session, service_id: uuid.UUID | None) -> CreditRuleOut:
+    own = await booking_credits.own_rule(session, service_id)
+    rule = own or await booking_credits.rule_for(session, service_id)
+    return CreditRuleOut(service_id, rule.no_show_uses_credit, rule.when_exhausted, own is not None)
+
+
+class CreditRulesController(Controller):
+    path = "/api/v1/orgs/{org_slug:str}/credit-rules"
+    tags = ["packages"]
+
+    @get("/", opt=EVERY_MEMBER, summary="How bookings use package credits in this organization")
+    async def read_org(self, tenant: TenantContext) -> CreditRuleOut:
+        return await _rule_out(tenant.session, None)
+
+    @put("/", opt=OWNERS, summary="Set how bookings use package credits (no-shows; bookings at zero credits)")
+    async def set_org(self, tenant: TenantContext, data: CreditRuleBody) -> CreditRuleOut:
+        await booking_credits.set_rule(tenant.session, None, no_show_uses_credit=data.no_show_uses_credit, when_exhausted=data.when_exhausted)
+        return await _rule_out(tenant.session, None)
+
+    @get("/services/{service_id:uuid}", opt=EVERY_MEMBER, summary="The credit rule a service's bookings follow")
+    async def read_service(self, tenant: TenantContext, service_id: uuid.UUID) -> CreditRuleOut:
+        return await _rule_out(tenant.session, service_id)
+
+    @put("/services/{service_id:uuid}", opt=OWNERS, summary="Override the credit rule for one service")
+    async def set_service(self, tenant: TenantContext, service_id: uuid.UUID, data: CreditRuleBody) -> CreditRuleOut:
+        await booking_credits.set_rule(tenant.session, service_id, no_show_uses_credit=data.no_show_uses_credit,
+                                       when_exhausted=data.when_exhausted)
+        return await _rule_out(tenant.session, service_id)
+
+
+ROUTE_HANDLERS = [PackagesController, CreditsController, CreditRulesController]

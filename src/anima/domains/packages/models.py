@@ -19,7 +19,7 @@ import datetime
 import uuid
 
 from advanced_alchemy.types import GUID, DateTimeUTC
-from sqlalchemy import DDL, Boolean, CheckConstraint, Column, ForeignKey, Index, Integer, String, Table, event, func
+from sqlalchemy import DDL, Boolean, CheckConstraint, Column, ForeignKey, Index, Integer, String, Table, event, func, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from anima.db.base import TenantBase, Timestamps, UUIDKey, utcnow
@@ -114,6 +114,29 @@ class CreditEntry(UUIDKey, TenantBase):
     created_at: Mapped[datetime.datetime] = mapped_column(DateTimeUTC(timezone=True), default=utcnow, server_default=func.now())
 
 
+#: what a booking does when its patient's valid packages for the service have no credit left
+WHEN_EXHAUSTED = ("PAY", "REFUSE")
+
+
+class CreditRule(UUIDKey, Timestamps, TenantBase):
+    """How bookings use package credits: ``service_id`` null is the organization's rule, else that
+    service's override (the whole row overrides). Without a row: a no-show keeps its credit used
+    (``no_show_uses_credit`` true) and an exhausted package lets the booking pay (``PAY``)."""
+
+    __tablename__ = "credit_rules"
+    __table_args__ = (
+        CheckConstraint("when_exhausted IN ('PAY','REFUSE')", name="when_exhausted_valid"),
+        CheckConstraint("org_default = (service_id IS NULL)", name="org_default_has_no_service"),
+        Index("uq_credit_rules_service", "service_id", unique=True, postgresql_where=text("service_id IS NOT NULL")),
+        Index("uq_credit_rules_org", "org_default", unique=True, postgresql_where=text("org_default")),
+    )
+
+    service_id: Mapped[uuid.UUID | None] = mapped_column(GUID, ForeignKey("services.id", ondelete="CASCADE"), nullable=True)
+    org_default: Mapped[bool] = mapped_column(Boolean, default=False)
+    no_show_uses_credit: Mapped[bool] = mapped_column(Boolean, default=True, server_default="true")
+    when_exhausted: Mapped[str] = mapped_column(String(8), default="PAY", server_default="PAY")
+
+
 #: the ledger is append-only: UPDATE always refused, DELETE refused while the sale exists (an
 #: erasure's cascade deletes the sale first); same SQL as the migration
 CREDIT_ENTRIES_APPEND_ONLY = (
@@ -127,4 +150,4 @@ for _statement in CREDIT_ENTRIES_APPEND_ONLY:
     event.listen(CreditEntry.__table__, "after_create", DDL(_statement))
 
 
-__all__ = ["CreditEntry", "ENTRY_KINDS", "Package", "PackagePrice", "PackageSale", "package_services"]
+__all__ = ["CreditEntry", "CreditRule", "ENTRY_KINDS", "Package", "PackagePrice", "PackageSale", "package_services"]

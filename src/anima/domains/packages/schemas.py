@@ -30,6 +30,13 @@ class PackageCreate(RequestBody):
     service_ids: Annotated[list[uuid.UUID], msgspec.Meta(max_length=100)] = []
 
 
+class PackageUpdate(PackageCreate):
+    """A package redefined as a whole (prices and services replaced); ``active`` false stops its
+    sale. Sales already made keep what they froze (price, sessions, expiry)."""
+
+    active: bool = True
+
+
 class PriceOut(msgspec.Struct):
     currency: str
     amount_minor: int
@@ -101,3 +108,32 @@ class SaleRefundOut(msgspec.Struct):
     sale_id: uuid.UUID
     credits: int
     amount_minor: int
+
+
+class CreditRuleBody(RequestBody):
+    """How bookings use credits: whether a no-show keeps its credit used, and what a booking does
+    when the patient's valid packages for the service have no credit left (``PAY`` the service's
+    price, or ``REFUSE`` with a 409)."""
+
+    no_show_uses_credit: bool
+    when_exhausted: Literal["PAY", "REFUSE"]
+
+
+class CreditRuleOut(msgspec.Struct):
+    """The rule in force (``service_id`` null: the organization's; ``own``: whether this level has its own row)."""
+
+    service_id: uuid.UUID | None
+    no_show_uses_credit: bool
+    when_exhausted: str
+    own: bool
+
+
+class BookingCreditOut(msgspec.Struct):
+    """A booking's package credit: ``covered`` false when it used none (it pays the service's price)."""
+
+    booking_id: uuid.UUID
+    covered: bool
+    sale_id: uuid.UUID | None
+    package_name: str | None
+    left: int | None
+    returned: bool

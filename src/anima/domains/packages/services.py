@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from anima.domains.catalog.models import Service
 from anima.domains.packages import ledger
 from anima.domains.packages.models import CreditEntry, Package, PackagePrice, PackageSale, package_services
-from anima.domains.packages.schemas import BalanceOut, EntryOut, PackageCreate, PackageOut, PriceOut, SaleCreate, SaleOut
+from anima.domains.packages.schemas import BalanceOut, EntryOut, PackageCreate, PackageOut, PackageUpdate, PriceOut, SaleCreate, SaleOut
 from anima.domains.patients.visibility import Viewer, get_patient
 from anima.domains.payments import services as payments
 from anima.problems import Conflict, InvalidInput, NotFound
@@ -36,8 +36,7 @@ async def to_out(session: AsyncSession, package: Package) -> PackageOut:
                       [PriceOut(p.currency, p.amount_minor) for p in prices], sorted(services))
 
 
-async def create_package(session: AsyncSession, data: PackageCreate) -> Package:
-    """Define a package. Raises InvalidInput (unknown currency, a currency twice, unknown service)."""
+async def _check_definition(session: AsyncSession, data: PackageCreate) -> list[uuid.UUID]:
     seen: set[str] = set()
     for i, price in enumerate(data.prices):
         if price.currency not in _CURRENCIES:
@@ -51,9 +50,30 @@ async def create_package(session: AsyncSession, data: PackageCreate) -> Package:
         missing = [s for s in service_ids if s not in found]
         if missing:
             raise InvalidInput.field("service_ids", "service", f"no such service: {missing[0]}")
+    return service_ids
+
+
+async def create_package(session: AsyncSession, data: PackageCreate) -> Package:
+    """Define a package. Raises InvalidInput (unknown currency, a currency twice, unknown service)."""
+    service_ids = await _check_definition(session, data)
     package = Package(id=uuid.uuid4(), name=data.name.strip(), sessions=data.sessions, validity_days=data.validity_days)
     session.add(package)
     await session.flush()
+    session.add_all(PackagePrice(id=uuid.uuid4(), package_id=package.id, currency=p.currency, amount_minor=p.amount_minor) for p in data.prices)
+    if service_ids:
+        await session.execute(package_services.insert(), [{"package_id": package.id, "service_id": s} for s in service_ids])
+    await session.flush()
+    return package
+
+
+async def update_package(session: AsyncSession, package_id: uuid.UUID, data: PackageUpdate) -> Package:
+    """Redefine a package (its prices and services replaced). Raises NotFound, InvalidInput as
+    :func:`create_package`. Sales already made keep their frozen price, sessions and expiry."""
+    package = await get_package(session, package_id)
+    service_ids = await _check_definition(session, data)
+    package.name, package.sessions, package.validity_days, package.active = data.name.strip(), data.sessions, data.validity_days, data.active
+    await session.execute(sa.delete(PackagePrice).where(PackagePrice.package_id == package.id))
+    await session.execute(package_services.delete().where(package_services.c.package_id == package.id))
     session.add_all(PackagePrice(id=uuid.uuid4(), package_id=package.id, currency=p.currency, amount_minor=p.amount_minor) for p in data.prices)
     if service_ids:
         await session.execute(package_services.insert(), [{"package_id": package.id, "service_id": s} for s in service_ids])

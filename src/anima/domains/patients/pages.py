@@ -329,8 +329,11 @@ async def person_page(
         people_ids.add(e.author_id)
         people_ids.update(a.author_id for a in e.amendments)
     names = await staff_names(session, people_ids)
+    from anima.domains.packages.pages import person_credits
+
+    credits = await person_credits(session, viewer, patient.id)
     return render(
-        "patients/person.html", language=ws.language, time_zone=ws.time_zone, ws=ws, p=out, viewer=viewer,
+        "patients/person.html", credits=credits, language=ws.language, time_zone=ws.time_zone, ws=ws, p=out, viewer=viewer,
         stages=stage_options(stages, ws.language), stage_names=dict(stage_options(stages, ws.language)),
         entries=entries, entries_total=entries_total, page=page, analyses=analyses, risks=risks, names=names,
         analysis_by_id={a.id: a for a in analyses},
