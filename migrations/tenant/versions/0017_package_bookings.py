@@ -6,7 +6,7 @@
   (``when_exhausted``: ``PAY`` the service's price, the default, or ``REFUSE``).
 
 Revision ID: e3f4a5b60017
-Revises: p7e8f9a00013
+Revises: d2e3f4a50016
 Create Date: 2026-12-01 05:40:00.000000
 
 """
@@ -19,7 +19,7 @@ import advanced_alchemy.types
 
 # revision identifiers, used by Alembic.
 revision: str = 'e3f4a5b60017'
-down_revision: Union[str, Sequence[str], None] = 'p7e8f9a00013'
+down_revision: Union[str, Sequence[str], None] = 'd2e3f4a50016'
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
 
