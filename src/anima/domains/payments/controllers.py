@@ -29,7 +29,7 @@ from anima.billing.plans import plan_for
 from anima.billing.schemas import WebhookAck
 from anima.billing.stripe_client import InvalidWebhook, PaymentsNotConfigured, verify_webhook
 from anima.domains.invoices.services import paid_by_payment
-from anima.domains.payments import connect
+from anima.domains.payments import booking_checkout, connect
 from anima.domains.payments import earnings as earnings_rules
 from anima.domains.settings.services import get_settings
 from anima.domains.payments.schemas import ConnectOut, ConnectStart, EarningsOut, RefundCreate, RefundOut
@@ -164,9 +164,12 @@ class PayLinkController(Controller):
         if scoped is None:
             raise NotFound("no such payment link")
         payment = await rules.by_token(db_session, token, lock=True)
+        success, cancel = back + "?paid=1", back + "?cancelled=1"
+        if payment.booking_id is not None:  # back to the booking's own pages
+            success, cancel = booking_checkout.return_urls(settings, practice, tenant_id, payment.booking_id)
         url = await rules.open_checkout(
             db_session, gateway, payment, account_id=account.stripe_account_id, tier=scoped.tier,
-            success_url=back + "?paid=1", cancel_url=back + "?cancelled=1", tenant_id=tenant_id,
+            success_url=success, cancel_url=cancel, tenant_id=tenant_id,
         )
         return Redirect(url, status_code=HTTP_303_SEE_OTHER)
 
@@ -182,7 +185,8 @@ class ConnectWebhookController(Controller):
         payload = await request.body()
         event = verify_webhook(payload, request.headers.get("stripe-signature"), runtime.settings)
         try:
-            result = await process_connect_event(db_session, event)
+            gateway = connect_gateway_for(runtime.settings) if runtime.settings.payments_configured else None
+            result = await process_connect_event(db_session, event, gateway=gateway)
         except MalformedConnectEvent as exc:
             field, _, message = str(exc).partition(": ")
             raise InvalidWebhook(f"the event is malformed: {exc}", errors=[

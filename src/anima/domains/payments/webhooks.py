@@ -33,8 +33,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from anima.billing.models import ConnectEvent
 from anima.domains.payments.connect import apply_state, tenant_of_account
+from anima.domains.payments.booking_checkout import after_outcome
 from anima.domains.payments.services import StripeOutcome, apply_stripe_outcome
-from anima.domains.payments.stripe_connect import account_state
+from anima.domains.payments.stripe_connect import ConnectGateway, account_state
 from anima.logs import get_logger
 from anima.tenancy.scope import enter_tenant
 
@@ -127,9 +128,11 @@ async def _record(
     return inserted.first() is not None
 
 
-async def process_connect_event(session: AsyncSession, event: dict[str, Any]) -> str:
+async def process_connect_event(session: AsyncSession, event: dict[str, Any], *, gateway: ConnectGateway | None = None) -> str:
     """Apply one verified Connect event (see the module docstring) in ``session``, a platform
-    transaction that this may leave entered into the tenant; the caller commits.
+    transaction that this may leave entered into the tenant; the caller commits. ``gateway``
+    refunds a booking's payment that arrived after its hold lapsed
+    (:func:`anima.domains.payments.booking_checkout.after_outcome`).
 
     Returns ``processed``, ``duplicate``, ``ignored`` or ``unmatched``.
 
@@ -170,5 +173,6 @@ async def process_connect_event(session: AsyncSession, event: dict[str, Any]) ->
         if outcome.kind == "succeeded" and outcome.payment_id is not None:
             await activate_paid_sale(session, outcome.payment_id)
             await paid_by_payment(session, outcome.payment_id)
+        await after_outcome(session, gateway, outcome, report.obj)
         log.info("connect payment event", event_type=report.type, event_id=report.event_id, tenant_id=tenant_id, result=result)
     return "processed"
