@@ -253,3 +253,102 @@ async def test_without_payments_the_service_books_as_pay_later(client, db, brows
     assert booked.status_code == 303 and "/b/" in booked.headers["location"]
     assert await in_tenant(db, p.org.slug, "SELECT status, payment_id FROM bookings") == [("CONFIRMED", None)]
     assert await in_tenant(db, p.org.slug, "SELECT count(*) FROM payment_requests") == [(0,)]
+
+
+async def _tick(stripe_settings, db, slug: str, **kw):
+    settings = queue_settings("postgres", **stripe_environ(), STRIPE_API_BASE=stripe_settings.stripe_api_base)
+    async with services_for(settings, db) as svc:
+        async with tenant_transaction(svc, await tenant_id_of(db, slug)) as tj:
+            return await fees.payments_tick(tj, svc.settings, **kw)
+
+
+async def _paid_booking(client, browser, stub, db, p, account, start: str, *, email: str, save_card: bool, method: str = "pm_saved"):
+    extra = {"save_card": "1"} if save_card else {}
+    booked = await book(browser, p.org.slug, details(p.service["id"], start, email=email, **extra))
+    assert booked.status_code == 303, booked.text
+    await browser.get(booked.headers["location"])
+    [(booking_id, payment_id)] = await in_tenant(db, p.org.slug, "SELECT id::text, payment_id::text FROM bookings WHERE status = 'HELD'")
+    for body in paid_events(stub, payment_id, account, customer="cus_" + email.split("@")[0], method=method):
+        await post_connect(client, body)
+    return booking_id
+
+
+async def _late_fee_policy(client, p) -> None:
+    policy = await client.put(f"{p.base}/cancellation-policies/organization", json={
+        "window_hours": 2000, "late_cancel_kind": "FIXED", "late_cancel_value": 2500, "no_show_kind": "NONE", "no_show_value": 0},
+        headers=p.org.headers)
+    assert policy.status_code == 200, policy.text
+
+
+class Crash(Exception):
+    """The job dying after Stripe charged and before our commit."""
+
+
+async def test_a_fee_is_charged_off_session_once_even_when_the_job_dies_after_stripe(
+        paid_client, paid_browser, stripe_stub, stripe_settings, db):
+    p, account = await paid_practice(paid_client, db)
+    await _late_fee_policy(paid_client, p)
+    start = (await slots(paid_client, p, day_ahead(9)))[0]["starts_at"].replace("+00:00", "Z")
+    booking_id = await _paid_booking(paid_client, paid_browser, stripe_stub, db, p, account, start, email="kept.card@example.org",
+                                     save_card=True)
+    cancelled = await paid_client.post(f"{p.base}/bookings/{booking_id}/cancellation", json={"by": "client", "reason": ""}, headers=p.org.headers)
+    assert cancelled.status_code == 200, cancelled.text
+    assert await in_tenant(db, p.org.slug, "SELECT reason, amount_minor, status FROM booking_charges") == [("LATE_CANCEL", 2500, "TO_COLLECT")]
+    key = f"anima-fee-{booking_id}-LATE_CANCEL"
+
+    async def crash() -> None:
+        raise Crash()
+
+    with pytest.raises(Crash):
+        await _tick(stripe_settings, db, p.org.slug, after_charge=crash)
+    charges = [i for i in stripe_stub.payment_intents.values() if i["metadata"].get("booking_id") == booking_id]
+    assert len(charges) == 1 and charges[0]["status"] == "succeeded"  # Stripe charged; our transaction rolled back
+    assert await in_tenant(db, p.org.slug, "SELECT status, payment_id FROM booking_charges") == [("TO_COLLECT", None)]
+
+    counts = await _tick(stripe_settings, db, p.org.slug)  # the retry
+    assert counts["charged"] == 1 and counts["links"] == 0
+    charges = [i for i in stripe_stub.payment_intents.values() if i["metadata"].get("booking_id") == booking_id]
+    assert len(charges) == 1, "exactly one charge on Stripe"
+    calls = [r for r in stripe_stub.calls("/v1/payment_intents") if r.headers.get("idempotency-key") == key]
+    assert len(calls) == 2 and all(c.form["off_session"] == "true" and c.form["confirm"] == "true" for c in calls)
+    assert calls[0].form["customer"] == "cus_kept.card" and calls[0].form["payment_method"] == "pm_saved"
+    assert calls[0].headers["stripe-account"] == account and calls[0].form["amount"] == "2500"
+    rows = await in_tenant(db, p.org.slug, "SELECT c.status, r.status, r.method, r.payment_intent_id, r.amount_minor FROM booking_charges c "
+                           "JOIN payment_requests r ON r.id = c.payment_id")
+    assert rows == [("COLLECTED", "SUCCEEDED", "stripe", charges[0]["id"], 2500)]
+    again = await _tick(stripe_settings, db, p.org.slug)
+    assert again["charged"] == 0 and again["links"] == 0
+    assert len([i for i in stripe_stub.payment_intents.values() if i["metadata"].get("booking_id") == booking_id]) == 1
+
+
+async def test_without_a_kept_card_or_when_it_is_declined_the_fee_gets_a_pay_link_by_email(
+        paid_client, paid_browser, stripe_stub, stripe_settings, db):
+    p, account = await paid_practice(paid_client, db)
+    await _late_fee_policy(paid_client, p)
+    free = await slots(paid_client, p, day_ahead(10))
+    no_card = await _paid_booking(paid_client, paid_browser, stripe_stub, db, p, account, free[0]["starts_at"].replace("+00:00", "Z"),
+                                  email="no.card@example.org", save_card=False)
+    declined = await _paid_booking(paid_client, paid_browser, stripe_stub, db, p, account, free[4]["starts_at"].replace("+00:00", "Z"),
+                                   email="declined@example.org", save_card=True, method="pm_card_chargeDeclined")
+    for booking_id in (no_card, declined):
+        cancelled = await paid_client.post(f"{p.base}/bookings/{booking_id}/cancellation", json={"by": "client", "reason": ""},
+                                           headers=p.org.headers)
+        assert cancelled.status_code == 200, cancelled.text
+    counts = await _tick(stripe_settings, db, p.org.slug)
+    assert counts["charged"] == 0 and counts["links"] == 2
+    declines = [i for i in stripe_stub.payment_intents.values() if i["metadata"].get("booking_id") == declined]
+    assert [i["status"] for i in declines] == ["requires_payment_method"]
+    rows = await in_tenant(db, p.org.slug, "SELECT c.booking_id::text, c.status, r.status, r.amount_minor, r.pay_token FROM booking_charges c "
+                           "JOIN payment_requests r ON r.id = c.payment_id ORDER BY c.created_at")
+    assert [(r[0], r[1], r[2], r[3]) for r in rows] == [(no_card, "TO_COLLECT", "PENDING", 2500), (declined, "TO_COLLECT", "PENDING", 2500)]
+    emails = await in_tenant(db, p.org.slug, "SELECT idempotency_key, subject, body FROM outbound_emails WHERE template = 'fee_payment'")
+    assert len(emails) == 2 and all("A fee to pay to" in e[1] for e in emails)
+    assert any(f"/api/v1/pay/{p.org.slug}/{rows[0][4]}" in e[2] for e in emails)
+    assert (await _tick(stripe_settings, db, p.org.slug))["links"] == 0  # asked once
+    # the client pays the link: the fee is COLLECTED
+    fee_payment = (await in_tenant(db, p.org.slug, "SELECT id::text FROM payment_requests WHERE pay_token = :t", {"t": rows[0][4]}))[0][0]
+    opened = await paid_client.get(f"/api/v1/pay/{p.org.slug}/{rows[0][4]}")
+    assert opened.status_code == 303, opened.text
+    for body in paid_events(stripe_stub, fee_payment, account, customer=None):
+        await post_connect(paid_client, body)
+    assert await in_tenant(db, p.org.slug, "SELECT status FROM booking_charges WHERE booking_id = :b", {"b": no_card}) == [("COLLECTED",)]
