@@ -447,6 +447,8 @@ _PAGE = """<!doctype html>
 def _checkout_page(session: dict[str, Any]) -> str:
     """The stub's Checkout page: what is bought, a Pay button and a Cancel button."""
     tier = html.escape(session.get("metadata", {}).get("tier", "?"))
+    if session.get("mode") == "payment":
+        tier = html.escape(f"{session['amount_total']} {session['currency'].upper()} (minor units) on {session.get('account')}")
     return (
         f"<h1>Pay for Anima {tier}</h1><p>Test payment: nothing is charged. Stripe would ask for a card here.</p>"
         f'<form method="post"><button type="submit" name="action" value="pay">Pay</button> '
