@@ -318,6 +318,14 @@ async def test_a_fee_is_charged_off_session_once_even_when_the_job_dies_after_st
     assert rows == [("COLLECTED", "SUCCEEDED", "stripe", charges[0]["id"], 2500)]
     again = await _tick(stripe_settings, db, p.org.slug)
     assert again["charged"] == 0 and again["links"] == 0
+    # Stripe's own event of the fee's PaymentIntent changes nothing (and refunds nothing)
+    intent = charges[0]
+    await post_connect(paid_client, event("payment_intent.succeeded", payment_intent_object(
+        intent["id"], status="succeeded", amount=2500, currency="eur", metadata=intent["metadata"], created=now()),
+        created=now(), account=account))
+    assert [r for r in stripe_stub.calls("/v1/refunds") if r.form.get("payment_intent") == intent["id"]] == []
+    assert await in_tenant(db, p.org.slug, "SELECT status, refunded_minor FROM payment_requests WHERE payment_intent_id = :i",
+                           {"i": intent["id"]}) == [("SUCCEEDED", 0)]
     assert len([i for i in stripe_stub.payment_intents.values() if i["metadata"].get("booking_id") == booking_id]) == 1
 
 
@@ -330,25 +338,33 @@ async def test_without_a_kept_card_or_when_it_is_declined_the_fee_gets_a_pay_lin
                                   email="no.card@example.org", save_card=False)
     declined = await _paid_booking(paid_client, paid_browser, stripe_stub, db, p, account, free[4]["starts_at"].replace("+00:00", "Z"),
                                    email="declined@example.org", save_card=True, method="pm_card_chargeDeclined")
-    for booking_id in (no_card, declined):
+    needs_client = await _paid_booking(paid_client, paid_browser, stripe_stub, db, p, account,
+                                       free[8]["starts_at"].replace("+00:00", "Z"), email="three.ds@example.org", save_card=True,
+                                       method="pm_card_authenticationRequired")
+    for booking_id in (no_card, declined, needs_client):
         cancelled = await paid_client.post(f"{p.base}/bookings/{booking_id}/cancellation", json={"by": "client", "reason": ""},
                                            headers=p.org.headers)
         assert cancelled.status_code == 200, cancelled.text
     counts = await _tick(stripe_settings, db, p.org.slug)
-    assert counts["charged"] == 0 and counts["links"] == 2
+    assert counts["charged"] == 0 and counts["links"] == 3
     declines = [i for i in stripe_stub.payment_intents.values() if i["metadata"].get("booking_id") == declined]
     assert [i["status"] for i in declines] == ["requires_payment_method"]
+    actions = [i for i in stripe_stub.payment_intents.values() if i["metadata"].get("booking_id") == needs_client]
+    assert [i["status"] for i in actions] == ["requires_action"]
     rows = await in_tenant(db, p.org.slug, "SELECT c.booking_id::text, c.status, r.status, r.amount_minor, r.pay_token FROM booking_charges c "
                            "JOIN payment_requests r ON r.id = c.payment_id ORDER BY c.created_at")
-    assert [(r[0], r[1], r[2], r[3]) for r in rows] == [(no_card, "TO_COLLECT", "PENDING", 2500), (declined, "TO_COLLECT", "PENDING", 2500)]
+    assert [(r[0], r[1], r[2], r[3]) for r in rows] == [(b, "TO_COLLECT", "PENDING", 2500) for b in (no_card, declined, needs_client)]
     emails = await in_tenant(db, p.org.slug, "SELECT idempotency_key, subject, body FROM outbound_emails WHERE template = 'fee_payment'")
-    assert len(emails) == 2 and all("A fee to pay to" in e[1] for e in emails)
+    assert len(emails) == 3 and all("A fee to pay to" in e[1] for e in emails)
     assert any(f"/api/v1/pay/{p.org.slug}/{rows[0][4]}" in e[2] for e in emails)
     assert (await _tick(stripe_settings, db, p.org.slug))["links"] == 0  # asked once
     # the client pays the link: the fee is COLLECTED
     fee_payment = (await in_tenant(db, p.org.slug, "SELECT id::text FROM payment_requests WHERE pay_token = :t", {"t": rows[0][4]}))[0][0]
     opened = await paid_client.get(f"/api/v1/pay/{p.org.slug}/{rows[0][4]}")
     assert opened.status_code == 303, opened.text
+    [fee_call] = [r for r in stripe_stub.calls("/v1/checkout/sessions") if r.form.get("metadata[payment_id]") == fee_payment]
+    assert "expires_at" not in fee_call.form and "payment_intent_data[setup_future_usage]" not in fee_call.form
+    assert "/api/v1/pay/" in fee_call.form["success_url"]  # a fee returns to its pay link, not to the booking's pages
     for body in paid_events(stripe_stub, fee_payment, account, customer=None):
         await post_connect(paid_client, body)
     assert await in_tenant(db, p.org.slug, "SELECT status FROM booking_charges WHERE booking_id = :b", {"b": no_card}) == [("COLLECTED",)]

@@ -40,13 +40,14 @@ async def confirm_paid(session: AsyncSession, booking_id: uuid.UUID, payment_id:
     """The payment ``payment_id`` succeeded: confirm its HELD booking while the hold lives.
 
     Returns ``confirmed`` (this call confirmed it), ``already`` (confirmed before by the same
-    payment: a duplicate or second success event) or ``lapsed`` (the hold expired, or the booking
-    was cancelled, or it is not this payment's booking: the caller refunds). Idempotent.
+    payment: a duplicate or second success event), ``lapsed`` (the hold expired or the booking was
+    cancelled: the caller refunds) or ``not-held`` (no booking waits for this payment: a fee's, say).
+    Idempotent.
     """
     now = now or services.utcnow()
     booking = (await session.execute(sa.select(Booking).where(Booking.id == booking_id).with_for_update())).scalar_one_or_none()
     if booking is None or booking.payment_id != payment_id:
-        return "lapsed"
+        return "not-held"
     if booking.status in _USED:
         return "already"
     if booking.status != "HELD" or booking.expires_at is None or booking.expires_at <= now:

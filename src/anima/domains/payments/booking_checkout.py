@@ -109,10 +109,15 @@ async def start(session: AsyncSession, booking: Booking, service: Service, *, sa
     return payment
 
 
-def return_urls(settings: Settings, slug: str, tenant_id: int, booking_id: uuid.UUID) -> tuple[str, str]:
-    """Checkout's ``success_url`` and ``cancel_url`` for a booking's payment: the public pages
-    ``/p/{slug}/b/{manage token}/paid`` and ``…/unpaid``."""
-    base = settings.public_url.rstrip("/") + links.manage_path(settings.secret_key, slug, tenant_id, booking_id)
+async def return_urls(session: AsyncSession, settings: Settings, slug: str, tenant_id: int,
+                      payment: PaymentRequest) -> tuple[str, str] | None:
+    """Checkout's ``success_url`` and ``cancel_url`` for the payment that holds a booking: the
+    public pages ``/p/{slug}/b/{manage token}/paid`` and ``…/unpaid``; None for any other payment
+    (a fee's pay link returns to the pay link itself)."""
+    booking = await session.get(Booking, payment.booking_id) if payment.booking_id else None
+    if booking is None or booking.payment_id != payment.id:
+        return None
+    base = settings.public_url.rstrip("/") + links.manage_path(settings.secret_key, slug, tenant_id, booking.id)
     return base + "/paid", base + "/unpaid"
 
 
@@ -183,6 +188,8 @@ async def after_outcome(session: AsyncSession, gateway: ConnectGateway | None, o
     if await payment_holds.charge_paid(session, payment.id):
         return "collected"
     result = await payment_holds.confirm_paid(session, payment.booking_id, payment.id, now=now)
+    if result == "not-held":
+        return None
     if result != "lapsed":
         return result
     if payment.refunded_minor >= payment.amount_minor or not payment.payment_intent_id:

@@ -164,9 +164,8 @@ class PayLinkController(Controller):
         if scoped is None:
             raise NotFound("no such payment link")
         payment = await rules.by_token(db_session, token, lock=True)
-        success, cancel = back + "?paid=1", back + "?cancelled=1"
-        if payment.booking_id is not None:  # back to the booking's own pages
-            success, cancel = booking_checkout.return_urls(settings, practice, tenant_id, payment.booking_id)
+        success, cancel = (await booking_checkout.return_urls(db_session, settings, practice, tenant_id, payment)
+                           or (back + "?paid=1", back + "?cancelled=1"))  # a booking's hold: back to its own pages
         url = await rules.open_checkout(
             db_session, gateway, payment, account_id=account.stripe_account_id, tier=scoped.tier,
             success_url=success, cancel_url=cancel, tenant_id=tenant_id,
