@@ -231,7 +231,11 @@ async def expire_lapsed_checkouts(session: AsyncSession, gateway: ConnectGateway
         if payment.checkout_session_id and payment.stripe_account_id:
             if gateway is None:
                 continue  # Stripe unreachable from here: the next tick tries again
-            await expire_checkout(gateway, account_id=payment.stripe_account_id, session_id=payment.checkout_session_id)
+            try:
+                await expire_checkout(gateway, account_id=payment.stripe_account_id, session_id=payment.checkout_session_id)
+            except PaymentProviderError:
+                log.warning("checkout not expired; the next tick tries again", payment_id=str(payment.id))
+                continue
         payment.status, payment.failure_reason, payment.settled_at = "FAILED", "the booking's hold expired", now
         payment.checkout_url = None
         await session.flush()

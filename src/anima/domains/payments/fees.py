@@ -29,6 +29,7 @@ import sqlalchemy as sa
 import stripe
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from anima.billing.stripe_client import PaymentProviderError
 from anima.crypto.cipher import FieldCipher
 from anima.domains.automations import outbound
 from anima.domains.bookings import payment_holds
@@ -67,8 +68,6 @@ async def charge_off_session(gateway: ConnectGateway, *, account_id: str, custom
     """A PaymentIntent confirmed off-session on ``account_id`` with the saved card. A card error
     (declined, authentication required) is an answer, not an error. Raises PaymentProviderError
     for other refusals (nothing known to be charged)."""
-    from anima.billing.stripe_client import PaymentProviderError
-
     params: dict[str, Any] = {"amount": amount_minor, "currency": currency.lower(), "customer": customer,
                               "payment_method": payment_method, "confirm": True, "off_session": True, "metadata": metadata}
     try:
@@ -108,10 +107,14 @@ async def collect_fees(
         description = _REASONS.get(charge.reason, "Fee")
         if card is not None and gateway is not None:
             assert card.stripe_account_id and card.customer_id and card.payment_method_id
-            answer = await charge_off_session(
-                gateway, account_id=card.stripe_account_id, customer=card.customer_id, payment_method=card.payment_method_id,
-                amount_minor=charge.amount_minor, currency=charge.currency, key=fee_key(charge.booking_id, charge.reason),
-                metadata={"tenant_id": str(tenant_id), "booking_id": str(charge.booking_id), "charge_id": str(charge.id)})
+            try:
+                answer = await charge_off_session(
+                    gateway, account_id=card.stripe_account_id, customer=card.customer_id, payment_method=card.payment_method_id,
+                    amount_minor=charge.amount_minor, currency=charge.currency, key=fee_key(charge.booking_id, charge.reason),
+                    metadata={"tenant_id": str(tenant_id), "booking_id": str(charge.booking_id), "charge_id": str(charge.id)})
+            except PaymentProviderError:  # Stripe unreachable or refusing: the next tick retries with the same key
+                log.warning("fee not charged yet; the next tick tries again", booking_id=str(charge.booking_id))
+                continue
             if answer.status == "succeeded":
                 if after_charge is not None:
                     await after_charge()
