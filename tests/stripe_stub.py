@@ -3,9 +3,12 @@
 :class:`StripeStub` is a real HTTP server (``http.server`` in a thread on 127.0.0.1, random port)
 answering the endpoints Anima calls — ``POST /v1/customers``, ``/v1/checkout/sessions`` (subscription
 and payment mode), ``/v1/billing_portal/sessions``, and for Connect ``POST /v1/accounts``,
-``GET /v1/accounts/{id}``, ``POST /v1/account_links``, ``POST /v1/refunds``, and on the platform
-``POST /v1/transfers`` and ``POST /v1/transfers/{id}/reversals`` (a reversal never exceeds what is
-left of its transfer) — with the JSON shapes
+``GET /v1/accounts/{id}``, ``POST /v1/account_links``, ``POST /v1/refunds``, for booking payments
+``POST /v1/checkout/sessions/{id}/expire`` and ``POST /v1/payment_intents`` (off-session charges of a
+saved card: ``pm_card_chargeDeclined`` is declined, ``pm_card_authenticationRequired`` needs the
+client; any other payment method succeeds), and on the platform ``POST /v1/transfers`` and
+``POST /v1/transfers/{id}/reversals`` (a reversal never exceeds what is left of its transfer) — with
+the JSON shapes
 Stripe documents. A reused ``Idempotency-Key`` (per ``Stripe-Account``) replays the first answer, as
 Stripe does. The real ``stripe`` SDK
 is pointed at it through its own base-URL setting (``STRIPE_API_BASE`` → ``base_addresses``).
@@ -70,10 +73,16 @@ class StripeStub:
     transfers: dict[str, dict[str, Any]] = field(default_factory=dict)
     #: idempotency key -> the answer first given (Stripe replays the same answer for a reused key)
     idempotent: dict[str, tuple[int, dict[str, Any]]] = field(default_factory=dict)
+    #: PaymentIntents created (off-session charges), by id: each one is one charge of a card
+    payment_intents: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: where a paid payment-mode Checkout delivers its Connect events (None: ``webhook_url``)
+    connect_webhook_url: str | None = None
 
-    def serve_checkout(self, webhook_url: str) -> StripeStub:
-        """Host Checkout on the stub (see the module docstring), delivering webhooks to ``webhook_url``."""
+    def serve_checkout(self, webhook_url: str, connect_webhook_url: str | None = None) -> StripeStub:
+        """Host Checkout on the stub (see the module docstring), delivering webhooks to ``webhook_url``
+        (payment-mode sessions on a connected account: to ``connect_webhook_url``)."""
         self.webhook_url = webhook_url
+        self.connect_webhook_url = connect_webhook_url
         return self
 
     @property
@@ -121,6 +130,8 @@ class StripeStub:
                     if key:
                         stub.idempotent[replay_key] = (status, body)
                     return self._send(status, body)
+                if self.path.startswith("/v1/checkout/sessions/") and self.path.endswith("/expire"):
+                    return self._send(*_expire(stub, self.path.split("/")[4]))
                 handler = {
                     "/v1/transfers": _transfer,
                     "/v1/customers": _customer,
@@ -129,6 +140,7 @@ class StripeStub:
                     "/v1/accounts": _account,
                     "/v1/account_links": _account_link,
                     "/v1/refunds": _refund,
+                    "/v1/payment_intents": _payment_intent,
                 }.get(self.path)
                 if handler is None:
                     return self._send(404, {"error": {"type": "invalid_request_error", "message": f"Unrecognized request URL (POST: {self.path})"}})
@@ -141,10 +153,14 @@ class StripeStub:
                     stub.accounts[body["id"]] = body
                 if self.path == "/v1/transfers" and status == 200:
                     stub.transfers[body["id"]] = body
-                if key and self.path in ("/v1/accounts", "/v1/refunds", "/v1/checkout/sessions", "/v1/transfers"):
+                if key and self.path in ("/v1/accounts", "/v1/refunds", "/v1/checkout/sessions", "/v1/transfers", "/v1/payment_intents"):
                     stub.idempotent[replay_key] = (status, body)
+                if self.path == "/v1/payment_intents":
+                    intent = body if status == 200 else body["error"]["payment_intent"]
+                    stub.payment_intents[intent["id"]] = {**intent, "account": self.headers.get("Stripe-Account")}
                 if self.path == "/v1/checkout/sessions" and status == 200:
-                    stub.sessions[body["id"]] = {**body, "price": form.get("line_items[0][price]")}
+                    stub.sessions[body["id"]] = {**body, "price": form.get("line_items[0][price]"),
+                                                 "account": self.headers.get("Stripe-Account")}
                     if stub.webhook_url is not None:
                         body["url"] = f"{stub.url}/c/pay/{body['id']}"
                 self._send(status, body)
@@ -155,9 +171,14 @@ class StripeStub:
                     return self._page(404, "<h1>Not found</h1>")
                 if form.get("action") == "cancel":
                     return self._redirect(session["cancel_url"])
-                for kind, obj in _paid_events(session):
-                    payload = json.dumps(event(kind, obj, created=int(time.time())))
-                    status = _deliver(stub.webhook_url or "", payload)
+                if session.get("status") != "open":
+                    return self._page(410, "<h1>This checkout has expired</h1>")
+                session["status"] = "complete"
+                payment_mode = session.get("mode") == "payment"
+                url = (stub.connect_webhook_url or stub.webhook_url or "") if payment_mode else (stub.webhook_url or "")
+                for kind, obj in (_payment_paid_events(session) if payment_mode else _paid_events(session)):
+                    payload = json.dumps(event(kind, obj, created=int(time.time()), account=session.get("account")))
+                    status = _deliver(url, payload)
                     stub.delivered.append((kind, status))
                     if status != 200:
                         return self._page(502, f"<h1>Anima refused the {kind} webhook ({status})</h1>")
@@ -249,6 +270,10 @@ def _payment_checkout_session(form: dict[str, str]) -> tuple[int, dict[str, Any]
         return 400, {"error": {"type": "invalid_request_error", "message": "Missing required param: line_items[0][price_data]."}}
     session_id = "cs_test_" + secrets.token_hex(12)
     now = int(time.time())
+    expires = form.get("expires_at")
+    if expires is not None and (not expires.isdigit() or not now + 1800 <= int(expires) <= now + 24 * 3600):
+        return 400, {"error": {"type": "invalid_request_error", "param": "expires_at",
+                               "message": "The `expires_at` timestamp must be between 30 minutes and 24 hours from creation."}}
     return 200, {
         "id": session_id,
         "object": "checkout.session",
@@ -264,10 +289,61 @@ def _payment_checkout_session(form: dict[str, str]) -> tuple[int, dict[str, Any]
         "success_url": form.get("success_url"),
         "cancel_url": form.get("cancel_url"),
         "url": f"https://checkout.stripe.com/c/pay/{session_id}",
-        "expires_at": now + 24 * 3600,
+        "expires_at": int(form.get("expires_at") or now + 24 * 3600),
+        "customer_creation": form.get("customer_creation"),
+        "setup_future_usage": form.get("payment_intent_data[setup_future_usage]"),
         "livemode": False,
         "created": now,
     }
+
+
+def _expire(stub: StripeStub, session_id: str) -> tuple[int, dict[str, Any]]:
+    """``POST /v1/checkout/sessions/{id}/expire``: only an open session can be expired."""
+    session = stub.sessions.get(session_id)
+    if session is None:
+        return 404, {"error": {"type": "invalid_request_error", "message": f"No such checkout.session: '{session_id}'"}}
+    if session.get("status") != "open":
+        return 400, {"error": {"type": "invalid_request_error",
+                               "message": f"Only Checkout Sessions with a status in [\"open\"] can be expired; it is {session.get('status')}."}}
+    session["status"] = "expired"
+    return 200, {k: v for k, v in session.items() if k not in ("price", "account")}
+
+
+def _payment_intent(form: dict[str, str]) -> tuple[int, dict[str, Any]]:
+    """An off-session PaymentIntent confirmed at once on a saved card (see the module docstring)."""
+    amount = form.get("amount", "")
+    if not amount.isdigit() or int(amount) < 1 or not form.get("currency") or not form.get("payment_method"):
+        return 400, {"error": {"type": "invalid_request_error", "message": "Missing required param: amount."}}
+    if form.get("confirm") != "true" or form.get("off_session") != "true":
+        return 400, {"error": {"type": "invalid_request_error", "message": "this stub only confirms off-session PaymentIntents"}}
+    intent_id = "pi_" + secrets.token_hex(12)
+    method = form["payment_method"]
+    base = {"id": intent_id, "object": "payment_intent", "amount": int(amount), "currency": form["currency"],
+            "customer": form.get("customer"), "payment_method": method, "metadata": _metadata(form),
+            "created": int(time.time()), "livemode": False}
+    if method in ("pm_card_chargeDeclined", "pm_card_authenticationRequired"):
+        code = "card_declined" if method == "pm_card_chargeDeclined" else "authentication_required"
+        status = "requires_payment_method" if code == "card_declined" else "requires_action"
+        intent = {**base, "status": status, "amount_received": 0}
+        return 402, {"error": {"type": "card_error", "code": code, "message": "Your card was declined.", "payment_intent": intent}}
+    return 200, {**base, "status": "succeeded", "amount_received": int(amount)}
+
+
+def _payment_paid_events(session: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    """The Connect events of a paid payment-mode Checkout: the session completed (with a customer
+    when one was created), then its PaymentIntent succeeded (with the card kept when asked)."""
+    metadata = session.get("metadata", {})
+    now, intent = int(time.time()), "pi_" + secrets.token_hex(12)
+    saved = session.get("setup_future_usage") == "off_session" or session.get("customer_creation") == "always"
+    customer = "cus_" + secrets.token_hex(7) if saved else None
+    completed = payment_checkout_completed_object(session["id"], payment_intent=intent, amount=session["amount_total"],
+                                                  currency=session["currency"], metadata=metadata, created=now)
+    completed["customer"] = customer
+    succeeded = payment_intent_object(intent, status="succeeded", amount=session["amount_total"], currency=session["currency"],
+                                      metadata=metadata, created=now)
+    succeeded["customer"] = customer
+    succeeded["payment_method"] = "pm_" + secrets.token_hex(8)
+    return [("checkout.session.completed", completed), ("payment_intent.succeeded", succeeded)]
 
 
 def _account(form: dict[str, str]) -> tuple[int, dict[str, Any]]:
@@ -423,6 +499,8 @@ _PAGE = """<!doctype html>
 def _checkout_page(session: dict[str, Any]) -> str:
     """The stub's Checkout page: what is bought, a Pay button and a Cancel button."""
     tier = html.escape(session.get("metadata", {}).get("tier", "?"))
+    if session.get("mode") == "payment":
+        tier = html.escape(f"{session['amount_total']} {session['currency'].upper()} (minor units) on {session.get('account')}")
     return (
         f"<h1>Pay for Anima {tier}</h1><p>Test payment: nothing is charged. Stripe would ask for a card here.</p>"
         f'<form method="post"><button type="submit" name="action" value="pay">Pay</button> '

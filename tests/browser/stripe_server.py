@@ -35,7 +35,7 @@ def paid_server(db: Database, tmp_path_factory: pytest.TempPathFactory) -> Itera
     stub = StripeStub().start()
     try:
         with running_server(db, tmp_path_factory.mktemp("paid-server"), **stripe_environ(), STRIPE_API_BASE=stub.url) as running:
-            stub.serve_checkout(f"{running.base}/api/v1/billing/webhooks/stripe")
+            stub.serve_checkout(f"{running.base}/api/v1/billing/webhooks/stripe", f"{running.base}/api/v1/payments/webhooks/stripe")
             yield PaidServer(running, stub)
     finally:
         stub.stop()

@@ -131,7 +131,8 @@ async def test_stage_timeout_is_listed_for_when_it_falls_due(client, db):
         from anima.jobs.handlers import tenant_tick
 
         assert await tenant_tick({"anima": svc}, tenant_id=tid) == {
-            "delays": 0, "stage_timeouts": 1, "booking_offers": 0, "lead_ghosts": 0, "booking_notices": 0}
+            "delays": 0, "stage_timeouts": 1, "booking_offers": 0, "lead_ghosts": 0, "booking_notices": 0,
+            "checkouts_expired": 0, "charged": 0, "links": 0}
     assert (await work_rows(db, [tid], "tick"))[tid] == []  # reported: nothing left to do
 
 

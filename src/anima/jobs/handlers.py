@@ -144,6 +144,7 @@ async def tenant_tick(ctx: dict[str, Any], *, tenant_id: int) -> dict[str, int]:
     occurrences swept, "booking_notices": handled}``."""
     from anima.domains.automations.engine import resume_due
     from anima.domains.bookings.seats import sweep_lapsed
+    from anima.domains.payments.fees import payments_tick
     from anima.domains.leads.ghosts import emit_ghosts
     from anima.domains.patients.stage_timeouts import emit_stage_timeouts
 
@@ -160,9 +161,11 @@ async def tenant_tick(ctx: dict[str, Any], *, tenant_id: int) -> dict[str, int]:
         ghosts = await emit_ghosts(tj.session)
         lapsed = await sweep_lapsed(tj.session)
         await note_next_tick(tj.session)
+    async with tenant_transaction(ctx, tenant_id) as tj:  # lapsed holds' Checkouts expired, fees collected once
+        paid = await payments_tick(tj, runtime_of(ctx).settings)
     notices = await booking_notices(ctx, tenant_id)
     return {"delays": delays, "stage_timeouts": timeouts, "booking_offers": lapsed, "lead_ghosts": ghosts,
-            "booking_notices": notices}
+            "booking_notices": notices, **paid}
 
 
 async def booking_notices(holder: Any, tenant_id: int) -> int:

@@ -224,6 +224,9 @@ class BookingCharge(UUIDKey, Timestamps, TenantBase):
     currency: Mapped[str | None] = mapped_column(String(3), nullable=True)
     credits: Mapped[int] = mapped_column(Integer, default=0)
     status: Mapped[str] = mapped_column(String(12), default="TO_COLLECT")
+    #: the payment that collects it (an off-session charge, or a request sent with a pay link);
+    #: set once, by payments (:mod:`anima.domains.payments.fees`)
+    payment_id: Mapped[uuid.UUID | None] = mapped_column(GUID, nullable=True)
 
 
 class ReminderSetting(UUIDKey, Timestamps, TenantBase):

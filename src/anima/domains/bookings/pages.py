@@ -40,7 +40,8 @@ from litestar.response import Response, Template
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from anima.crypto.cipher import FieldCipher
-from anima.domains.bookings import calendar_pages, confirm_pages, feeds, links, policies, public, services
+from anima.domains.bookings import calendar_pages, confirm_pages, feeds, links, payment_pages, policies, public, services
+from anima.domains.payments import booking_checkout
 from anima.domains.bookings.calendar_pages import clock
 from anima.domains.bookings.ics import booking_calendar
 from anima.domains.bookings.models import Booking
@@ -156,7 +157,8 @@ def _google_busy(runtime: Runtime, session: AsyncSession, practice: Practice) ->
 
 
 async def _wizard(request: Request[Any, Any, Any], session: AsyncSession, practice: Practice, params: dict[str, str | None],
-                  runtime: Runtime, *, form: FormState | None = None, status: int = 200, unavailable: bool = False) -> Template:
+                  runtime: Runtime, *, form: FormState | None = None, status: int = 200, unavailable: bool = False,
+                  pay_on: bool = False) -> Template:
     slug, language = practice.tenant.slug, practice.language
     zone = _zone(params.get("zone"), practice.zone)
     base = {"language": language, "time_zone": zone, "status": status, "practice": practice, "zone": zone,
@@ -193,7 +195,8 @@ async def _wizard(request: Request[Any, Any, Any], session: AsyncSession, practi
     moment = await _moment(session, start, therapist_id, language, zone, practice.zone)
     form = form or FormState(values={"time_zone": zone})
     return render("bookings/public_details.html", service=service, therapist_name=therapist_name, step=step, moment=moment,
-                  form=form, zones=zone_groups(str(form.value("time_zone")) or zone), **base)
+                  form=form, zones=zone_groups(str(form.value("time_zone")) or zone),
+                  pay=await payment_pages.pay_terms(session, service, pay_on), **base)
 
 
 @get("/p/{slug:str}/book", name="bookings:public-wizard", include_in_schema=False)
@@ -202,14 +205,17 @@ async def wizard_page(
     zone: _TEXT = None, from_: Annotated[str | None, Parameter(query="from", max_length=20)] = None, start: _TEXT = None,
 ) -> Template:
     """The wizard's step the query reaches (see the module docstring)."""
+    pay_on = await booking_checkout.payments_on(db_session, runtime.settings, slug)
     practice = await _practice(request, db_session, slug)
     params = {"service": service, "therapist": therapist, "zone": zone, "from": from_, "start": start}
-    return await _wizard(request, db_session, practice, params, runtime)
+    return await _wizard(request, db_session, practice, params, runtime, pay_on=pay_on)
 
 
 @post("/p/{slug:str}/book", name="bookings:public-book", include_in_schema=False)
 async def book_submit(request: Request[Any, Any, Any], runtime: Runtime, db_session: AsyncSession, slug: str) -> Response[Any]:
-    """Book the chosen start for the client; on success the manage page opens."""
+    """Book the chosen start for the client; on success the manage page opens (or, for a service
+    paid online while the practice takes card payments, the pay link to Checkout)."""
+    pay_on = await booking_checkout.payments_on(db_session, runtime.settings, slug)
     practice = await _practice(request, db_session, slug)
     values = await read_form(request)
     params = {k: values.get(k) for k in ("service", "therapist", "zone", "start")}
@@ -221,15 +227,20 @@ async def book_submit(request: Request[Any, Any, Any], runtime: Runtime, db_sess
     if values.get("therapist") and values.get("therapist") != "any":
         fields["therapist_id"] = values["therapist"]
     body, form = parse(public.SelfBooking, fields, booleans=("consent",), language=practice.language)
-    form.values = {**typed, "consent": "consent" if values.get("consent") else ""}
+    form.values = {**typed, "consent": "consent" if values.get("consent") else "", "save_card": "1" if values.get("save_card") else ""}
     if body is None:
-        return await _wizard(request, db_session, practice, params, runtime, form=form, status=422)
+        return await _wizard(request, db_session, practice, params, runtime, form=form, status=422, pay_on=pay_on)
+    chosen = await db_session.get(Service, body.service_id)
+    pay_now = pay_on and chosen is not None and booking_checkout.due_for(chosen) > 0
     address = client_address(request)
     try:
         await runtime.rate_limiter.hit("book", "address", address)
         cipher = FieldCipher(runtime.keyring, db_session, practice.tenant.id)
         booking = await public.self_book(db_session, cipher, body, tenant_id=practice.tenant.id, tier=practice.tenant.tier,
-                                         client_address=address)
+                                         client_address=address, pay_minutes=booking_checkout.HOLD_MINUTES if pay_now else None)
+        if pay_now:
+            assert chosen is not None
+            payment = await booking_checkout.start(db_session, booking, chosen, save_card=bool(values.get("save_card")))
     except Problem as problem:
         await db_session.rollback()
         practice = await _practice(request, db_session, slug)
@@ -238,8 +249,10 @@ async def book_submit(request: Request[Any, Any, Any], runtime: Runtime, db_sess
         if problem.kind == "plan-limit-reached":
             return await _wizard(request, db_session, practice, params, runtime, status=problem.status, unavailable=True)
         return await _wizard(request, db_session, practice, params, runtime, form=form.show(problem, practice.language),
-                             status=problem.status)
+                             status=problem.status, pay_on=pay_on)
     await db_session.commit()
+    if pay_now:  # to Checkout through the pay link (which answers 303 to Stripe)
+        return _private(see_other(request, f"/api/v1/pay/{practice.tenant.slug}/{payment.pay_token}"))
     settings = runtime.settings
     path = links.manage_path(settings.secret_key, practice.tenant.slug, practice.tenant.id, booking.id)
     return _private(see_other(request, f"{path}?booked=1&zone={quote(body.time_zone)}"))
@@ -363,5 +376,5 @@ async def feed_ics(request: Request[Any, Any, Any], db_session: AsyncSession, sl
 
 PAGE_HANDLERS: list[Any] = [
     wizard_page, book_submit, manage_page, cancel_submit, move_submit, manage_ics, feed_ics, *calendar_pages.PAGE_HANDLERS,
-    *confirm_pages.PAGE_HANDLERS,
+    *confirm_pages.PAGE_HANDLERS, *payment_pages.PAGE_HANDLERS,
 ]

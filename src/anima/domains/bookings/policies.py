@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from anima.domains.bookings.models import Booking, BookingCharge, CancellationPolicy, Occurrence
 from anima.domains.bookings.schemas import ChargeOut, PolicyBody, PolicyOut
 from anima.domains.catalog.models import Service
+from anima.events.due_work import WorkKind, note_due
 from anima.problems import InvalidInput
 
 #: the whole price in basis points
@@ -96,6 +97,8 @@ async def _record(session: AsyncSession, booking: Booking, reason: str, kind: st
         currency=currency if kind != "CREDIT" else None, credits=value if kind == "CREDIT" else 0, status="TO_COLLECT",
     ).on_conflict_do_nothing(constraint="uq_booking_charges_booking").returning(BookingCharge.id)
     charge_id = (await session.execute(stmt)).scalar()
+    if charge_id and kind in ("FIXED", "SHARE") and amount > 0:
+        await note_due(session, WorkKind.TICK)  # payments collect it in the next tick
     return await session.get(BookingCharge, charge_id) if charge_id else None
 
 

@@ -121,8 +121,10 @@ async def _existing_patient(session: AsyncSession, cipher: FieldCipher, email: s
 
 
 async def self_book(session: AsyncSession, cipher: FieldCipher, data: SelfBooking, *, tenant_id: int, tier: str,
-                    client_address: str | None = None, now: datetime.datetime | None = None) -> Booking:
-    """Book ``data`` for the client (see the module docstring); returns the CONFIRMED booking.
+                    client_address: str | None = None, now: datetime.datetime | None = None,
+                    pay_minutes: int | None = None) -> Booking:
+    """Book ``data`` for the client (see the module docstring); returns the CONFIRMED booking, or
+    with ``pay_minutes`` the booking HELD that long for its online payment (payments confirm it).
 
     Raises:
         InvalidInput: consent (must be given), time_zone, email, names, phone, service_id,
@@ -153,9 +155,10 @@ async def self_book(session: AsyncSession, cipher: FieldCipher, data: SelfBookin
     else:
         patient_id = patient.id
     hold = HoldRequest(patient_id=patient_id, service_id=service.id, starts_at=starts_at, therapist_id=data.therapist_id,
-                       hold_minutes=HOLD_MINUTES)
+                       hold_minutes=pay_minutes or HOLD_MINUTES)
     booking = await services.hold(session, PUBLIC_CALLER, hold, now=now)
-    booking = await services.confirm(session, PUBLIC_CALLER, booking.id, now=now)
+    if pay_minutes is None:
+        booking = await services.confirm(session, PUBLIC_CALLER, booking.id, now=now)
     await record(session, actor, "booking.self_booked", patient_id=patient_id, booking_id=str(booking.id), conversion=how,
                  consent=True)
     return booking

@@ -53,6 +53,11 @@ class Service(UUIDKey, Timestamps, TenantBase):
         CheckConstraint("min_notice_minutes BETWEEN 0 AND 525600", name="notice_range"),
         CheckConstraint("horizon_days BETWEEN 1 AND 730", name="horizon_range"),
         CheckConstraint("slot_step_minutes BETWEEN 5 AND 1440", name="step_range"),
+        CheckConstraint("pay_online IN ('NONE','FULL','DEPOSIT')", name="pay_online_valid"),
+        CheckConstraint(
+            "(pay_online = 'DEPOSIT') = ((deposit_minor IS NULL) <> (deposit_share_bp IS NULL))"
+            " AND (deposit_minor IS NULL OR deposit_minor BETWEEN 1 AND price_minor)"
+            " AND (deposit_share_bp IS NULL OR deposit_share_bp BETWEEN 1 AND 10000)", name="deposit_valid"),
     )
 
     name: Mapped[str] = mapped_column(String(120))
@@ -76,6 +81,12 @@ class Service(UUIDKey, Timestamps, TenantBase):
     min_notice_minutes: Mapped[int] = mapped_column(Integer, default=120, server_default="120")
     horizon_days: Mapped[int] = mapped_column(Integer, default=90, server_default="90")
     slot_step_minutes: Mapped[int] = mapped_column(Integer, default=15, server_default="15")
+    #: what a client pays online when self-booking (while the practice takes card payments):
+    #: NONE (pay later, at the practice), FULL (the price) or DEPOSIT (``deposit_minor`` minor
+    #: units, or ``deposit_share_bp`` basis points of the price rounded half up; exactly one)
+    pay_online: Mapped[str] = mapped_column(String(8), default="NONE", server_default="NONE")
+    deposit_minor: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    deposit_share_bp: Mapped[int | None] = mapped_column(Integer, nullable=True)
 
     therapists: Mapped[list[StaffMember]] = relationship(secondary=service_therapists, lazy="selectin")
 

@@ -74,6 +74,18 @@ def price_to_minor(text: str, currency: str, language: str) -> tuple[int | None,
     return minor, None
 
 
+def percent_to_bp(text: str) -> int | None:
+    """A typed percentage (``"30"``, ``"12.5"``, ``"12,5"``) as basis points, or None when it is
+    not a number with at most two decimals from 0.01 to 100."""
+    import re
+
+    match = re.fullmatch(r"(\d{1,3})(?:[.,](\d{1,2}))?", text)
+    if match is None:
+        return None
+    bp = int(match.group(1)) * 100 + int((match.group(2) or "0").ljust(2, "0"))
+    return bp if 1 <= bp <= 10_000 else None
+
+
 def minor_to_price(amount: int, currency: str) -> str:
     """``amount`` minor units as the form shows it (``6000`` EUR -> ``"60.00"``)."""
     digits = get_currency_precision(currency)
@@ -88,13 +100,31 @@ def _show(form: FormState, problem: Problem, language: str) -> FormState:
             form.errors[error["field"]] = gettext(language, sentence)
     if "price_minor" in form.errors:
         form.errors.setdefault("price", form.errors.pop("price_minor"))
+    for api, shown in (("deposit_minor", "deposit"), ("deposit_share_bp", "deposit_percent")):
+        if api in form.errors:
+            form.errors.setdefault(shown, form.errors.pop(api))
     return form
 
 
 def _read(values: dict[str, Any], language: str, *, update: bool) -> tuple[dict[str, Any], dict[str, str]]:
     """The form's values as the schema's fields (the price in minor units) and the price's own error."""
-    data = {k: v for k, v in values.items() if k not in ("price", "therapist_ids")}
+    data = {k: v for k, v in values.items() if k not in ("price", "therapist_ids", "deposit", "deposit_percent")}
     errors: dict[str, str] = {}
+    deposit = str(values.get("deposit", "") or "").strip()
+    percent = str(values.get("deposit_percent", "") or "").strip()
+    data["deposit_minor"] = data["deposit_share_bp"] = None
+    if deposit:
+        minor, error = price_to_minor(deposit, str(values.get("currency", "")).strip(), language)
+        if error:
+            errors["deposit"] = error
+        else:
+            data["deposit_minor"] = minor
+    if percent:
+        bp = percent_to_bp(percent)
+        if bp is None:
+            errors["deposit_percent"] = gettext(language, "Enter a percentage from 0.01 to 100, such as 30.")
+        else:
+            data["deposit_share_bp"] = bp
     price = str(values.get("price", "")).strip()
     if price:
         minor, error = price_to_minor(price, str(values.get("currency", "")).strip(), language)
@@ -196,6 +226,9 @@ def _values_of(service: Any) -> dict[str, Any]:
         "currency": service.currency, "capacity": "" if service.capacity is None else str(service.capacity),
         "location": service.location, "location_detail": service.location_detail, "active": "on" if service.active else "",
         "public_booking": "on" if service.public_booking else "",
+        "pay_online": service.pay_online,
+        "deposit": "" if service.deposit_minor is None else minor_to_price(service.deposit_minor, service.currency),
+        "deposit_percent": "" if service.deposit_share_bp is None else f"{service.deposit_share_bp / 100:g}",
     }
 
 

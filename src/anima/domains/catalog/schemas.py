@@ -24,6 +24,9 @@ Buffer = Annotated[int, msgspec.Meta(ge=0, le=1440, description="minutes of the 
 Notice = Annotated[int, msgspec.Meta(ge=0, le=525600, description="least minutes between booking and start, 0 to 525,600")]
 Horizon = Annotated[int, msgspec.Meta(ge=1, le=730, description="days ahead a booking may start, 1 to 730")]
 Step = Annotated[int, msgspec.Meta(ge=5, le=1440, description="minutes between offered start times, 5 to 1,440")]
+PayOnline = Literal["NONE", "FULL", "DEPOSIT"]
+DepositMinor = Annotated[int, msgspec.Meta(ge=1, le=100_000_000, description="a fixed deposit in minor units, at most the price")]
+DepositShare = Annotated[int, msgspec.Meta(ge=1, le=10_000, description="a deposit as basis points of the price, 1 to 10,000 (rounded half up)")]
 
 
 class ServiceCreate(RequestBody):
@@ -39,12 +42,18 @@ class ServiceCreate(RequestBody):
     location_detail: LocationDetail = ""
     active: bool = True
     public_booking: bool = True
+    pay_online: str = "NONE"
+    deposit_minor: int | None = None
+    deposit_share_bp: int | None = None
     therapist_ids: list[uuid.UUID] = []
     buffer_before_minutes: Buffer = 0
     buffer_after_minutes: Buffer = 0
     min_notice_minutes: Notice = 120
     horizon_days: Horizon = 90
     slot_step_minutes: Step = 15
+    pay_online: PayOnline = "NONE"
+    deposit_minor: DepositMinor | None = None
+    deposit_share_bp: DepositShare | None = None
 
 
 class ServiceUpdate(RequestBody, omit_defaults=True):
@@ -65,6 +74,9 @@ class ServiceUpdate(RequestBody, omit_defaults=True):
     min_notice_minutes: Notice | msgspec.UnsetType = msgspec.UNSET
     horizon_days: Horizon | msgspec.UnsetType = msgspec.UNSET
     slot_step_minutes: Step | msgspec.UnsetType = msgspec.UNSET
+    pay_online: PayOnline | msgspec.UnsetType = msgspec.UNSET
+    deposit_minor: DepositMinor | None | msgspec.UnsetType = msgspec.UNSET
+    deposit_share_bp: DepositShare | None | msgspec.UnsetType = msgspec.UNSET
 
 
 class TherapistAssignment(RequestBody):
@@ -98,3 +110,6 @@ class ServiceOut(msgspec.Struct):
     horizon_days: int = 90
     slot_step_minutes: int = 15
     public_booking: bool = True
+    pay_online: str = "NONE"
+    deposit_minor: int | None = None
+    deposit_share_bp: int | None = None

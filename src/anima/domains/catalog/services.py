@@ -75,7 +75,27 @@ def to_out(service: Service) -> ServiceOut:
         horizon_days=service.horizon_days,
         slot_step_minutes=service.slot_step_minutes,
         public_booking=service.public_booking,
+        pay_online=service.pay_online,
+        deposit_minor=service.deposit_minor,
+        deposit_share_bp=service.deposit_share_bp,
     )
+
+
+def check_payment_rules(pay_online: str, price_minor: int, deposit_minor: int | None, deposit_share_bp: int | None) -> None:
+    """What a client pays online: NONE and FULL take no deposit; DEPOSIT takes exactly one of a
+    fixed ``deposit_minor`` (1..price) or ``deposit_share_bp`` (1..10000); FULL and DEPOSIT need a
+    price above 0. Raises InvalidInput naming the field and the rule."""
+    if pay_online != "DEPOSIT":
+        for field, value in (("deposit_minor", deposit_minor), ("deposit_share_bp", deposit_share_bp)):
+            if value is not None:
+                raise InvalidInput.field(field, "deposit-only", "a deposit is set only when pay_online is DEPOSIT")
+    else:
+        if (deposit_minor is None) == (deposit_share_bp is None):
+            raise InvalidInput.field("deposit_minor", "one-deposit", "a DEPOSIT needs exactly one of deposit_minor or deposit_share_bp")
+        if deposit_minor is not None and deposit_minor > price_minor:
+            raise InvalidInput.field("deposit_minor", "within-price", "a deposit is at most the price")
+    if pay_online != "NONE" and price_minor <= 0:
+        raise InvalidInput.field("pay_online", "priced", "a free service has nothing to pay online")
 
 
 def _check_rules(kind: str, capacity: int | None, currency: str) -> None:
@@ -119,6 +139,7 @@ async def create_service(session: AsyncSession, data: ServiceCreate, *, tenant_i
         InvalidInput: currency or capacity rules; LimitReached: the plan's active services are used up.
     """
     _check_rules(data.kind, data.capacity, data.currency)
+    check_payment_rules(data.pay_online, data.price_minor, data.deposit_minor, data.deposit_share_bp)
     if data.active:
         await _ensure_active_service_slot(session, tenant_id, tier)
     therapists = await _therapists(session, data.therapist_ids)
@@ -186,6 +207,16 @@ async def update_service(
     if "kind" in changes and kind == "ONE_ON_ONE" and "capacity" not in changes:
         capacity = changes["capacity"] = None
     _check_rules(kind, capacity, changes.get("currency", service.currency))
+    pay_online = changes.get("pay_online", service.pay_online)
+    if pay_online != "DEPOSIT":  # leaving DEPOSIT clears the deposit unless one is sent (then refused)
+        changes.setdefault("deposit_minor", None)
+        changes.setdefault("deposit_share_bp", None)
+    elif "deposit_minor" in changes and changes["deposit_minor"] is not None:
+        changes.setdefault("deposit_share_bp", None)  # a new kind of deposit replaces the other
+    elif "deposit_share_bp" in changes and changes["deposit_share_bp"] is not None:
+        changes.setdefault("deposit_minor", None)
+    check_payment_rules(pay_online, changes.get("price_minor", service.price_minor),
+                        changes.get("deposit_minor", service.deposit_minor), changes.get("deposit_share_bp", service.deposit_share_bp))
     for key, value in changes.items():
         setattr(service, key, value)
     await session.flush()

@@ -31,7 +31,7 @@ from anima.billing.stripe_client import InvalidWebhook, PaymentsNotConfigured, v
 from anima.crypto.cipher import FieldCipher
 from anima.domains.invoices.services import paid_by_payment
 from anima.domains.payments.transfers import after_refund
-from anima.domains.payments import connect
+from anima.domains.payments import booking_checkout, connect
 from anima.domains.payments import earnings as earnings_rules
 from anima.domains.payments.getting_paid import ROUTES as GETTING_PAID_ROUTES
 from anima.domains.settings.services import get_settings
@@ -171,9 +171,11 @@ class PayLinkController(Controller):
         if scoped is None:
             raise NotFound("no such payment link")
         payment = await rules.by_token(db_session, token, lock=True)
+        success, cancel = (await booking_checkout.return_urls(db_session, settings, practice, tenant_id, payment)
+                           or (back + "?paid=1", back + "?cancelled=1"))  # a booking's hold: back to its own pages
         url = await rules.open_checkout(
             db_session, gateway, payment, account_id=account.stripe_account_id, tier=scoped.tier,
-            success_url=back + "?paid=1", cancel_url=back + "?cancelled=1", tenant_id=tenant_id,
+            success_url=success, cancel_url=cancel, tenant_id=tenant_id,
         )
         return Redirect(url, status_code=HTTP_303_SEE_OTHER)
 
@@ -189,7 +191,8 @@ class ConnectWebhookController(Controller):
         payload = await request.body()
         event = verify_webhook(payload, request.headers.get("stripe-signature"), runtime.settings)
         try:
-            result = await process_connect_event(db_session, event, runtime.settings)
+            gateway = connect_gateway_for(runtime.settings) if runtime.settings.payments_configured else None
+            result = await process_connect_event(db_session, event, runtime.settings, gateway=gateway)
         except MalformedConnectEvent as exc:
             field, _, message = str(exc).partition(": ")
             raise InvalidWebhook(f"the event is malformed: {exc}", errors=[

@@ -156,3 +156,27 @@ class BookingTransfer(TenantBase):
     stripe_transfer_id: Mapped[str | None] = mapped_column(String(255), nullable=True)
     created_at: Mapped[datetime.datetime] = mapped_column(DateTimeUTC(timezone=True), default=utcnow, server_default=func.now())
     updated_at: Mapped[datetime.datetime] = mapped_column(DateTimeUTC(timezone=True), default=utcnow, server_default=func.now())
+
+
+class SavedCard(UUIDKey, Timestamps, TenantBase):
+    """A client's consent to keep the card of a booking's Checkout for late-cancellation and
+    no-show fees, and what Stripe said of that card.
+
+    Written when the client ticks the box (``consented_at``, ``consent_version``: the wording's
+    version, the booking and the payment request); ``customer_id`` and ``payment_method_id`` (on
+    the practice's account ``stripe_account_id``) come later from the payment's webhooks."""
+
+    __tablename__ = "saved_cards"
+    __table_args__ = (
+        Index("uq_saved_cards_payment", "payment_id", unique=True),
+        Index("ix_saved_cards_patient", "patient_id", "created_at"),
+    )
+
+    patient_id: Mapped[uuid.UUID] = mapped_column(GUID, ForeignKey("patients.id", ondelete="CASCADE"))
+    booking_id: Mapped[uuid.UUID] = mapped_column(GUID)
+    payment_id: Mapped[uuid.UUID] = mapped_column(GUID, ForeignKey("payment_requests.id", ondelete="CASCADE"))
+    consented_at: Mapped[datetime.datetime] = mapped_column(DateTimeUTC(timezone=True))
+    consent_version: Mapped[str] = mapped_column(String(20))
+    stripe_account_id: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    customer_id: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    payment_method_id: Mapped[str | None] = mapped_column(String(255), nullable=True)

@@ -173,6 +173,10 @@ async def open_checkout(
     if payment.status != "PENDING":
         raise Conflict(f"this payment is already {payment.status}", extra={"state": payment.status})
     now = datetime.datetime.now(datetime.UTC)
+    extra = None
+    if payment.booking_id is not None:  # a booking's payment: its hold's rules (anima.domains.payments.booking_checkout)
+        from anima.domains.payments.booking_checkout import checkout_extra
+        extra = await checkout_extra(session, payment, now=now)
     if (payment.checkout_url and payment.stripe_account_id == account_id and payment.checkout_expires_at
             and payment.checkout_expires_at > now + _CHECKOUT_MARGIN):
         return payment.checkout_url
@@ -182,7 +186,7 @@ async def open_checkout(
         account_id=account_id, idempotency_key=f"anima-checkout-{payment.id}-{attempt}", amount_minor=payment.amount_minor,
         currency=payment.currency, description=payment.description, application_fee_minor=fee,
         metadata={"tenant_id": str(tenant_id), "payment_id": str(payment.id)},
-        success_url=success_url, cancel_url=cancel_url,
+        success_url=success_url, cancel_url=cancel_url, extra=extra,
     )
     payment.checkout_attempt = attempt
     payment.checkout_session_id = checkout.id

@@ -116,8 +116,10 @@ class ConnectGateway:
     async def create_payment_checkout(
         self, *, account_id: str, idempotency_key: str, amount_minor: int, currency: str, description: str,
         application_fee_minor: int, metadata: dict[str, str], success_url: str, cancel_url: str,
+        extra: dict[str, Any] | None = None,
     ) -> PaymentCheckout:
-        """A payment-mode Checkout Session on ``account_id`` for one line of ``amount_minor``."""
+        """A payment-mode Checkout Session on ``account_id`` for one line of ``amount_minor``;
+        ``extra``: more parameters (``payment_intent_data`` merged), e.g. a booking's ``expires_at``."""
         params: dict[str, Any] = {
             "mode": "payment",
             "client_reference_id": metadata.get("payment_id"),
@@ -133,6 +135,11 @@ class ConnectGateway:
         }
         if application_fee_minor > 0:
             params["payment_intent_data"]["application_fee_amount"] = application_fee_minor
+        for key, value in (extra or {}).items():
+            if key == "payment_intent_data":
+                params["payment_intent_data"].update(value)
+            else:
+                params[key] = value
         try:
             session = await self.client.v1.checkout.sessions.create_async(
                 params, {"stripe_account": account_id, "idempotency_key": idempotency_key}  # type: ignore[arg-type]

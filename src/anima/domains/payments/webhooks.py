@@ -36,8 +36,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from anima.billing.models import ConnectEvent
 from anima.domains.payments.connect import apply_state, tenant_of_account
+from anima.domains.payments.booking_checkout import after_outcome
 from anima.domains.payments.services import StripeOutcome, apply_stripe_outcome
-from anima.domains.payments.stripe_connect import account_state
+from anima.domains.payments.stripe_connect import ConnectGateway, account_state
 from anima.logs import get_logger
 from anima.tenancy.scope import enter_tenant
 
@@ -152,11 +153,15 @@ async def _transfer_reversed(session: AsyncSession, report: ConnectReport) -> st
     return "processed"
 
 
-async def process_connect_event(session: AsyncSession, event: dict[str, Any], settings: Any = None) -> str:
+async def process_connect_event(
+    session: AsyncSession, event: dict[str, Any], settings: Any = None, *, gateway: ConnectGateway | None = None
+) -> str:
     """Apply one verified Connect event (see the module docstring) in ``session``, a platform
     transaction that this may leave entered into the tenant; the caller commits. With the
     deployment's ``settings``, a refund of a completed booking's payment also takes back what it
     removes from the therapist's transferred share (:func:`anima.domains.payments.transfers.after_stripe_refund`).
+    ``gateway`` refunds a booking's payment that arrived after its hold lapsed
+    (:func:`anima.domains.payments.booking_checkout.after_outcome`).
 
     Returns ``processed``, ``duplicate``, ``ignored`` or ``unmatched``.
 
@@ -203,5 +208,6 @@ async def process_connect_event(session: AsyncSession, event: dict[str, Any], se
         if outcome.kind == "succeeded" and outcome.payment_id is not None:
             await activate_paid_sale(session, outcome.payment_id)
             await paid_by_payment(session, outcome.payment_id)
+        await after_outcome(session, gateway, outcome, report.obj)
         log.info("connect payment event", event_type=report.type, event_id=report.event_id, tenant_id=tenant_id, result=result)
     return "processed"
