@@ -8,7 +8,7 @@
   returned or outside), with what was transferred and reversed.
 
 Revision ID: d2e3f4a50016
-Revises: p7e8f9a00013
+Revises: c1d2e3f40015
 Create Date: 2026-12-01 05:45:00.000000
 
 """
@@ -21,7 +21,7 @@ import advanced_alchemy.types
 
 # revision identifiers, used by Alembic.
 revision: str = 'd2e3f4a50016'
-down_revision: Union[str, Sequence[str], None] = 'p7e8f9a00013'
+down_revision: Union[str, Sequence[str], None] = 'c1d2e3f40015'
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
 
