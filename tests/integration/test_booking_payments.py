@@ -368,3 +368,28 @@ async def test_without_a_kept_card_or_when_it_is_declined_the_fee_gets_a_pay_lin
     for body in paid_events(stripe_stub, fee_payment, account, customer=None):
         await post_connect(paid_client, body)
     assert await in_tenant(db, p.org.slug, "SELECT status FROM booking_charges WHERE booking_id = :b", {"b": no_card}) == [("COLLECTED",)]
+
+
+async def test_a_client_whose_package_covers_the_service_books_on_a_credit_not_through_checkout(paid_client, paid_browser, stripe_stub, db):
+    p, _ = await paid_practice(paid_client, db)
+    slug, service_id = p.org.slug, p.service["id"]
+    free = await slots(paid_client, p, day_ahead(6))
+    email = f"credit{now()}@example.org"
+    first = await book(paid_browser, slug, details(service_id, free[0]["starts_at"].replace("+00:00", "Z"), email=email))
+    assert first.status_code == 303 and first.headers["location"].startswith(f"/api/v1/pay/{slug}/")  # no package yet: pays
+    [(patient_id,)] = await in_tenant(db, slug, "SELECT patient_id::text FROM bookings")
+    package = await paid_client.post(f"{p.base}/packages", json={
+        "name": "5 sessions", "sessions": 5, "validity_days": 90, "service_ids": [service_id],
+        "prices": [{"currency": "EUR", "amount_minor": 25000}]}, headers=p.org.headers)
+    assert package.status_code == 201, package.text
+    sale = await paid_client.post(f"{p.base}/packages/{package.json()['id']}/sales", json={"patient_id": patient_id, "currency": "EUR"},
+                                  headers=p.org.headers)
+    assert sale.status_code == 201, sale.text
+
+    second = await book(paid_browser, slug, details(service_id, free[6]["starts_at"].replace("+00:00", "Z"), email=email))
+    assert second.status_code == 303 and "/api/v1/pay/" not in second.headers["location"], second.headers
+    rows = await in_tenant(db, slug, "SELECT status, payment_id IS NULL FROM bookings ORDER BY starts_at")
+    assert rows == [("HELD", False), ("CONFIRMED", True)]
+    assert await in_tenant(db, slug, "SELECT count(*) FROM payment_requests WHERE booking_id IS NOT NULL") == [(1,)]
+    balance = await paid_client.get(f"{p.base}/credits/patients/{patient_id}", headers=p.org.headers)
+    assert balance.json()["balance"] == 4

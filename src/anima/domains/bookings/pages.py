@@ -238,6 +238,7 @@ async def book_submit(request: Request[Any, Any, Any], runtime: Runtime, db_sess
         cipher = FieldCipher(runtime.keyring, db_session, practice.tenant.id)
         booking = await public.self_book(db_session, cipher, body, tenant_id=practice.tenant.id, tier=practice.tenant.tier,
                                          client_address=address, pay_minutes=booking_checkout.HOLD_MINUTES if pay_now else None)
+        pay_now = pay_now and booking.status == "HELD"  # not when a package credit paid for it
         if pay_now:
             assert chosen is not None
             payment = await booking_checkout.start(db_session, booking, chosen, save_card=bool(values.get("save_card")))

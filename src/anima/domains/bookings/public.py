@@ -43,6 +43,7 @@ from anima.domains.bookings.schemas import HoldRequest
 from anima.domains.catalog.models import Scheduling, Service
 from anima.domains.leads import conversion
 from anima.domains.leads import services as leads
+from anima.domains.packages import booking_credits
 from anima.domains.patients.models import Patient
 from anima.domains.staff.models import StaffMember
 from anima.identity.models import Role
@@ -124,7 +125,9 @@ async def self_book(session: AsyncSession, cipher: FieldCipher, data: SelfBookin
                     client_address: str | None = None, now: datetime.datetime | None = None,
                     pay_minutes: int | None = None) -> Booking:
     """Book ``data`` for the client (see the module docstring); returns the CONFIRMED booking, or
-    with ``pay_minutes`` the booking HELD that long for its online payment (payments confirm it).
+    with ``pay_minutes`` the booking HELD that long for its online payment (payments confirm it) —
+    unless a package of the client's with credits left covers the service: then the booking is
+    confirmed at once and uses a credit instead (the caller sends to Checkout only a HELD booking).
 
     Raises:
         InvalidInput: consent (must be given), time_zone, email, names, phone, service_id,
@@ -154,6 +157,8 @@ async def self_book(session: AsyncSession, cipher: FieldCipher, data: SelfBookin
         patient_id, how = lead.patient_id, "discovery-auto-conversion"
     else:
         patient_id = patient.id
+        if pay_minutes is not None and (await booking_credits.credits_for(session, patient_id, service.id, at=now))[1] > 0:
+            pay_minutes = None  # a package credit pays for it
     hold = HoldRequest(patient_id=patient_id, service_id=service.id, starts_at=starts_at, therapist_id=data.therapist_id,
                        hold_minutes=pay_minutes or HOLD_MINUTES)
     booking = await services.hold(session, PUBLIC_CALLER, hold, now=now)
