@@ -102,7 +102,7 @@ async def test_a_card_payment_gets_one_receipt_in_the_patients_language_and_zone
     text = _text(mail)
     assert mail["Subject"].startswith("Recibo R-000001 de ") and "Hola, Núria:" in text
     assert "Importe: 1.234,56\xa0€" in text, text  # Babel's money in Spanish
-    assert re.search(r"Fecha: .*\d\d:\d\d CST", text), text  # the patient's zone (Mexico City keeps CST all year), named
+    assert re.search(r"Fecha: .*\d{1,2}:\d\d CST", text), text  # the patient's zone (Mexico City keeps CST all year), named
     assert "Tarjeta (en línea)" in text and "R-000001" in text and "Sesión" in text
     # staff read the receipt; an assistant too, and it is 404 for a payment without one
     _, assistant, _ = await add_member(paid_client, db, org, "ASSISTANT")
