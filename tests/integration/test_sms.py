@@ -238,3 +238,38 @@ async def test_twilios_unsubscribed_recipient_refusal_withdraws_the_consent(clie
     assert (await _rows(db, org.slug))[0][:3] == ("failed", 1, "400 twilio-error-21610")
     state = await _consent_state(client, org, patient_id)
     assert state["given"] is False and state["history"][-1]["method"] == "sms-stop"
+
+
+@pytest.mark.parametrize(("stop", "start"), [("BAJA", "alta"), ("  Prou! ", "Comença"), ("annulla", "INIZIA"),
+                                             ("No más", "Unstop"), ("desconnecta.", "START")])
+async def test_stop_and_start_keywords_in_four_languages_through_the_signed_webhook(client, db, stub, runtime, sms_settings,
+                                                                                    stop, start):
+    org = await signup(client)
+    patient_id = await _patient(client, org)
+    await _consent(client, org, patient_id, True)
+    await _text(runtime, org, patient_id)
+    await run_once(runtime)
+    app = create_app(sms_settings, database=db, rate_limits=RateLimits().scaled(1000))
+    url = f"{sms_settings.public_url}/api/v1/sms/inbound"
+
+    async def reply(twilio, body: str) -> None:
+        params = {"From": NUMBER, "To": twilio_stub.FROM_NUMBER, "Body": body, "MessageSid": "SM" + uuid.uuid4().hex,
+                  "AccountSid": twilio_stub.ACCOUNT_SID}
+        signed = await twilio.post("/api/v1/sms/inbound", data=params,
+                                   headers={"X-Twilio-Signature": twilio_stub.signature(twilio_stub.AUTH_TOKEN, url, params)})
+        assert signed.status_code == 204, signed.text
+
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver") as twilio:
+        await reply(twilio, f"{stop} please")  # not the whole message: nothing changes
+        assert (await _consent_state(client, org, patient_id))["given"] is True
+        await reply(twilio, stop)
+        assert (await _consent_state(client, org, patient_id))["given"] is False
+        await reply(twilio, stop)  # a second STOP adds nothing
+        await reply(twilio, start)
+        state = await _consent_state(client, org, patient_id)
+        await reply(twilio, start)  # nor a second START
+    assert state["given"] is True
+    assert [(h["given"], h["method"], h["recorded_by"]) for h in state["history"]][1:] == [
+        (False, "sms-stop", None), (True, "sms-start", None)]
+    assert len((await _consent_state(client, org, patient_id))["history"]) == 3
+    assert (await _text(runtime, org, patient_id, "payment_reminder"))["sms"] == 1  # texts may go again

@@ -4,7 +4,7 @@
   tenant's playbooks for it and hands work to other jobs (:data:`FOLLOW_UPS`: a new journal note
   or a completed form submission -> the risk analysis job; ``AI_ANALYSIS_REQUESTED`` -> the
   observatory job; a booking confirmed, rescheduled or cancelled -> its Google Calendar event
-  sync; a booking confirmed or cancelled, a risk detected, a new lead -> the staff's notification
+  sync; a booking confirmed, rescheduled or cancelled, a risk detected, a new lead -> the staff's notification
   emails), each keyed by function and event so it runs once.
 * ``automation_tick()`` — cron (``ANIMA_AUTOMATION_TICK``): fans out one ``tenant_tick`` per
   tenant with ``tick`` work due in the platform's due-work index (:mod:`anima.events.due_work`,
@@ -62,7 +62,7 @@ FOLLOW_UPS: dict[str, tuple[FollowUp, ...]] = {
     # the therapist's Google Calendar follows the booking (anima.domains.gcal.sync); the staff who
     # want it get an email (anima.domains.preferences.emails)
     EventType.BOOKING_CONFIRMED: (_GOOGLE, _STAFF_NOTICE),
-    EventType.BOOKING_RESCHEDULED: (_GOOGLE,),
+    EventType.BOOKING_RESCHEDULED: (_GOOGLE, _STAFF_NOTICE),
     EventType.BOOKING_CANCELLED: (_GOOGLE, _STAFF_NOTICE),
     EventType.RISK_DETECTED_IN_NOTE: (_STAFF_NOTICE,),
     EventType.LEAD_CREATED: (_STAFF_NOTICE,),

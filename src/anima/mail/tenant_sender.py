@@ -21,6 +21,10 @@ and SMS (``outbound_sms``, through Twilio: :mod:`anima.mail.twilio_client`).
    one carries ``List-Unsubscribe`` / ``List-Unsubscribe-Post`` and a footer with the signed
    unsubscribe link (:mod:`anima.mail.unsubscribe`); one with a ``calendar`` (a booking's
    invitation) carries it as a ``text/calendar`` attachment with its METHOD.
+   Exactly as the platform's emails (:mod:`anima.mail.sender`): ``handed_at`` is committed in a
+   tenant transaction just before the final "." of the DATA; a row left ``sending`` with it after
+   its lease is in doubt — ``failed`` with the reason and listed to operators, never re-sent
+   blindly (queued again with the local mailbox, whose delivery is idempotent).
 4. **Records** each outcome in its own tenant transaction guarded by the claim (``sending`` and
    the claimed ``attempts``): ``sent``; back to ``queued`` after :func:`anima.mail.sender.backoff`
    (transient); ``failed`` with the server's reason (permanent, or after
@@ -55,7 +59,8 @@ from anima.mail import compose, unsubscribe
 from anima.mail.failures import record_failure
 from anima.mail.twilio_client import SmsTransport
 from anima.mail.sender import (
-    LEASE, MAX_ATTEMPTS, Claimed, MailboxTransport, PermanentFailure, SmtpTransport, TransientFailure, backoff, build_message,
+    IN_DOUBT, MAX_ATTEMPTS, ClaimLost, Claimed, Handing, MailboxTransport, PermanentFailure, SmtpTransport, TransientFailure,
+    backoff, build_message, lease_of,
 )
 from anima.runtime import Runtime
 from anima.tenancy.transaction import TenantTransaction
@@ -73,17 +78,36 @@ _CLAIM = sa.text(
     """
     WITH due AS (
         SELECT id FROM outbound_emails
-        WHERE status IN ('queued', 'sending') AND next_attempt_at <= now()
+        WHERE (status = 'queued' OR (status = 'sending' AND handed_at IS NULL)) AND next_attempt_at <= now()
         ORDER BY next_attempt_at
         LIMIT :limit
         FOR UPDATE SKIP LOCKED
     )
     UPDATE outbound_emails AS o
-    SET status = 'sending', attempts = o.attempts + 1, next_attempt_at = now() + make_interval(secs => :lease)
+    SET status = 'sending', attempts = o.attempts + 1, next_attempt_at = now() + make_interval(secs => :lease),
+        handed_at = NULL
     FROM due WHERE o.id = due.id
     RETURNING o.id, o.recipient_enc, o.subject, o.body, o.html_body, o.template, o.created_at, o.attempts,
         o.category, o.recipient_bidx, o.language, o.calendar
     """
+)
+
+_IN_DOUBT = sa.text(
+    """
+    UPDATE outbound_emails AS o
+    SET status = CASE WHEN :requeue THEN 'queued' ELSE 'failed' END,
+        last_error = CASE WHEN :requeue THEN o.last_error ELSE :reason END,
+        handed_at = CASE WHEN :requeue THEN NULL ELSE o.handed_at END, next_attempt_at = now()
+    WHERE o.id IN (SELECT id FROM outbound_emails
+                   WHERE status = 'sending' AND handed_at IS NOT NULL AND next_attempt_at <= now()
+                   FOR UPDATE SKIP LOCKED)
+    RETURNING o.id, o.template, o.attempts, o.status
+    """
+)
+
+_HAND = sa.text(
+    "UPDATE outbound_emails SET handed_at = now(), next_attempt_at = now() + make_interval(secs => :lease) "
+    "WHERE id = :id AND status = 'sending' AND attempts = :attempts"
 )
 
 _SKIP = sa.text(
@@ -170,12 +194,14 @@ class _OutgoingSms:
 class _Batch:
     emails: list[_Outgoing] = field(default_factory=list)
     sms: list[_OutgoingSms] = field(default_factory=list)
+    #: (id, template, attempts) of emails found in doubt, to list for operators after the commit
+    in_doubt: list[tuple[uuid.UUID, str, int]] = field(default_factory=list)
 
 
 async def _claim_sms(job: TenantTransaction, settings: Settings, tenant_id: int, limit: int,
                      report: TenantSendReport) -> list[_OutgoingSms]:
     """Claim the tenant's due SMS; those without a current consent (or with SMS off) are skipped."""
-    rows = (await job.session.execute(_CLAIM_SMS, {"limit": limit, "lease": LEASE.total_seconds()})).all()
+    rows = (await job.session.execute(_CLAIM_SMS, {"limit": limit, "lease": lease_of(settings)})).all()
     consenting = await sms.consents(job.session, [row.patient_id for row in rows])
     outgoing = []
     for row in rows:
@@ -203,7 +229,11 @@ async def _claim_tenant(runtime: Runtime, settings: Settings, tenant_id: int, li
     outgoing = batch.emails
     async with tenant_transaction(runtime, tenant_id) as job:
         await take_due(job.session, WorkKind.MAIL)
-        rows = (await job.session.execute(_CLAIM, {"limit": limit, "lease": LEASE.total_seconds()})).all()
+        doubtful = (await job.session.execute(_IN_DOUBT, {"requeue": settings.local_mailbox, "reason": IN_DOUBT})).all()
+        batch.in_doubt = [(row.id, row.template, row.attempts) for row in doubtful if row.status == "failed"]
+        for row in doubtful:
+            log.warning("email in doubt", email_id=str(row.id), template=row.template, status=row.status)
+        rows = (await job.session.execute(_CLAIM, {"limit": limit, "lease": lease_of(settings)})).all()
         blocked = await opted_out(job.session, (bytes(r.recipient_bidx) for r in rows if r.category == "marketing" and r.recipient_bidx))
         for row in rows:
             recipient = await job.cipher.decrypt_text("outbound_emails", "recipient_enc", row.id, row.recipient_enc)
@@ -236,6 +266,8 @@ async def _claim_tenant(runtime: Runtime, settings: Settings, tenant_id: int, li
             ))
         batch.sms = await _claim_sms(job, settings, tenant_id, limit, report)
         await job.session.execute(NOTE_NEXT_MAIL)
+    for email_id, template, attempts in batch.in_doubt:
+        await _listed(runtime, tenant_id, email_id, "email", template, IN_DOUBT, attempts)
     if batch.sms:  # before sending: a STOP reply may come back at once
         async with runtime.sessionmaker() as session:
             async with session.begin():
@@ -274,7 +306,7 @@ async def send_tenant_emails(runtime: Runtime, *, settings: Settings | None = No
     report = TenantSendReport()
     async with runtime.sessionmaker() as session:
         async with session.begin():
-            tenant_ids = await claim_due(session, WorkKind.MAIL, lease=LEASE.total_seconds(), limit=tenants)
+            tenant_ids = await claim_due(session, WorkKind.MAIL, lease=lease_of(settings), limit=tenants)
     if not tenant_ids:
         return report
     smtp = SmtpTransport(settings.smtp_url) if settings.smtp_url else None
@@ -339,6 +371,16 @@ async def _send_sms(runtime: Runtime, tenant_id: int, text: _OutgoingSms, transp
         log.info("sms sent", status="sent", **fields)
 
 
+def _hander(runtime: Runtime, tenant_id: int, email: Claimed, lease: float) -> Handing:
+    """The commit of ``handed_at`` before the final "." (raises ClaimLost when the claim is gone)."""
+    async def handing() -> None:
+        async with tenant_transaction(runtime, tenant_id) as job:
+            result = await job.session.execute(_HAND, {"id": email.id, "attempts": email.attempts, "lease": lease})
+        if not result.rowcount:
+            raise ClaimLost(str(email.id))
+    return handing
+
+
 async def _send_one(runtime: Runtime, settings: Settings, tenant_id: int, item: _Outgoing, smtp: SmtpTransport | None,
                     local: MailboxTransport, report: TenantSendReport) -> None:
     email = item.email
@@ -346,10 +388,14 @@ async def _send_one(runtime: Runtime, settings: Settings, tenant_id: int, item: 
                               "attempts": email.attempts}
     try:
         message = build_message(settings, email)
+        handing = _hander(runtime, tenant_id, email, lease_of(settings))
         if smtp is not None:
-            await smtp.send(message)
+            await smtp.send(message, handing)
         else:
-            await local.send(message, email.id)
+            await local.send(message, email.id, handing)
+    except ClaimLost:
+        log.warning("email claimed by another sender", **fields)
+        return
     except PermanentFailure as exc:
         await _finish(runtime, tenant_id, email, "failed", error=str(exc))
         report.failed.append((tenant_id, email.id))

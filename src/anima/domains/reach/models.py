@@ -52,7 +52,7 @@ class SmsConsent(UUIDKey, TenantBase):
 
     __tablename__ = "sms_consents"
     __table_args__ = (
-        CheckConstraint("method IN ('verbal','written','form','portal','sms-stop')", name="method_valid"),
+        CheckConstraint("method IN ('verbal','written','form','portal','sms-stop','sms-start')", name="method_valid"),
         Index("ix_sms_consents_patient_time", "patient_id", "recorded_at"),
     )
 

@@ -11,7 +11,9 @@
   code is read in the organization's country, guessed from its language (es, ca → ES, it → IT).
 * **STOP.** :func:`record_stop` (a patient replied STOP to one of our texts) withdraws the consent
   of every patient this organization texted at that number, with method ``sms-stop`` and no
-  recording member.
+  recording member. :func:`record_start` (START and its equivalents,
+  :mod:`anima.domains.reach.keywords`) gives it back to those whose consent is withdrawn, method
+  ``sms-start`` ("by SMS reply").
 """
 
 from __future__ import annotations
@@ -151,6 +153,21 @@ async def record_stop(session: AsyncSession, cipher: FieldCipher, number: str) -
     return len(withdrawn)
 
 
+async def record_start(session: AsyncSession, cipher: FieldCipher, number: str) -> int:
+    """A START reply from ``number`` (E.164): give SMS consent back (method ``sms-start``, no
+    recording member) to every patient of this organization texted at that number whose consent
+    is now withdrawn. Returns how many."""
+    bidx = await cipher.blind_index("phone", number)
+    texted = list((await session.execute(
+        sa.select(OutboundSms.patient_id).where(OutboundSms.to_bidx == bidx).distinct())).scalars())
+    current = await consents(session, texted)
+    now = datetime.datetime.now(datetime.UTC)
+    regranted = [pid for pid, given in current.items() if not given]
+    for patient_id in regranted:
+        session.add(SmsConsent(id=uuid.uuid4(), patient_id=patient_id, given=True, method="sms-start", recorded_by=None, recorded_at=now))
+    await session.flush()
+    return len(regranted)
+
 
 
 def number_hmac(secret_key: str, number: str) -> bytes:
@@ -176,6 +193,6 @@ async def texting_tenants(session: AsyncSession, secret_key: str, number: str) -
     return sorted(rows.scalars())
 
 
-__all__ = ["consents", "note_texted", "number_hmac", "queue_sms", "read_sms_consent", "record_stop", "record_withdrawal",
+__all__ = ["consents", "note_texted", "number_hmac", "queue_sms", "read_sms_consent", "record_start", "record_stop", "record_withdrawal",
            "set_sms_consent",
            "texting_tenants", "to_e164"]
