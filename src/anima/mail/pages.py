@@ -4,8 +4,8 @@ With no ``SMTP_URL`` the worker delivers the platform's emails into the local ma
 (:mod:`anima.mail.mailbox`); these pages list its messages newest first and open one with its
 links clickable, so that someone running ``anima demo`` can follow an invitation or a password
 reset without a mail server. A message with an HTML part opens on it, rendered inside an
-``<iframe sandbox srcdoc=…>`` (an empty ``sandbox``: no script, no form, no plugin, an opaque
-origin; the page's own strict Content-Security-Policy applies inside too), with a link to its
+``<iframe sandbox srcdoc=…>`` (an empty ``sandbox``: no script, no form, no plugin, no popup,
+no navigation of the page, an opaque origin; the HTML is escaped into the attribute), with a link to its
 plain-text part (``?part=text``); its attachments (the ``.ics`` of a booking) are listed by name,
 type and size. They exist only in development without ``SMTP_URL``: otherwise
 (``ANIMA_ENV=production``, or mail really sent) both answer 404. Emails carry single-use links,
