@@ -30,7 +30,7 @@ and SMS (``outbound_sms``, through Twilio: :mod:`anima.mail.twilio_client`).
    (transient); ``failed`` with the server's reason (permanent, or after
    :data:`anima.mail.sender.MAX_ATTEMPTS`).
 
-SMS go the same way, claimed in the same tenant transaction: one whose patient has no current SMS
+SMS go the same way, claimed in the same tenant transaction: one whose patient (or lead) has no current SMS
 consent at that moment (:func:`anima.domains.reach.sms.consents`), or any while Twilio is not
 configured, becomes ``skipped`` with the reason; before sending, the platform remembers that this
 organization texts the number (:func:`anima.domains.reach.sms.note_texted`), for STOP replies. A
@@ -136,7 +136,7 @@ _CLAIM_SMS = sa.text(
     UPDATE outbound_sms AS o
     SET status = 'sending', attempts = o.attempts + 1, next_attempt_at = now() + make_interval(secs => :lease)
     FROM due WHERE o.id = due.id
-    RETURNING o.id, o.patient_id, o.to_enc, o.body, o.template, o.attempts
+    RETURNING o.id, o.patient_id, o.to_enc, o.body, o.template, o.attempts, o.lead_id
     """
 )
 
@@ -183,11 +183,12 @@ class _Outgoing:
 @dataclass(frozen=True)
 class _OutgoingSms:
     id: uuid.UUID
-    patient_id: uuid.UUID
+    patient_id: uuid.UUID | None
     to: str
     body: str
     template: str
     attempts: int
+    lead_id: uuid.UUID | None = None
 
 
 @dataclass
@@ -202,19 +203,22 @@ async def _claim_sms(job: TenantTransaction, settings: Settings, tenant_id: int,
                      report: TenantSendReport) -> list[_OutgoingSms]:
     """Claim the tenant's due SMS; those without a current consent (or with SMS off) are skipped."""
     rows = (await job.session.execute(_CLAIM_SMS, {"limit": limit, "lease": lease_of(settings)})).all()
-    consenting = await sms.consents(job.session, [row.patient_id for row in rows])
+    consenting = await sms.consents(job.session, [row.patient_id for row in rows if row.patient_id])
+    leads_consenting = await sms.lead_consents(job.session, [row.lead_id for row in rows if row.lead_id])
     outgoing = []
     for row in rows:
         reason = None if settings.sms_configured else "SMS is not configured on this deployment"
-        if reason is None and not consenting.get(row.patient_id):
+        if reason is None and row.patient_id and not consenting.get(row.patient_id):
             reason = "the patient has no SMS consent"
+        if reason is None and row.lead_id and not leads_consenting.get(row.lead_id):
+            reason = "the lead has no SMS consent"
         if reason is not None:
             await job.session.execute(_SKIP_SMS, {"id": row.id, "attempts": row.attempts, "reason": reason})
             report.skipped.append((tenant_id, row.id))
             log.info("sms skipped", sms_id=str(row.id), template=row.template, status="skipped")
             continue
         to = await job.cipher.decrypt_text("outbound_sms", "to_enc", row.id, row.to_enc)
-        outgoing.append(_OutgoingSms(row.id, row.patient_id, to, row.body, row.template, row.attempts))
+        outgoing.append(_OutgoingSms(row.id, row.patient_id, to, row.body, row.template, row.attempts, row.lead_id))
     return outgoing
 
 
@@ -343,7 +347,7 @@ async def _finish_sms(runtime: Runtime, tenant_id: int, text: _OutgoingSms, stat
         if status == "queued":
             await job.session.execute(NOTE_NEXT_MAIL)
         if error and UNSUBSCRIBED_AT_TWILIO in error:  # the person replied STOP to Twilio itself
-            await sms.record_withdrawal(job.session, text.patient_id)
+            await sms.record_withdrawal(job.session, text.patient_id, text.lead_id)
     if status == "failed":
         await _listed(runtime, tenant_id, text.id, "sms", text.template, error, text.attempts)
 

@@ -40,8 +40,8 @@ from anima.domains.audit.services import Actor
 from anima.domains.patients.visibility import Viewer
 from anima.domains.reach import services, sms
 from anima.domains.reach.keywords import STOP_KEYWORDS, keyword
-from anima.domains.reach.schemas import SmsConsentOut, SmsConsentUpdate, UnsubscribeOut
-from anima.http.access import EVERY_MEMBER, TenantContext
+from anima.domains.reach.schemas import LeadSmsConsentOut, SmsConsentOut, SmsConsentUpdate, UnsubscribeOut
+from anima.http.access import EVERY_MEMBER, FRONT_DESK, TenantContext
 from anima.http.openapi import answers
 from anima.logs import get_logger
 from anima.mail.unsubscribe import PAGE_PATH, TOKEN_SHAPE
@@ -87,6 +87,23 @@ class SmsConsentController(Controller):
     async def update(self, runtime: Runtime, tenant: TenantContext, viewer: Viewer, actor: Actor, patient_id: uuid.UUID,
                      data: SmsConsentUpdate) -> SmsConsentOut:
         return await sms.set_sms_consent(tenant.session, viewer, actor, patient_id, data, sms_enabled=runtime.settings.sms_configured)
+
+
+class LeadSmsConsentController(Controller):
+    """A lead's consent to receive SMS (the same append-only history as a patient's)."""
+
+    path = "/api/v1/orgs/{org_slug:str}/leads/{lead_id:uuid}/sms-consent"
+    tags = ["reach"]
+
+    @get("/", opt=EVERY_MEMBER, summary="The lead's SMS consent, its history, and whether SMS is on")
+    async def read(self, runtime: Runtime, tenant: TenantContext, lead_id: uuid.UUID) -> LeadSmsConsentOut:
+        return await sms.read_lead_sms_consent(tenant.session, lead_id, sms_enabled=runtime.settings.sms_configured)
+
+    @put("/", opt=FRONT_DESK, summary="Record a lead's SMS consent given or withdrawn, and how (owners and assistants)")
+    async def update(self, runtime: Runtime, tenant: TenantContext, viewer: Viewer, actor: Actor, lead_id: uuid.UUID,
+                     data: SmsConsentUpdate) -> LeadSmsConsentOut:
+        return await sms.set_lead_sms_consent(tenant.session, actor, viewer.user_id, lead_id, data,
+                                              sms_enabled=runtime.settings.sms_configured)
 
 
 class InvalidTwilioSignature(Problem):
@@ -144,4 +161,4 @@ class InboundSmsController(Controller):
         return None
 
 
-ROUTE_HANDLERS = [UnsubscribeController, SmsConsentController, InboundSmsController]
+ROUTE_HANDLERS = [UnsubscribeController, SmsConsentController, LeadSmsConsentController, InboundSmsController]
