@@ -165,12 +165,14 @@ async def booking_notices(holder: Any, tenant_id: int) -> int:
     in a tenant transaction; ``holder`` is a SAQ context or the :class:`~anima.runtime.Runtime`.
     Returns how many were handled."""
     from anima.domains.bookings.notify import Organization, deliver_due
+    from anima.mail.domains import VERIFIED_SQL
     from anima.runtime import Runtime
 
     runtime = holder if isinstance(holder, Runtime) else runtime_of(holder)
     async with runtime.sessionmaker() as session:
-        row = (await session.execute(sa.text("SELECT id, name, slug, mail_from_address FROM platform.tenants WHERE id = :id"),
-                                     {"id": tenant_id})).first()
+        row = (await session.execute(sa.text(  # the organizer's address only when its domain is verified
+            f"SELECT id, name, slug, CASE WHEN {VERIFIED_SQL} THEN mail_from_address END AS mail_from_address "
+            "FROM platform.tenants t WHERE id = :id"), {"id": tenant_id})).first()
         await session.rollback()
     if row is None:
         return 0

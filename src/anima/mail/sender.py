@@ -55,7 +55,8 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from anima.config import Settings
 from anima.db.engine import Database
 from anima.logs import get_logger
-from anima.mail import mailbox
+from anima.mail import domains, mailbox
+from anima.mail.domains import VERIFIED_SQL
 from anima.mail.compose import from_header
 from anima.mail.failures import record_failure
 from anima.runtime import Runtime
@@ -86,7 +87,8 @@ _CLAIM = sa.text(
     FROM due WHERE e.id = due.id
     RETURNING e.id, e.recipient, e.subject, e.body, e.kind, e.created_at, e.attempts, e.html_body,
         (SELECT t.name FROM platform.tenants t WHERE t.id = e.tenant_id),
-        (SELECT t.mail_from_address FROM platform.tenants t WHERE t.id = e.tenant_id)
+        (SELECT t.mail_from_address FROM platform.tenants t WHERE t.id = e.tenant_id),
+        coalesce((SELECT """ + VERIFIED_SQL + """ FROM platform.tenants t WHERE t.id = e.tenant_id), false)
     """
 )
 
@@ -143,6 +145,9 @@ class Claimed:
     headers: tuple[tuple[str, str], ...] = ()
     #: an iCalendar object with its METHOD (RFC 5546), attached as ``text/calendar; method=…``
     calendar: str | None = None
+    #: whether ``org_address``'s domain is a verified sending domain (else it becomes the Reply-To:
+    #: :func:`anima.mail.domains.sender`)
+    org_verified: bool = True
 
 
 _METHOD = re.compile(r"^METHOD:([A-Z-]+)\r?$", re.MULTILINE)
@@ -230,10 +235,18 @@ def build_message(settings: Settings, email: Claimed) -> EmailMessage:
     """The RFC 5322 message of ``email``, UTF-8: ``multipart/alternative`` with the plain-text part
     first and the HTML part last (RFC 2046 §5.1.4: the last is the richest), or plain text alone
     for a message queued without HTML. From: :func:`anima.mail.compose.from_header` (the
-    organization's name when the message belongs to one, else ``ANIMA_MAIL_FROM``)."""
+    organization's name when the message belongs to one, else ``ANIMA_MAIL_FROM``), at the
+    organization's address only when its domain is verified, else with it as Reply-To
+    (:mod:`anima.mail.domains`)."""
     domain = parseaddr(settings.mail_from)[1].rpartition("@")[2] or "anima.example"
     message = EmailMessage()
-    message["From"] = from_header(settings.mail_from, email.org_name, email.org_address)
+    if email.org_name is not None:
+        chosen = domains.sender(settings.mail_from, email.org_address, email.org_verified)
+        message["From"] = from_header(settings.mail_from, email.org_name, chosen.address)
+        if chosen.reply_to:
+            message["Reply-To"] = chosen.reply_to
+    else:
+        message["From"] = settings.mail_from
     message["To"] = email.recipient
     message["Subject"] = email.subject
     message["Date"] = format_datetime(email.created_at.astimezone(datetime.UTC))
@@ -374,7 +387,7 @@ async def _claim(maker: async_sessionmaker, limit: int, lease: float, requeue_in
                                          reason=IN_DOUBT, attempts=row.attempts)
                 log.warning("email in doubt", email_id=str(row.id), kind=row.kind, status=row.status)
             rows = (await session.execute(_CLAIM, {"limit": limit, "lease": lease})).all()
-    return [Claimed(*row) for row in rows]
+    return [Claimed(*row[:10], org_verified=bool(row[10])) for row in rows]
 
 
 def _hander(maker: async_sessionmaker, email: Claimed, lease: float) -> Handing:

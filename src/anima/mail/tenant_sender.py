@@ -56,6 +56,7 @@ from anima.events.due_work import FUNCTION_SCHEMA, WorkKind, claim_due, take_due
 from anima.jobs.runner import TenantInactive, tenant_transaction
 from anima.logs import get_logger
 from anima.mail import compose, unsubscribe
+from anima.mail.domains import VERIFIED_SQL
 from anima.mail.failures import record_failure
 from anima.mail.twilio_client import SmsTransport
 from anima.mail.sender import (
@@ -157,7 +158,7 @@ _FINISH_SMS = sa.text(
 #: Twilio's refusal for a recipient who replied STOP to its number (error 21610): their consent is withdrawn
 UNSUBSCRIBED_AT_TWILIO = "twilio-error-21610"
 
-_ORG = sa.text("SELECT name, mail_from_address FROM platform.tenants WHERE id = :id")
+_ORG = sa.text(f"SELECT name, mail_from_address, {VERIFIED_SQL} AS verified FROM platform.tenants t WHERE id = :id")
 
 
 @dataclass
@@ -265,7 +266,8 @@ async def _claim_tenant(runtime: Runtime, settings: Settings, tenant_id: int, li
             outgoing.append(_Outgoing(
                 Claimed(id=row.id, recipient=recipient, subject=row.subject, body=text, kind=f"playbook:{row.template}"[:32],
                         created_at=row.created_at, attempts=row.attempts, html=html, org_name=org.name,
-                        org_address=org.mail_from_address, headers=extra, calendar=row.calendar),
+                        org_address=org.mail_from_address, headers=extra, calendar=row.calendar,
+                        org_verified=bool(org.verified)),
                 row.template, row.category,
             ))
         batch.sms = await _claim_sms(job, settings, tenant_id, limit, report)
