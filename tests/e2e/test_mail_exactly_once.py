@@ -39,7 +39,7 @@ from tests.e2e.conftest import free_port
 from tests.integration.events_support import QUIET_TICK, eventually
 
 TOTAL = 200
-LEASE = 3  # seconds: ANIMA_MAIL_LEASE of the workers, so a killed worker's claims end quickly
+LEASE = 6  # seconds: ANIMA_MAIL_LEASE of the workers, so a killed worker's claims end quickly (and a live one keeps its batch)
 
 
 class GateHandler:
