@@ -542,8 +542,8 @@ def mail_send() -> None:
 @click.argument("address", required=False)
 def mail_from(slug: str, address: str | None) -> None:
     """Send organization SLUG's emails from ADDRESS (its name stays the display name); without
-    ADDRESS, from ANIMA_MAIL_FROM's address again. Set it only for a domain that lets this
-    deployment send for it (SPF/DKIM), or the messages will be refused or land in spam."""
+    ADDRESS, from ANIMA_MAIL_FROM's address again. ADDRESS is the From only when its domain is
+    verified (`anima mail domains`); until then it is the messages' Reply-To."""
     from anima.crypto.blind_index import EMAIL_RE
 
     if address is not None:
@@ -562,6 +562,66 @@ def mail_from(slug: str, address: str | None) -> None:
     if not _run(run):
         raise click.ClickException(f"no organization {slug!r}")
     click.echo(f"{slug}: emails from {address or 'the address of ANIMA_MAIL_FROM'}")
+
+
+@mail.group("domains")
+def mail_domains() -> None:
+    """Sending domains: organizations send from their own address only on a verified one."""
+
+
+def _domain_command(action: str, name: str | None) -> Any:
+    from anima.mail import domains
+    from anima.problems import NotFound
+
+    async def run(settings: Settings, db: Database):
+        async with db.sessionmaker()() as session:
+            async with session.begin():
+                try:
+                    if action == "add":
+                        return [await domains.add_domain(session, name or "")]
+                    if action in ("verify", "unverify"):
+                        return [await domains.verify_domain(session, name or "", verified=action == "verify")]
+                except (ValueError, NotFound) as exc:
+                    return exc
+                return await domains.domains(session)
+
+    outcome = _run(run)
+    if isinstance(outcome, Exception):
+        raise click.ClickException(str(outcome) if not isinstance(outcome, ValueError) else f"{name!r} is not a domain name")
+    for d in outcome:
+        state = f"verified {d.verified_at:%Y-%m-%d %H:%M}Z" if d.verified_at else "not verified"
+        click.echo(f"{d.domain}  {state}")
+    if action == "list":
+        click.echo(f"{len(outcome)} domain(s)")
+
+
+@mail_domains.command("add")
+@click.argument("domain")
+def mail_domains_add(domain: str) -> None:
+    """Add DOMAIN (not yet verified). Then publish what your mail server needs to send for it
+    (SPF, DKIM) and run `anima mail domains verify DOMAIN`."""
+    _domain_command("add", domain)
+
+
+@mail_domains.command("verify")
+@click.argument("domain")
+def mail_domains_verify(domain: str) -> None:
+    """Record that DOMAIN lets this deployment send for it (SPF/DKIM published): organizations'
+    addresses on it become their From."""
+    _domain_command("verify", domain)
+
+
+@mail_domains.command("unverify")
+@click.argument("domain")
+def mail_domains_unverify(domain: str) -> None:
+    """Stop sending From DOMAIN (its organizations' addresses become their Reply-To again)."""
+    _domain_command("unverify", domain)
+
+
+@mail_domains.command("list")
+def mail_domains_list() -> None:
+    """List the sending domains and whether each is verified."""
+    _domain_command("list", None)
 
 
 @mail.command("failures")

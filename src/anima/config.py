@@ -60,6 +60,11 @@ ENVIRONMENT: dict[str, tuple[str, str]] = {
         "From address of the platform's emails; an organization's emails carry its name with this address.",
         "Anima <no-reply@anima.example>",
     ),
+    "ANIMA_MAIL_LEASE": (
+        "Seconds a sender holds a claimed email or SMS; a message still claimed after that (its sender died) is "
+        "taken again, or, if it was already handed to the mail server, reported as in doubt.",
+        "300",
+    ),
     "TWILIO_ACCOUNT_SID": (
         "Twilio account SID (AC...) for SMS. Unset: SMS is off, and the pages and API say so.",
         "unset",
@@ -175,6 +180,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     gemini_api_base: str | None = None
     smtp_url: str | None = None
     mail_from: str = DEFAULT_MAIL_FROM
+    mail_lease: int = 300
     twilio_account_sid: str | None = None
     twilio_auth_token: str | None = None
     twilio_from: str | None = None
@@ -392,7 +398,7 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
 
     if "@" not in parseaddr(mail_from)[1] or any(c in mail_from for c in "\r\n\x00"):
         problems.append(f"ANIMA_MAIL_FROM={mail_from!r} must be an address such as 'Anima <no-reply@example.org>'")
-    settings_kwargs.update(smtp_url=smtp_url, mail_from=mail_from)
+    settings_kwargs.update(smtp_url=smtp_url, mail_from=mail_from, mail_lease=_int(env, "ANIMA_MAIL_LEASE", 300, 1, 86400, problems))
     twilio = {name: (env.get(name) or "").strip() or None
               for name in ("TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN", "TWILIO_FROM", "TWILIO_API_BASE")}
     twilio_set = [n for n in ("TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN", "TWILIO_FROM") if twilio[n]]

@@ -16,6 +16,7 @@ from anima.billing import models as billing_models  # noqa: F401
 from anima.identity import models as identity_models  # noqa: F401
 from anima.mail import messages as mail_models  # noqa: F401  (email_outbox)
 from anima.mail import failures as mail_failure_models  # noqa: F401  (mail_failures)
+from anima.mail import domains as mail_domain_models  # noqa: F401  (mail_from_domains)
 from anima.tenancy import models as tenancy_models  # noqa: F401
 
 

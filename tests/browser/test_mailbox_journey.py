@@ -38,7 +38,14 @@ def test_an_invitation_opened_from_the_local_mailbox_is_accepted(page, server: S
     page.get_by_role("row", name=re.compile(re.escape(invitee))).get_by_role("link").click()
     page.wait_for_url(re.compile(r"/dev/mailbox/[0-9a-f-]{36}$"))
     assert "Harbour Light Practice" in page.locator("h1").inner_text()
+    # the HTML part first, in a sandboxed frame; its text is there, its link cannot leave the frame
+    frame = page.frame_locator("iframe.mailbox-html")
+    assert "Harbour Light Practice" in frame.locator("body").inner_text()
+    assert page.locator("iframe.mailbox-html").get_attribute("sandbox") == ""
     visit_check(page, "mailbox-message", request=request)
+    page.get_by_role("link", name="Plain text").click()
+    page.wait_for_url(re.compile(r"\?part=text$"))
+    visit_check(page, "mailbox-message-text", request=request)
 
     page.locator(".mailbox-body a", has_text="/invitations/").click()
     page.wait_for_url(re.compile(r"/invitations/"))

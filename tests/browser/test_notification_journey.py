@@ -52,3 +52,14 @@ def test_an_owner_switches_notification_emails_and_reads_contact_preferences(pag
     assert "Receives emails." in text and "America/New York" in text and "ca" in text
     prefs.scroll_into_view_if_needed()
     visit_check(page, "person-contact-preferences", request=request)
+
+    # the zone is chosen from the grouped zone list (the one the profile and settings use)
+    page.get_by_text("Edit details").click()
+    zone = page.locator('select[name="time_zone"]')
+    assert zone.input_value() == "America/New_York"
+    zone.select_option("Europe/Rome")
+    zone.scroll_into_view_if_needed()
+    visit_check(page, "person-zone-select", request=request)
+    page.get_by_role("button", name="Save details").click()
+    page.wait_for_load_state()
+    assert "Europe/Rome" in page.locator("#contact-preferences").inner_text()

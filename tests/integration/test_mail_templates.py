@@ -8,6 +8,7 @@ server (aiosmtpd) and parsed back as a mail client would.
 from __future__ import annotations
 
 import asyncio
+import email
 import email.message
 import re
 
@@ -138,24 +139,52 @@ def test_the_from_header_names_the_organization_and_its_own_address_when_set():
     assert compose.from_header("no-reply@anima.example", "Calm, Minds", "hola@calm.example") == '"Calm, Minds" <hola@calm.example>'
 
 
-async def test_an_organization_sending_address_set_by_the_operator_is_its_from(client, db, smtp, smtp_settings):  # noqa: F811
+async def test_an_organization_sending_address_is_its_from_only_on_a_verified_domain(client, db, smtp, smtp_settings):  # noqa: F811
     from click.testing import CliRunner
 
     from anima.cli import main
     from tests.conftest import test_environ
 
-    org = await signup(client)
+    org = await signup(client, tier="CENTER")  # room for the five invitations
+    domain = f"calm-{org.slug}.example"
     env = test_environ(DATABASE_URL=db.admin_url.render_as_string(hide_password=False))
     runner = CliRunner()
-    refused = await asyncio.to_thread(runner.invoke, main, ["mail", "from", org.slug, "not an address"], env=env)
+
+    async def cli(*args: str):
+        return await asyncio.to_thread(runner.invoke, main, list(args), env=env)
+
+    async def invite() -> email.message.EmailMessage:
+        invitee = unique_email("from")
+        response = await client.post(f"/api/v1/orgs/{org.slug}/invitations", json={"email": invitee, "role": "THERAPIST"},
+                                     headers=org.headers)
+        assert response.status_code == 201, response.text
+        await send_due_emails(db, settings=smtp_settings, limit=500)
+        [message] = smtp.to(invitee)
+        return message
+
+    refused = await cli("mail", "from", org.slug, "not an address")
     assert refused.exit_code == 2 and "ADDRESS" in refused.output
-    done = await asyncio.to_thread(runner.invoke, main, ["mail", "from", org.slug, "Hola@Calm.Example"], env=env)
+    done = await cli("mail", "from", org.slug, f"Hola@{domain.upper()}")
     assert done.exit_code == 0, done.output
-    invitee = unique_email("from")
-    response = await client.post(f"/api/v1/orgs/{org.slug}/invitations", json={"email": invitee, "role": "THERAPIST"}, headers=org.headers)
-    assert response.status_code == 201, response.text
-    await send_due_emails(db, settings=smtp_settings, limit=500)
-    [sender] = smtp.to(invitee)[0]["From"].addresses
-    assert (sender.display_name, sender.addr_spec) == (f"Practice {org.slug}", "hola@calm.example")
-    unknown = await asyncio.to_thread(runner.invoke, main, ["mail", "from", "no-such-org-here"], env=env)
+    # the domain is not verified: the platform's address in the practice's name, replies to the practice
+    first = await invite()
+    [sender] = first["From"].addresses
+    assert (sender.display_name, sender.addr_spec) == (f"Practice {org.slug}", "no-reply@anima.example")
+    assert first["Reply-To"] == f"hola@{domain}"
+    added = await cli("mail", "domains", "add", f" {domain.upper()}. ")
+    assert added.exit_code == 0 and f"{domain}  not verified" in added.output, added.output
+    assert (await invite())["From"].addresses[0].addr_spec == "no-reply@anima.example"  # added is not verified
+    verified = await cli("mail", "domains", "verify", domain)
+    assert verified.exit_code == 0 and f"{domain}  verified" in verified.output
+    second = await invite()
+    assert second["From"].addresses[0].addr_spec == f"hola@{domain}" and second["Reply-To"] is None
+    listed = await cli("mail", "domains", "list")
+    assert f"{domain}  verified" in listed.output
+    assert (await cli("mail", "domains", "unverify", domain)).exit_code == 0
+    assert (await invite())["From"].addresses[0].addr_spec == "no-reply@anima.example"
+    for bad in ("not a domain", "x", "a..b", "-a.example", "a\x00.example"):
+        assert (await cli("mail", "domains", "add", bad)).exit_code != 0, bad  # refused (or not even an argument)
+    assert (await cli("mail", "domains", "add", "a..b")).output.strip() == "Error: 'a..b' is not a domain name"
+    assert "add it first" in (await cli("mail", "domains", "verify", f"other-{domain}")).output
+    unknown = await cli("mail", "from", "no-such-org-here")
     assert unknown.exit_code == 1 and "no organization" in unknown.output

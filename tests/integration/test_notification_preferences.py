@@ -54,9 +54,8 @@ async def _book(client, p, days: int = 3) -> str:
 
 
 def test_booking_cancellation_risk_and_lead_events_hand_on_the_staff_emails():
-    for event in ("BOOKING_CONFIRMED", "BOOKING_CANCELLED", "RISK_DETECTED_IN_NOTE", "LEAD_CREATED"):
+    for event in ("BOOKING_CONFIRMED", "BOOKING_RESCHEDULED", "BOOKING_CANCELLED", "RISK_DETECTED_IN_NOTE", "LEAD_CREATED"):
         assert [f.event_arg for f in FOLLOW_UPS[event] if f.function == "notify_staff"] == ["event_id"]
-    assert "notify_staff" not in [f.function for f in FOLLOW_UPS["BOOKING_RESCHEDULED"]]
 
 
 async def test_defaults_follow_the_role_and_a_member_sets_only_their_own(client, db):
@@ -127,14 +126,31 @@ async def test_booking_emails_go_to_who_wants_them_and_therapists_only_for_their
     assert "Session" in text and "10:00" in text and "Europe/Madrid" in text and f"/o/{p.org.slug}" in text
     assert "P0" not in text  # the client is not named
 
+    # moved one hour later: who wants bookings (owner, therapist) hears of it, with both times
+    later = (datetime.datetime.fromisoformat(_start()) + datetime.timedelta(hours=1)).isoformat()
+    moved = await client.post(f"{p.base}/bookings/{booking_id}/reschedule", json={"starts_at": later}, headers=p.org.headers)
+    assert moved.status_code == 200, moved.text
+    assert await _notify(runtime, tid, db, p.org.slug, "BOOKING_RESCHEDULED") == [{"queued": 2}]
+    assert await _notify(runtime, tid, db, p.org.slug, "BOOKING_RESCHEDULED") == [{"queued": 0}]
+    await run_once(runtime)
+    assert len(smtp.to(p.org.owner_email)) == 2 and len(smtp.to(therapist_email)) == 2
+    assert smtp.to(assistant_email) == [] and smtp.to(other_email) == []  # new-booking switch off; not their booking
+    moved_mail = smtp.to(therapist_email)[1]
+    assert moved_mail["Subject"] == "Reserva movida: Session"
+    moved_text = moved_mail.get_body(("plain",)).get_content()
+    assert "11:00" in moved_text and "10:00" in moved_text and "P0" not in moved_text
+    owner_text = smtp.to(p.org.owner_email)[1].get_body(("plain",)).get_content()
+    assert "now" in owner_text and "11:00" in owner_text and "(was" in owner_text and "10:00" in owner_text
+
     cancelled = await client.post(f"{p.base}/bookings/{booking_id}/cancel", json={"by": "practice"}, headers=p.org.headers)
     assert cancelled.status_code == 200, cancelled.text
     assert await _notify(runtime, tid, db, p.org.slug, "BOOKING_CANCELLED") == [{"queued": 2}]  # assistant + therapist
     await run_once(runtime)
-    assert len(smtp.to(assistant_email)) == 1 and len(smtp.to(therapist_email)) == 2 and len(smtp.to(p.org.owner_email)) == 1
+    assert len(smtp.to(assistant_email)) == 1 and len(smtp.to(therapist_email)) == 3 and len(smtp.to(p.org.owner_email)) == 2
     assert smtp.to(other_email) == []
     rows = await in_tenant(db, p.org.slug, "SELECT template, category FROM outbound_emails ORDER BY created_at")
-    assert sorted(rows) == sorted([("staff_new_booking", "transactional")] * 2 + [("staff_cancellation", "transactional")] * 2)
+    assert sorted(rows) == sorted([("staff_new_booking", "transactional")] * 2 + [("staff_rescheduled", "transactional")] * 2
+                                  + [("staff_cancellation", "transactional")] * 2)
 
 
 async def test_a_risk_alert_email_carries_no_clinical_text(client, db, smtp, runtime):  # noqa: F811

@@ -238,3 +238,116 @@ async def test_twilios_unsubscribed_recipient_refusal_withdraws_the_consent(clie
     assert (await _rows(db, org.slug))[0][:3] == ("failed", 1, "400 twilio-error-21610")
     state = await _consent_state(client, org, patient_id)
     assert state["given"] is False and state["history"][-1]["method"] == "sms-stop"
+
+
+@pytest.mark.parametrize(("stop", "start"), [("BAJA", "alta"), ("  Prou! ", "Comença"), ("annulla", "INIZIA"),
+                                             ("No más", "Unstop"), ("desconnecta.", "START")])
+async def test_stop_and_start_keywords_in_four_languages_through_the_signed_webhook(client, db, stub, runtime, sms_settings,
+                                                                                    stop, start):
+    org = await signup(client)
+    patient_id = await _patient(client, org)
+    await _consent(client, org, patient_id, True)
+    await _text(runtime, org, patient_id)
+    await run_once(runtime)
+    app = create_app(sms_settings, database=db, rate_limits=RateLimits().scaled(1000))
+    url = f"{sms_settings.public_url}/api/v1/sms/inbound"
+
+    async def reply(twilio, body: str) -> None:
+        params = {"From": NUMBER, "To": twilio_stub.FROM_NUMBER, "Body": body, "MessageSid": "SM" + uuid.uuid4().hex,
+                  "AccountSid": twilio_stub.ACCOUNT_SID}
+        signed = await twilio.post("/api/v1/sms/inbound", data=params,
+                                   headers={"X-Twilio-Signature": twilio_stub.signature(twilio_stub.AUTH_TOKEN, url, params)})
+        assert signed.status_code == 204, signed.text
+
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver") as twilio:
+        await reply(twilio, f"{stop} please")  # not the whole message: nothing changes
+        assert (await _consent_state(client, org, patient_id))["given"] is True
+        await reply(twilio, stop)
+        assert (await _consent_state(client, org, patient_id))["given"] is False
+        await reply(twilio, stop)  # a second STOP adds nothing
+        await reply(twilio, start)
+        state = await _consent_state(client, org, patient_id)
+        await reply(twilio, start)  # nor a second START
+    assert state["given"] is True
+    assert [(h["given"], h["method"], h["recorded_by"]) for h in state["history"]][1:] == [
+        (False, "sms-stop", None), (True, "sms-start", None)]
+    assert len((await _consent_state(client, org, patient_id))["history"]) == 3
+    assert (await _text(runtime, org, patient_id, "payment_reminder"))["sms"] == 1  # texts may go again
+    await run_once(runtime)  # (sent now: nothing left queued for the tests that follow)
+
+
+async def _lead(client, org, phone: str = "+34 600 11 22 33") -> str:
+    created = await client.post(f"/api/v1/orgs/{org.slug}/leads", json={"first_name": "Nil", "phone": phone, "language": "ca"},
+                                headers=org.headers)
+    assert created.status_code == 201, created.text
+    return created.json()["id"]
+
+
+async def _text_lead(runtime, org, lead_id: str, run_id: uuid.UUID | None = None) -> dict:
+    """A playbook's ``send_sms`` to the lead of the real LEAD_CREATED event, through the engine."""
+    tid = await tenant_id_of(runtime.db, org.slug)
+    async with tenant_transaction(runtime, tid) as job:
+        events = (await job.session.execute(sa.select(OutboxEvent).where(OutboxEvent.type == "LEAD_CREATED"))).scalars()
+        [event] = [e for e in events if e.payload.get("lead_id") == lead_id]
+        rc = engine.RunContext(job, event, {"org.name": f"Practice {org.slug}"})
+        action = msgspec.convert({"type": "send_sms", "to": "lead", "template": "speed_to_lead"}, lang.SendSms)
+        return await engine.do_action(rc, AutomationRun(id=run_id or uuid.uuid4()), None, 0, action)
+
+
+async def test_a_lead_is_texted_only_with_consent_and_stop_and_start_reach_leads(client, db, stub, runtime, sms_settings):
+    org = await signup(client)
+    lead_id = await _lead(client, org)
+    path = f"/api/v1/orgs/{org.slug}/leads/{lead_id}/sms-consent"
+    assert (await client.get(path, headers=org.headers)).json()["given"] is False
+    assert (await _text_lead(runtime, org, lead_id))["note"] == "the lead has no SMS consent"
+    assert await _rows(db, org.slug) == []
+
+    given_ = await client.put(path, json={"given": True, "method": "verbal"}, headers=org.headers)
+    assert given_.status_code == 200, given_.text
+    assert given_.json()["given"] is True and given_.json()["history"][0]["recorded_by"]
+    run_id = uuid.uuid4()
+    assert (await _text_lead(runtime, org, lead_id, run_id))["sms"] == 1
+    assert (await _text_lead(runtime, org, lead_id, run_id))["note"] == "already queued"  # a retried run texts once
+    await run_once(runtime)
+    [sent] = [m for m in stub.to(NUMBER) if org.slug in m.body]  # (other tests' organizations text this number too)
+    assert sent.body == (f"Hola, Nil: gràcies per contactar amb Practice {org.slug}. Et trucarem molt aviat. "
+                         "Respon STOP per no rebre més missatges.")
+    assert [r[0] for r in await _rows(db, org.slug)] == ["sent"]
+    audited = await in_tenant(db, org.slug, "SELECT count(*) FROM audit_events WHERE action = 'lead.sms_consent'")
+    assert audited == [(1,)]
+
+    app = create_app(sms_settings, database=db, rate_limits=RateLimits().scaled(1000))
+    url = f"{sms_settings.public_url}/api/v1/sms/inbound"
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver") as twilio:
+        for body, expected in (("PROU", False), ("Alta", True)):
+            params = {"From": NUMBER, "Body": body}
+            signed = await twilio.post("/api/v1/sms/inbound", data=params,
+                                       headers={"X-Twilio-Signature": twilio_stub.signature(twilio_stub.AUTH_TOKEN, url, params)})
+            assert signed.status_code == 204
+            assert (await client.get(path, headers=org.headers)).json()["given"] is expected
+    history = (await client.get(path, headers=org.headers)).json()["history"]
+    assert [(h["given"], h["method"]) for h in history] == [(True, "verbal"), (False, "sms-stop"), (True, "sms-start")]
+
+    # a withdrawal after queueing stops the text when it is sent
+    other = await _lead(client, org, phone="+34 600 99 88 77")
+    await client.put(f"/api/v1/orgs/{org.slug}/leads/{other}/sms-consent", json={"given": True, "method": "form"}, headers=org.headers)
+    assert (await _text_lead(runtime, org, other))["sms"] == 1
+    await client.put(f"/api/v1/orgs/{org.slug}/leads/{other}/sms-consent", json={"given": False, "method": "form"}, headers=org.headers)
+    await run_once(runtime)
+    assert stub.to("+34600998877") == []
+    assert ("skipped", 1, "the lead has no SMS consent", None) in await _rows(db, org.slug)
+
+
+async def test_lead_consent_input_and_roles_are_checked(client, db):
+    from tests.conftest import add_member, bearer
+
+    org = await signup(client)
+    lead_id = await _lead(client, org)
+    path = f"/api/v1/orgs/{org.slug}/leads/{lead_id}/sms-consent"
+    for body in ({"given": True, "method": "sms-start"}, {"given": "yes", "method": "written"}, {"given": True, "method": "x\x00"}):
+        assert (await client.put(path, json=body, headers=org.headers)).status_code in (400, 422), body
+    _, therapist, _ = await add_member(client, db, org, "THERAPIST")
+    refused = await client.put(path, json={"given": True, "method": "verbal"}, headers=bearer(therapist["access_token"]))
+    assert refused.status_code == 403
+    assert (await client.get(path, headers=bearer(therapist["access_token"]))).status_code == 200
+    assert (await client.get(f"/api/v1/orgs/{org.slug}/leads/{uuid.uuid4()}/sms-consent", headers=org.headers)).status_code == 404

@@ -305,3 +305,28 @@ async def test_a_form_link_is_sent_in_the_forms_language_as_a_transactional_emai
     assert url in text and f'href="{url}"' in html and org.slug in url
     assert '<html lang="es">' in html and "El enlace funciona una vez" in text
     assert (await in_tenant(db, org.slug, "SELECT category, status FROM outbound_emails WHERE template = 'form_assignment'")) == [("transactional", "sent")]
+
+
+async def test_after_a_crash_a_handed_email_is_in_doubt_and_listed_and_an_unhanded_one_is_sent(client, db, smtp, runtime):  # noqa: F811
+    """The state a sender killed mid-batch leaves (its lease over): one email handed to the server
+    before the crash (``handed_at`` set), one only claimed. The first is never sent again but
+    listed to operators as in doubt; the second is sent once. (The real kill is in
+    tests/e2e/test_mail_exactly_once.py, for the platform's outbox that shares this logic.)"""
+    from anima.mail.sender import IN_DOUBT
+
+    org, tid, name = await _org(client, db)
+    doubtful_patient, doubtful_address = await _patient(client, org)
+    claimed_patient, claimed_address = await _patient(client, org)
+    await _queue(runtime, tid, name, doubtful_patient, "payment_reminder")
+    await _queue(runtime, tid, name, claimed_patient, "payment_reminder")
+    await in_tenant(db, org.slug, "UPDATE outbound_emails SET status = 'sending', attempts = 1, next_attempt_at = now() - interval '1 second', "
+                                  "handed_at = CASE WHEN patient_id = :p THEN now() - interval '5 minutes' END",
+                    {"p": uuid.UUID(doubtful_patient)})
+    await run_once(runtime)
+    await run_once(runtime)
+    assert smtp.to(doubtful_address) == [] and len(smtp.to(claimed_address)) == 1
+    rows = dict(await in_tenant(db, org.slug, "SELECT patient_id::text, status || ':' || coalesce(last_error, '') FROM outbound_emails"))
+    assert rows == {doubtful_patient: f"failed:{IN_DOUBT}", claimed_patient: "sent:"}
+    async with db.admin.connect() as conn:
+        listed = (await conn.execute(sa.text("SELECT reason FROM platform.mail_failures WHERE tenant_id = :t"), {"t": tid})).scalars().all()
+    assert listed == [IN_DOUBT]

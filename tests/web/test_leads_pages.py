@@ -99,3 +99,28 @@ async def test_board_in_catalan(client, db, browser: Browser):
     assert board.status_code == 200
     assert "Fantasma" in board.text and "Nou" in column(board.text, "NEW")
     assert "https://wa.me/34612345678?text=Hola%20Pau" in board.text
+
+
+async def test_the_lead_page_records_sms_consent(client, db, browser: Browser):
+    org = await signup(client)
+    made = await client.post(f"/api/v1/orgs/{org.slug}/leads", json={"first_name": "Nil", "phone": "+34 600 11 22 33"},
+                             headers=org.headers)
+    lead_id = made.json()["id"]
+    await browser.login(org.owner_email)
+    base = f"/o/{org.slug}/leads/{lead_id}"
+    page = await browser.get(base)
+    assert 'id="sms-heading"' in page.text and "Not recorded yet. Without consent no SMS is sent." in page.text
+    bad = await browser.submit(f"{base}/sms-consent", {"given": "true", "method": "sms-start"}, form_page=base)
+    assert bad.status_code == 422 and 'id="e-method"' in bad.text
+    missing = await browser.submit(f"{base}/sms-consent", {"method": "verbal"}, form_page=base)
+    assert missing.status_code == 422 and 'id="e-sms-given"' in missing.text
+    saved = await browser.submit(f"{base}/sms-consent", {"given": "true", "method": "written"}, form_page=base)
+    assert saved.status_code == 303 and saved.headers["location"].endswith("#sms")
+    assert "<strong>Given</strong> — Written" in (await browser.get(base)).text
+    withdrawn = await browser.submit(f"{base}/sms-consent", {"given": "false", "method": "verbal"}, form_page=base)
+    assert withdrawn.status_code == 303
+    state = (await client.get(f"/api/v1/orgs/{org.slug}/leads/{lead_id}/sms-consent", headers=org.headers)).json()
+    assert [(h["given"], h["method"]) for h in state["history"]] == [(True, "written"), (False, "verbal")]
+    therapist, _, _ = await add_member(client, db, org, "THERAPIST")
+    await browser.login(therapist)
+    assert (await browser.get(base)).status_code == 403

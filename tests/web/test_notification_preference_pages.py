@@ -49,12 +49,15 @@ async def test_the_person_page_edits_the_zone_and_shows_contact_preferences(clie
     page = await browser.get(base)
     assert 'id="contact-preferences"' in page.text and "Receives emails." in page.text and "No consent: no SMS is sent." in page.text
     bad = await browser.submit(f"{base}/details", {"first_name": "Iris", "time_zone": "Mars/Olympus"}, form_page=base)
-    assert bad.status_code == 422 and 'id="e-time_zone"' in bad.text and 'value="Mars/Olympus"' in bad.text
+    assert 'select id="f-time_zone" name="time_zone"' in page.text and 'input id="f-time_zone"' not in page.text
+    assert '<option value="" selected>' in page.text  # the practice's, until one is chosen
+    assert bad.status_code == 422 and 'id="e-time_zone"' in bad.text and 'Mars/Olympus' not in bad.text.split('id="f-time_zone"')[1].split("</select>")[0]
     ok = await browser.submit(f"{base}/details", {"first_name": "Iris", "time_zone": "America/New_York"}, form_page=base)
     assert ok.status_code == 303, ok.text
     api = await client.get(f"/api/v1/orgs/{org.slug}/patients/{pid}", headers=org.headers)
     assert api.json()["time_zone"] == "America/New_York" and api.json()["language"] == "ca"
-    assert "America/New York" in (await browser.get(base)).text
+    saved = (await browser.get(base)).text
+    assert "America/New York" in saved and '<option value="America/New_York" selected>' in saved
     cleared = await browser.submit(f"{base}/details", {"first_name": "Iris", "time_zone": ""}, form_page=base)
     assert cleared.status_code == 303
     assert (await client.get(f"/api/v1/orgs/{org.slug}/patients/{pid}", headers=org.headers)).json()["time_zone"] is None

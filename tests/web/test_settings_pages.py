@@ -87,3 +87,36 @@ async def test_the_clinical_policy_is_set_and_cleared(client, db, browser: Brows
     assert await _row(db, org.slug, "SELECT restrict_therapists_to_assigned FROM {schema}.clinical_policy") == (False,)
     hostile = await browser.submit(path, {"restrict_therapists_to_assigned": "on\x00"}, form_page=f"/o/{org.slug}/settings")
     assert hostile.status_code == 422
+
+
+async def test_owner_sets_the_sending_address_on_the_settings_page(client, db, browser: Browser):
+    from anima.identity.operators import ensure_operator
+    from anima.mail import domains
+    from tests.conftest import PASSWORD, unique_email
+
+    org = await signup(client, tier="PRO")
+    domain = f"{org.slug}.example"
+    await browser.login(org.owner_email)
+    page = await browser.get(f"/o/{org.slug}/settings")
+    assert 'id="sending-heading"' in page.text and "Your emails are sent from no-reply@anima.example in your practice's name." in page.text
+    bad = await browser.submit(f"/o/{org.slug}/settings/mail-from", {"address": "not an address"}, form_page=f"/o/{org.slug}/settings")
+    assert bad.status_code == 422 and 'id="e-address"' in bad.text and 'value="not an address"' in bad.text
+    saved = await browser.submit(f"/o/{org.slug}/settings/mail-from", {"address": f"Hola@{domain}"}, form_page=f"/o/{org.slug}/settings")
+    assert saved.status_code == 303 and saved.headers["location"].endswith("saved=mail#sending")
+    shown = (await browser.get(f"/o/{org.slug}/settings?saved=mail")).text
+    assert f"The domain of hola@{domain} is not verified on this platform yet" in shown and f'value="hola@{domain}"' in shown
+    async with db.sessionmaker()() as session:
+        async with session.begin():
+            await domains.add_domain(session, domain)
+            await domains.verify_domain(session, domain)
+    assert f"Your emails are sent from hola@{domain}." in (await browser.get(f"/o/{org.slug}/settings")).text
+    cleared = await browser.submit(f"/o/{org.slug}/settings/mail-from", {"address": ""}, form_page=f"/o/{org.slug}/settings")
+    assert cleared.status_code == 303
+    async with db.admin.connect() as conn:
+        assert (await conn.execute(sa.text("SELECT mail_from_address FROM platform.tenants WHERE slug = :s"), {"s": org.slug})).scalar() is None
+
+    operator = unique_email("op")
+    await ensure_operator(db, email=operator, password=PASSWORD, display_name="Mail Operator")
+    await browser.login(operator)
+    console = await browser.get("/operator/mail")
+    assert console.status_code == 200 and 'id="domains"' in console.text and f"<code>{domain}</code>" in console.text

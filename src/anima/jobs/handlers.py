@@ -4,9 +4,9 @@
   tenant's playbooks for it and hands work to other jobs (:data:`FOLLOW_UPS`: a new journal note
   or a completed form submission -> the risk analysis job; ``AI_ANALYSIS_REQUESTED`` -> the
   observatory job; a booking confirmed, rescheduled or cancelled -> its Google Calendar event
-  sync; a booking confirmed or cancelled, a risk detected, a new lead -> the staff's notification
-  emails; a payment succeeded -> the patient's receipt; a booking completed -> the therapist's
-  share transferred), each keyed by function and event so it runs once.
+  sync; a booking confirmed, rescheduled or cancelled, a risk detected, a new lead -> the staff's
+  notification emails; a payment succeeded -> the patient's receipt; a booking completed -> the
+  therapist's share transferred), each keyed by function and event so it runs once.
 * ``automation_tick()`` — cron (``ANIMA_AUTOMATION_TICK``): fans out one ``tenant_tick`` per
   tenant with ``tick`` work due in the platform's due-work index (:mod:`anima.events.due_work`,
   kept by :mod:`anima.jobs.tick_due`), claimed with a lease; tenants with nothing due are not
@@ -63,7 +63,7 @@ FOLLOW_UPS: dict[str, tuple[FollowUp, ...]] = {
     # the therapist's Google Calendar follows the booking (anima.domains.gcal.sync); the staff who
     # want it get an email (anima.domains.preferences.emails)
     EventType.BOOKING_CONFIRMED: (_GOOGLE, _STAFF_NOTICE),
-    EventType.BOOKING_RESCHEDULED: (_GOOGLE,),
+    EventType.BOOKING_RESCHEDULED: (_GOOGLE, _STAFF_NOTICE),
     EventType.BOOKING_CANCELLED: (_GOOGLE, _STAFF_NOTICE),
     EventType.RISK_DETECTED_IN_NOTE: (_STAFF_NOTICE,),
     EventType.LEAD_CREATED: (_STAFF_NOTICE,),
@@ -173,12 +173,14 @@ async def booking_notices(holder: Any, tenant_id: int) -> int:
     in a tenant transaction; ``holder`` is a SAQ context or the :class:`~anima.runtime.Runtime`.
     Returns how many were handled."""
     from anima.domains.bookings.notify import Organization, deliver_due
+    from anima.mail.domains import VERIFIED_SQL
     from anima.runtime import Runtime
 
     runtime = holder if isinstance(holder, Runtime) else runtime_of(holder)
     async with runtime.sessionmaker() as session:
-        row = (await session.execute(sa.text("SELECT id, name, slug, mail_from_address FROM platform.tenants WHERE id = :id"),
-                                     {"id": tenant_id})).first()
+        row = (await session.execute(sa.text(  # the organizer's address only when its domain is verified
+            f"SELECT id, name, slug, CASE WHEN {VERIFIED_SQL} THEN mail_from_address END AS mail_from_address "
+            "FROM platform.tenants t WHERE id = :id"), {"id": tenant_id})).first()
         await session.rollback()
     if row is None:
         return 0

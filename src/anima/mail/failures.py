@@ -97,11 +97,11 @@ async def open_failures(session: AsyncSession, *, limit: int, offset: int) -> tu
 
 
 _REQUEUE_PLATFORM = sa.text(
-    "UPDATE platform.email_outbox SET status = 'queued', attempts = 0, next_attempt_at = now() "
+    "UPDATE platform.email_outbox SET status = 'queued', attempts = 0, next_attempt_at = now(), handed_at = NULL "
     "WHERE id = :id AND status = 'failed'"
 )
 _REQUEUE = {
-    "email": sa.text("UPDATE outbound_emails SET status = 'queued', attempts = 0, next_attempt_at = now() "
+    "email": sa.text("UPDATE outbound_emails SET status = 'queued', attempts = 0, next_attempt_at = now(), handed_at = NULL "
                      "WHERE id = :id AND status = 'failed'"),
     "sms": sa.text("UPDATE outbound_sms SET status = 'queued', attempts = 0, next_attempt_at = now() "
                    "WHERE id = :id AND status = 'failed'"),

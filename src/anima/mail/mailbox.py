@@ -51,6 +51,10 @@ class MailboxMessage:
     subject: str
     date: datetime.datetime
     body: str
+    #: the HTML part, if any (shown only inside a sandboxed frame: :mod:`anima.mail.pages`)
+    html: str | None = None
+    #: the attachments: (file name, content type, size in bytes)
+    attachments: tuple[tuple[str, str, int], ...] = ()
 
 
 def _load(path: Path, email_id: uuid.UUID) -> MailboxMessage:
@@ -63,9 +67,15 @@ def _load(path: Path, email_id: uuid.UUID) -> MailboxMessage:
         date = date.replace(tzinfo=datetime.UTC)
     part = parsed.get_body(preferencelist=("plain",))
     body = part.get_content() if part is not None else ""
+    html_part = parsed.get_body(preferencelist=("html",))
+    html = html_part.get_content() if html_part is not None else None
+    attachments = []
+    for attached in parsed.iter_attachments():
+        payload = attached.get_payload(decode=True) or b""
+        attachments.append((attached.get_filename() or "", attached.get_content_type(), len(payload)))
     return MailboxMessage(
         id=email_id, sender=str(parsed["From"] or ""), recipient=str(parsed["To"] or ""),
-        subject=str(parsed["Subject"] or ""), date=date, body=body,
+        subject=str(parsed["Subject"] or ""), date=date, body=body, html=html, attachments=tuple(attachments),
     )
 
 

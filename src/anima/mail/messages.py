@@ -53,6 +53,9 @@ class OutboxEmail(UUIDKey, PlatformBase):
     last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
     #: the HTML part (the plain-text part is ``body``); None for a message queued before templates
     html_body: Mapped[str | None] = mapped_column(Text, nullable=True)
+    #: when the current attempt handed the message to the server (committed before the final "."; see
+    #: :mod:`anima.mail.sender`): a row still ``sending`` with it after its lease is in doubt
+    handed_at: Mapped[datetime.datetime | None] = mapped_column(nullable=True)
 
 
 async def queue_email(

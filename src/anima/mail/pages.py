@@ -3,7 +3,11 @@
 With no ``SMTP_URL`` the worker delivers the platform's emails into the local mailbox
 (:mod:`anima.mail.mailbox`); these pages list its messages newest first and open one with its
 links clickable, so that someone running ``anima demo`` can follow an invitation or a password
-reset without a mail server. They exist only in development without ``SMTP_URL``: otherwise
+reset without a mail server. A message with an HTML part opens on it, rendered inside an
+``<iframe sandbox srcdoc=…>`` (an empty ``sandbox``: no script, no form, no plugin, no popup,
+no navigation of the page, an opaque origin; the HTML is escaped into the attribute), with a link to its
+plain-text part (``?part=text``); its attachments (the ``.ics`` of a booking) are listed by name,
+type and size. They exist only in development without ``SMTP_URL``: otherwise
 (``ANIMA_ENV=production``, or mail really sent) both answer 404. Emails carry single-use links,
 so every answer is ``no-store`` and ``no-referrer``.
 """
@@ -71,14 +75,18 @@ async def mailbox_page(request: Request[Any, Any, Any], runtime: Runtime) -> Tem
 
 
 @get("/dev/mailbox/{email_id:uuid}", name="mail:message", include_in_schema=False)
-async def message_page(request: Request[Any, Any, Any], runtime: Runtime, email_id: uuid.UUID) -> Template:
-    """One message of the local mailbox, its links clickable."""
+async def message_page(request: Request[Any, Any, Any], runtime: Runtime, email_id: uuid.UUID,
+                       part: str | None = None) -> Template:
+    """One message of the local mailbox: its HTML part sandboxed (``part=text``: the plain-text
+    part, links clickable), its attachments listed."""
     settings = _settings(runtime)
     message = mailbox.read(settings, email_id)
     if message is None:
         raise NotFoundException()
+    showing = "html" if message.html and part != "text" else "text"
     return _private(render(
         "mail/message.html", language=public_language(request), message=message, segments=segments(message.body),
+        showing=showing,
     ))
 
 

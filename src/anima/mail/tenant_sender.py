@@ -21,12 +21,16 @@ and SMS (``outbound_sms``, through Twilio: :mod:`anima.mail.twilio_client`).
    one carries ``List-Unsubscribe`` / ``List-Unsubscribe-Post`` and a footer with the signed
    unsubscribe link (:mod:`anima.mail.unsubscribe`); one with a ``calendar`` (a booking's
    invitation) carries it as a ``text/calendar`` attachment with its METHOD.
+   Exactly as the platform's emails (:mod:`anima.mail.sender`): ``handed_at`` is committed in a
+   tenant transaction just before the final "." of the DATA; a row left ``sending`` with it after
+   its lease is in doubt — ``failed`` with the reason and listed to operators, never re-sent
+   blindly (queued again with the local mailbox, whose delivery is idempotent).
 4. **Records** each outcome in its own tenant transaction guarded by the claim (``sending`` and
    the claimed ``attempts``): ``sent``; back to ``queued`` after :func:`anima.mail.sender.backoff`
    (transient); ``failed`` with the server's reason (permanent, or after
    :data:`anima.mail.sender.MAX_ATTEMPTS`).
 
-SMS go the same way, claimed in the same tenant transaction: one whose patient has no current SMS
+SMS go the same way, claimed in the same tenant transaction: one whose patient (or lead) has no current SMS
 consent at that moment (:func:`anima.domains.reach.sms.consents`), or any while Twilio is not
 configured, becomes ``skipped`` with the reason; before sending, the platform remembers that this
 organization texts the number (:func:`anima.domains.reach.sms.note_texted`), for STOP replies. A
@@ -52,10 +56,12 @@ from anima.events.due_work import FUNCTION_SCHEMA, WorkKind, claim_due, take_due
 from anima.jobs.runner import TenantInactive, tenant_transaction
 from anima.logs import get_logger
 from anima.mail import compose, unsubscribe
+from anima.mail.domains import VERIFIED_SQL
 from anima.mail.failures import record_failure
 from anima.mail.twilio_client import SmsTransport
 from anima.mail.sender import (
-    LEASE, MAX_ATTEMPTS, Claimed, MailboxTransport, PermanentFailure, SmtpTransport, TransientFailure, backoff, build_message,
+    IN_DOUBT, MAX_ATTEMPTS, ClaimLost, Claimed, Handing, MailboxTransport, PermanentFailure, SmtpTransport, TransientFailure,
+    backoff, build_message, lease_of,
 )
 from anima.runtime import Runtime
 from anima.tenancy.transaction import TenantTransaction
@@ -73,17 +79,36 @@ _CLAIM = sa.text(
     """
     WITH due AS (
         SELECT id FROM outbound_emails
-        WHERE status IN ('queued', 'sending') AND next_attempt_at <= now()
+        WHERE (status = 'queued' OR (status = 'sending' AND handed_at IS NULL)) AND next_attempt_at <= now()
         ORDER BY next_attempt_at
         LIMIT :limit
         FOR UPDATE SKIP LOCKED
     )
     UPDATE outbound_emails AS o
-    SET status = 'sending', attempts = o.attempts + 1, next_attempt_at = now() + make_interval(secs => :lease)
+    SET status = 'sending', attempts = o.attempts + 1, next_attempt_at = now() + make_interval(secs => :lease),
+        handed_at = NULL
     FROM due WHERE o.id = due.id
     RETURNING o.id, o.recipient_enc, o.subject, o.body, o.html_body, o.template, o.created_at, o.attempts,
         o.category, o.recipient_bidx, o.language, o.calendar
     """
+)
+
+_IN_DOUBT = sa.text(
+    """
+    UPDATE outbound_emails AS o
+    SET status = CASE WHEN :requeue THEN 'queued' ELSE 'failed' END,
+        last_error = CASE WHEN :requeue THEN o.last_error ELSE :reason END,
+        handed_at = CASE WHEN :requeue THEN NULL ELSE o.handed_at END, next_attempt_at = now()
+    WHERE o.id IN (SELECT id FROM outbound_emails
+                   WHERE status = 'sending' AND handed_at IS NOT NULL AND next_attempt_at <= now()
+                   FOR UPDATE SKIP LOCKED)
+    RETURNING o.id, o.template, o.attempts, o.status
+    """
+)
+
+_HAND = sa.text(
+    "UPDATE outbound_emails SET handed_at = now(), next_attempt_at = now() + make_interval(secs => :lease) "
+    "WHERE id = :id AND status = 'sending' AND attempts = :attempts"
 )
 
 _SKIP = sa.text(
@@ -112,7 +137,7 @@ _CLAIM_SMS = sa.text(
     UPDATE outbound_sms AS o
     SET status = 'sending', attempts = o.attempts + 1, next_attempt_at = now() + make_interval(secs => :lease)
     FROM due WHERE o.id = due.id
-    RETURNING o.id, o.patient_id, o.to_enc, o.body, o.template, o.attempts
+    RETURNING o.id, o.patient_id, o.to_enc, o.body, o.template, o.attempts, o.lead_id
     """
 )
 
@@ -133,7 +158,7 @@ _FINISH_SMS = sa.text(
 #: Twilio's refusal for a recipient who replied STOP to its number (error 21610): their consent is withdrawn
 UNSUBSCRIBED_AT_TWILIO = "twilio-error-21610"
 
-_ORG = sa.text("SELECT name, mail_from_address FROM platform.tenants WHERE id = :id")
+_ORG = sa.text(f"SELECT name, mail_from_address, {VERIFIED_SQL} AS verified FROM platform.tenants t WHERE id = :id")
 
 
 @dataclass
@@ -159,36 +184,42 @@ class _Outgoing:
 @dataclass(frozen=True)
 class _OutgoingSms:
     id: uuid.UUID
-    patient_id: uuid.UUID
+    patient_id: uuid.UUID | None
     to: str
     body: str
     template: str
     attempts: int
+    lead_id: uuid.UUID | None = None
 
 
 @dataclass
 class _Batch:
     emails: list[_Outgoing] = field(default_factory=list)
     sms: list[_OutgoingSms] = field(default_factory=list)
+    #: (id, template, attempts) of emails found in doubt, to list for operators after the commit
+    in_doubt: list[tuple[uuid.UUID, str, int]] = field(default_factory=list)
 
 
 async def _claim_sms(job: TenantTransaction, settings: Settings, tenant_id: int, limit: int,
                      report: TenantSendReport) -> list[_OutgoingSms]:
     """Claim the tenant's due SMS; those without a current consent (or with SMS off) are skipped."""
-    rows = (await job.session.execute(_CLAIM_SMS, {"limit": limit, "lease": LEASE.total_seconds()})).all()
-    consenting = await sms.consents(job.session, [row.patient_id for row in rows])
+    rows = (await job.session.execute(_CLAIM_SMS, {"limit": limit, "lease": lease_of(settings)})).all()
+    consenting = await sms.consents(job.session, [row.patient_id for row in rows if row.patient_id])
+    leads_consenting = await sms.lead_consents(job.session, [row.lead_id for row in rows if row.lead_id])
     outgoing = []
     for row in rows:
         reason = None if settings.sms_configured else "SMS is not configured on this deployment"
-        if reason is None and not consenting.get(row.patient_id):
+        if reason is None and row.patient_id and not consenting.get(row.patient_id):
             reason = "the patient has no SMS consent"
+        if reason is None and row.lead_id and not leads_consenting.get(row.lead_id):
+            reason = "the lead has no SMS consent"
         if reason is not None:
             await job.session.execute(_SKIP_SMS, {"id": row.id, "attempts": row.attempts, "reason": reason})
             report.skipped.append((tenant_id, row.id))
             log.info("sms skipped", sms_id=str(row.id), template=row.template, status="skipped")
             continue
         to = await job.cipher.decrypt_text("outbound_sms", "to_enc", row.id, row.to_enc)
-        outgoing.append(_OutgoingSms(row.id, row.patient_id, to, row.body, row.template, row.attempts))
+        outgoing.append(_OutgoingSms(row.id, row.patient_id, to, row.body, row.template, row.attempts, row.lead_id))
     return outgoing
 
 
@@ -203,7 +234,11 @@ async def _claim_tenant(runtime: Runtime, settings: Settings, tenant_id: int, li
     outgoing = batch.emails
     async with tenant_transaction(runtime, tenant_id) as job:
         await take_due(job.session, WorkKind.MAIL)
-        rows = (await job.session.execute(_CLAIM, {"limit": limit, "lease": LEASE.total_seconds()})).all()
+        doubtful = (await job.session.execute(_IN_DOUBT, {"requeue": settings.local_mailbox, "reason": IN_DOUBT})).all()
+        batch.in_doubt = [(row.id, row.template, row.attempts) for row in doubtful if row.status == "failed"]
+        for row in doubtful:
+            log.warning("email in doubt", email_id=str(row.id), template=row.template, status=row.status)
+        rows = (await job.session.execute(_CLAIM, {"limit": limit, "lease": lease_of(settings)})).all()
         blocked = await opted_out(job.session, (bytes(r.recipient_bidx) for r in rows if r.category == "marketing" and r.recipient_bidx))
         for row in rows:
             recipient = await job.cipher.decrypt_text("outbound_emails", "recipient_enc", row.id, row.recipient_enc)
@@ -231,11 +266,14 @@ async def _claim_tenant(runtime: Runtime, settings: Settings, tenant_id: int, li
             outgoing.append(_Outgoing(
                 Claimed(id=row.id, recipient=recipient, subject=row.subject, body=text, kind=f"playbook:{row.template}"[:32],
                         created_at=row.created_at, attempts=row.attempts, html=html, org_name=org.name,
-                        org_address=org.mail_from_address, headers=extra, calendar=row.calendar),
+                        org_address=org.mail_from_address, headers=extra, calendar=row.calendar,
+                        org_verified=bool(org.verified)),
                 row.template, row.category,
             ))
         batch.sms = await _claim_sms(job, settings, tenant_id, limit, report)
         await job.session.execute(NOTE_NEXT_MAIL)
+    for email_id, template, attempts in batch.in_doubt:
+        await _listed(runtime, tenant_id, email_id, "email", template, IN_DOUBT, attempts)
     if batch.sms:  # before sending: a STOP reply may come back at once
         async with runtime.sessionmaker() as session:
             async with session.begin():
@@ -274,7 +312,7 @@ async def send_tenant_emails(runtime: Runtime, *, settings: Settings | None = No
     report = TenantSendReport()
     async with runtime.sessionmaker() as session:
         async with session.begin():
-            tenant_ids = await claim_due(session, WorkKind.MAIL, lease=LEASE.total_seconds(), limit=tenants)
+            tenant_ids = await claim_due(session, WorkKind.MAIL, lease=lease_of(settings), limit=tenants)
     if not tenant_ids:
         return report
     smtp = SmtpTransport(settings.smtp_url) if settings.smtp_url else None
@@ -311,7 +349,7 @@ async def _finish_sms(runtime: Runtime, tenant_id: int, text: _OutgoingSms, stat
         if status == "queued":
             await job.session.execute(NOTE_NEXT_MAIL)
         if error and UNSUBSCRIBED_AT_TWILIO in error:  # the person replied STOP to Twilio itself
-            await sms.record_withdrawal(job.session, text.patient_id)
+            await sms.record_withdrawal(job.session, text.patient_id, text.lead_id)
     if status == "failed":
         await _listed(runtime, tenant_id, text.id, "sms", text.template, error, text.attempts)
 
@@ -339,6 +377,16 @@ async def _send_sms(runtime: Runtime, tenant_id: int, text: _OutgoingSms, transp
         log.info("sms sent", status="sent", **fields)
 
 
+def _hander(runtime: Runtime, tenant_id: int, email: Claimed, lease: float) -> Handing:
+    """The commit of ``handed_at`` before the final "." (raises ClaimLost when the claim is gone)."""
+    async def handing() -> None:
+        async with tenant_transaction(runtime, tenant_id) as job:
+            result = await job.session.execute(_HAND, {"id": email.id, "attempts": email.attempts, "lease": lease})
+        if not result.rowcount:
+            raise ClaimLost(str(email.id))
+    return handing
+
+
 async def _send_one(runtime: Runtime, settings: Settings, tenant_id: int, item: _Outgoing, smtp: SmtpTransport | None,
                     local: MailboxTransport, report: TenantSendReport) -> None:
     email = item.email
@@ -346,10 +394,14 @@ async def _send_one(runtime: Runtime, settings: Settings, tenant_id: int, item: 
                               "attempts": email.attempts}
     try:
         message = build_message(settings, email)
+        handing = _hander(runtime, tenant_id, email, lease_of(settings))
         if smtp is not None:
-            await smtp.send(message)
+            await smtp.send(message, handing)
         else:
-            await local.send(message, email.id)
+            await local.send(message, email.id, handing)
+    except ClaimLost:
+        log.warning("email claimed by another sender", **fields)
+        return
     except PermanentFailure as exc:
         await _finish(runtime, tenant_id, email, "failed", error=str(exc))
         report.failed.append((tenant_id, email.id))

@@ -222,9 +222,12 @@ async def mail_page(
     items, total = await failed_mail(db_session, limit=PAGE_SIZE, offset=offset)
     ids = sorted({f.tenant_id for f in items if f.tenant_id is not None})
     slugs = {r.id: r.slug for r in (await registry.listing(db_session, [Tenant.id.in_(ids)]))[0]} if ids else {}
+    from anima.mail.domains import domains as sending_domains
+
     return _page(
         "tenancy/mail.html", language, operator, active="mail", counts=counts,
         items=items, total=total, offset=offset, limit=PAGE_SIZE, slugs=slugs, done=done,
+        sending_domains=await sending_domains(db_session),
     )
 
 

@@ -221,10 +221,25 @@ async def _send_email(rc: RunContext, action: lang.SendEmail, key: str) -> dict[
 
 
 async def _send_sms(rc: RunContext, action: lang.SendSms, key: str) -> dict[str, Any]:
-    """Queue the SMS of ``action`` to the event's patient, in the patient's language, if they
-    consent (:func:`anima.domains.reach.sms.queue_sms`; consent is asked again when it is sent)."""
-    patient = await _patient(rc)
+    """Queue the SMS of ``action`` to the event's patient — or, with ``to: lead``, to the lead its
+    payload names (``lead_id``) — in their language, if they consent
+    (:func:`anima.domains.reach.sms.queue_sms`, :func:`~anima.domains.reach.sms.queue_lead_sms`;
+    consent is asked again when it is sent)."""
     practice_language = (await get_settings(rc.session)).locale
+    if action.to == "lead":
+        from anima.domains.leads.models import Lead
+
+        lead = await _get(rc.session, Lead, (rc.event.payload or {}).get("lead_id"))
+        if lead is None:
+            raise ActionFailed("the event names no lead that exists")
+        language = i18n.pick_language(lead.language, practice_language)
+        first_name = await rc.job.cipher.decrypt_text("leads", "first_name_enc", lead.id, lead.first_name_enc)
+        context = {**_email_context(rc.facts, language), "first_name": first_name}
+        body = compose.render_sms(action.template, language, **context)
+        detail = await reach_sms.queue_lead_sms(rc.session, rc.job.cipher, lead, template=action.template, body=body,
+                                                key=f"{key}:lead", language=practice_language)
+        return {**detail, "template": action.template}
+    patient = await _patient(rc)
     language = i18n.pick_language(patient.language, practice_language)
     body = compose.render_sms(action.template, language, **_email_context(rc.facts, language))
     detail = await reach_sms.queue_sms(rc.session, rc.job.cipher, patient, template=action.template, body=body,

@@ -185,3 +185,5 @@ class OutboundEmail(UUIDKey, TenantBase):
     last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
     #: an iCalendar object (RFC 5545/5546, with its METHOD) sent as a ``text/calendar`` part
     calendar: Mapped[str | None] = mapped_column(Text, nullable=True)
+    #: when the current attempt handed the message to the server (see :mod:`anima.mail.sender`)
+    handed_at: Mapped[datetime.datetime | None] = mapped_column(DateTimeUTC(timezone=True), nullable=True)

@@ -36,10 +36,11 @@ class SendEmail(msgspec.Struct, tag="send_email", forbid_unknown_fields=True):
 
 
 class SendSms(msgspec.Struct, tag="send_sms", forbid_unknown_fields=True):
-    """Text the event's patient (only with a current SMS consent; nothing when SMS is off)."""
+    """Text the event's patient, or the lead of a lead event (``to: lead``), only with a current
+    SMS consent; nothing when SMS is off."""
 
-    to: Literal["patient"]
-    template: Literal["payment_reminder", "generic"]
+    to: Literal["patient", "lead"]
+    template: Literal["payment_reminder", "generic", "speed_to_lead"]
     when: list[Condition] = []
 
 

@@ -31,6 +31,7 @@ from anima.domains.patients.visibility import Viewer
 from anima.domains.staff.models import StaffMember
 from anima.http.access import FRONT_DESK, TenantContext
 from anima.problems import NotFound, Problem
+from anima.runtime import Runtime
 from anima.tenancy.scope import enter_tenant
 from anima.web.forms import FormState, parse, read_form
 from anima.web.render import render, see_other
@@ -111,21 +112,47 @@ async def create_lead_submit(
 
 async def _detail(
     tenant: TenantContext, ws: Workspace, cipher: FieldCipher, lead_id: uuid.UUID, *, form: FormState | None = None,
-    message: str | None = None, status: int = 200,
+    message: str | None = None, status: int = 200, sms_form: FormState | None = None, sms_enabled: bool = False,
 ) -> Template:
+    from anima.domains.reach import sms as reach_sms
+
     lead = await rules.get_lead(tenant.session, lead_id)
+    sms = await reach_sms.read_lead_sms_consent(tenant.session, lead.id, sms_enabled=sms_enabled)
     out = await rules.to_out(tenant.session, cipher, lead, practice=tenant.tenant.name)
     if form is None:
         form = FormState(values={k: ("" if getattr(out, k) is None else str(getattr(out, k))) for k in _DETAIL_FIELDS})
     ws.active = "leads"
     return render("leads/detail.html", language=ws.language, time_zone=ws.time_zone, ws=ws, status=status, lead=out,
-                  form=form, message=message, staff=await _front_desk(tenant))
+                  form=form, message=message, staff=await _front_desk(tenant), sms=sms, sms_form=sms_form or FormState())
 
 
 @get("/o/{org_slug:str}/leads/{lead_id:uuid}", opt=FRONT_DESK, name="leads:detail")
-async def lead_page(tenant: TenantContext, ws: Workspace, cipher: FieldCipher, lead_id: uuid.UUID) -> Template:
-    """One lead: details to edit, stage, contact, WhatsApp, possible duplicates, conversion."""
-    return await _detail(tenant, ws, cipher, lead_id)
+async def lead_page(tenant: TenantContext, ws: Workspace, cipher: FieldCipher, runtime: Runtime, lead_id: uuid.UUID) -> Template:
+    """One lead: details to edit, stage, contact, WhatsApp, possible duplicates, conversion, SMS consent."""
+    return await _detail(tenant, ws, cipher, lead_id, sms_enabled=runtime.settings.sms_configured)
+
+
+@post("/o/{org_slug:str}/leads/{lead_id:uuid}/sms-consent", opt=FRONT_DESK, name="leads:sms-consent")
+async def lead_sms_submit(
+    request: Request[Any, Any, Any], tenant: TenantContext, ws: Workspace, cipher: FieldCipher, actor: Actor,
+    runtime: Runtime, lead_id: uuid.UUID,
+) -> Response[Any]:
+    """Record the lead's SMS consent given or withdrawn, and how (what ``PUT …/leads/{id}/sms-consent`` does)."""
+    from anima.domains.reach import sms as reach_sms
+    from anima.domains.reach.schemas import SmsConsentUpdate
+
+    await rules.get_lead(tenant.session, lead_id)  # 404 before reading the form
+    values = await read_form(request)
+    data: dict[str, Any] = {k: v for k, v in values.items() if k == "method"}
+    given = {"true": True, "false": False}.get(str(values.get("given", "")), values.get("given") or None)
+    if given is not None:
+        data["given"] = given
+    body, form = parse(SmsConsentUpdate, data, language=ws.language)
+    form.values = dict(values)
+    if body is None:
+        return await _detail(tenant, ws, cipher, lead_id, sms_form=form, status=422, sms_enabled=runtime.settings.sms_configured)
+    await reach_sms.set_lead_sms_consent(tenant.session, actor, actor.user_id, lead_id, body, sms_enabled=runtime.settings.sms_configured)
+    return see_other(request, f"{ws.base}/leads/{lead_id}#sms")
 
 
 @post("/o/{org_slug:str}/leads/{lead_id:uuid}", opt=FRONT_DESK, name="leads:update")
@@ -242,5 +269,5 @@ async def duplicate_submit(
 
 PAGE_HANDLERS: list[Any] = [
     board_page, new_lead_page, create_lead_submit, lead_page, update_lead_submit, move_submit, contact_submit, convert_submit,
-    duplicate_submit,
+    duplicate_submit, lead_sms_submit,
 ]

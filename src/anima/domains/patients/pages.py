@@ -60,6 +60,7 @@ from anima.http.pagination import Page
 from anima.http.validation import string_errors
 from anima.problems import NotFound, Problem
 from anima.runtime import runtime_of
+from anima.identity.profile import zone_groups
 from anima.web.forms import FormState, parse, read_form
 from anima.web.i18n import gettext
 from anima.web.problem_text import N_, field_message
@@ -339,7 +340,7 @@ async def person_page(
         analysis_by_id={a.id: a for a in analyses},
         assignable=assignable, forms=forms, notice=_done_message(done, ws.language), status=status, sms=sms,
         email_opted_out=email_opted_out,
-        measures=measures,
+        measures=measures, zones=zone_groups(str(forms.details.value("time_zone", out.time_zone or "")) or None),
     )
 
 

@@ -1,8 +1,9 @@
 """The staff's notification emails: one follow-up job for the events a member may be told about.
 
 ``notify_staff(tenant_id, event_id)`` is the follow-up of BOOKING_CONFIRMED (``new_booking``),
-BOOKING_CANCELLED (``cancellation``), RISK_DETECTED_IN_NOTE (``risk_alert``) and LEAD_CREATED
-(``new_lead``) (:data:`anima.jobs.handlers.FOLLOW_UPS`). Inside the tenant (through
+BOOKING_RESCHEDULED (the ``new_booking`` switch too: it is the "my bookings" switch; the email
+names the new and the previous start), BOOKING_CANCELLED (``cancellation``),
+RISK_DETECTED_IN_NOTE (``risk_alert``) and LEAD_CREATED (``new_lead``) (:data:`anima.jobs.handlers.FOLLOW_UPS`). Inside the tenant (through
 :func:`anima.jobs.runner.tenant_transaction` only) it picks the active members who want that kind
 (:mod:`anima.domains.preferences.services`) **and may see it**, and queues one transactional email
 each through :func:`anima.domains.automations.outbound.queue_email`, keyed
@@ -23,6 +24,7 @@ Each email is rendered in the member's own language (their profile's, else the p
 
 from __future__ import annotations
 
+import datetime
 import uuid
 from typing import Any
 
@@ -52,6 +54,7 @@ log = get_logger(__name__)
 #: event type -> the preference switch that decides its email
 KIND_OF: dict[str, str] = {
     EventType.BOOKING_CONFIRMED: "new_booking",
+    EventType.BOOKING_RESCHEDULED: "new_booking",
     EventType.BOOKING_CANCELLED: "cancellation",
     EventType.RISK_DETECTED_IN_NOTE: "risk_alert",
     EventType.LEAD_CREATED: "new_lead",
@@ -106,8 +109,17 @@ async def _booking_emails(tj: TenantTransaction, event: OutboxEvent, kind: str, 
     zone = await _practice_zone(tj)
     members = await _members(tj, kind, lambda m: may_see_booking(m.role, m.id, booking.therapist_id), languages)
     template = "staff_new_booking" if kind == "new_booking" else "staff_cancellation"
-    return [(m, language, template, {"service": service.name if service else "", "when": shown(booking.starts_at, language, m.time_zone or zone)})
-            for m, language in members]
+    previous = None
+    if event.type == EventType.BOOKING_RESCHEDULED and (event.payload or {}).get("previous_starts_at"):
+        template = "staff_rescheduled"
+        previous = datetime.datetime.fromisoformat(str(event.payload["previous_starts_at"]))
+    out = []
+    for m, language in members:
+        context: dict[str, Any] = {"service": service.name if service else "", "when": shown(booking.starts_at, language, m.time_zone or zone)}
+        if previous is not None:
+            context["before"] = shown(previous, language, m.time_zone or zone)
+        out.append((m, language, template, context))
+    return out
 
 
 async def _risk_emails(tj: TenantTransaction, event: OutboxEvent, languages: dict[uuid.UUID, str]) -> list[tuple[StaffMember, str, str, dict[str, Any]]]:

@@ -15,9 +15,11 @@ because RFC 8058 forbids unsubscribing on a GET.
 **Inbound SMS** — ``POST /api/v1/sms/inbound``: Twilio's webhook for messages to our number
 (form-encoded, no bearer token). The ``X-Twilio-Signature`` is checked by the SDK's
 ``RequestValidator`` over ``ANIMA_PUBLIC_URL`` + the path (the address Twilio was given) before
-anything is read; 400 without a valid one, 404 while SMS is off. A STOP-family keyword (Twilio's
-own list: STOP, STOPALL, UNSUBSCRIBE, CANCEL, END, QUIT, OPTOUT, REVOKE) withdraws the sender's SMS
-consent in every organization that texted that number (:func:`anima.domains.reach.sms.record_stop`).
+anything is read; 400 without a valid one, 404 while SMS is off. A reply that is wholly a STOP
+keyword (en/es/ca/it, any case or accent: :mod:`anima.domains.reach.keywords`) withdraws the
+sender's SMS consent in every organization that texted that number
+(:func:`anima.domains.reach.sms.record_stop`); a START keyword gives it back where it was
+withdrawn, recorded as given by SMS reply (:func:`anima.domains.reach.sms.record_start`).
 Answers 204 (no reply is sent).
 """
 
@@ -37,8 +39,9 @@ from anima.crypto.cipher import FieldCipher
 from anima.domains.audit.services import Actor
 from anima.domains.patients.visibility import Viewer
 from anima.domains.reach import services, sms
-from anima.domains.reach.schemas import SmsConsentOut, SmsConsentUpdate, UnsubscribeOut
-from anima.http.access import EVERY_MEMBER, TenantContext
+from anima.domains.reach.keywords import STOP_KEYWORDS, keyword
+from anima.domains.reach.schemas import LeadSmsConsentOut, SmsConsentOut, SmsConsentUpdate, UnsubscribeOut
+from anima.http.access import EVERY_MEMBER, FRONT_DESK, TenantContext
 from anima.http.openapi import answers
 from anima.logs import get_logger
 from anima.mail.unsubscribe import PAGE_PATH, TOKEN_SHAPE
@@ -86,14 +89,31 @@ class SmsConsentController(Controller):
         return await sms.set_sms_consent(tenant.session, viewer, actor, patient_id, data, sms_enabled=runtime.settings.sms_configured)
 
 
+class LeadSmsConsentController(Controller):
+    """A lead's consent to receive SMS (the same append-only history as a patient's)."""
+
+    path = "/api/v1/orgs/{org_slug:str}/leads/{lead_id:uuid}/sms-consent"
+    tags = ["reach"]
+
+    @get("/", opt=EVERY_MEMBER, summary="The lead's SMS consent, its history, and whether SMS is on")
+    async def read(self, runtime: Runtime, tenant: TenantContext, lead_id: uuid.UUID) -> LeadSmsConsentOut:
+        return await sms.read_lead_sms_consent(tenant.session, lead_id, sms_enabled=runtime.settings.sms_configured)
+
+    @put("/", opt=FRONT_DESK, summary="Record a lead's SMS consent given or withdrawn, and how (owners and assistants)")
+    async def update(self, runtime: Runtime, tenant: TenantContext, viewer: Viewer, actor: Actor, lead_id: uuid.UUID,
+                     data: SmsConsentUpdate) -> LeadSmsConsentOut:
+        return await sms.set_lead_sms_consent(tenant.session, actor, viewer.user_id, lead_id, data,
+                                              sms_enabled=runtime.settings.sms_configured)
+
+
 class InvalidTwilioSignature(Problem):
     """400: an inbound webhook whose ``X-Twilio-Signature`` is missing or wrong (nothing is read)."""
 
     status, kind, title = 400, "invalid-webhook", "Invalid webhook"
 
 
-#: Twilio's standard opt-out keywords (a reply that is one of them, any case, opts out)
-STOP_WORDS = frozenset({"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "OPTOUT", "REVOKE"})
+#: the opt-out keywords (en/es/ca/it: :mod:`anima.domains.reach.keywords`)
+STOP_WORDS = STOP_KEYWORDS
 
 
 class InboundSmsController(Controller):
@@ -120,7 +140,8 @@ class InboundSmsController(Controller):
         if params is None or not RequestValidator(settings.twilio_auth_token).validate(url, params, signature):
             raise InvalidTwilioSignature("the Twilio signature is missing or does not match",
                                          errors=[{"field": "X-Twilio-Signature", "rule": "signature", "message": "not signed by Twilio"}])
-        if params.get("Body", "").strip().upper() not in STOP_WORDS:
+        word = keyword(params.get("Body", ""))
+        if word is None:
             return None
         try:
             number = sms.to_e164(params.get("From", ""))
@@ -133,10 +154,11 @@ class InboundSmsController(Controller):
             if await enter_tenant(db_session, tenant_id) is None:
                 await db_session.rollback()
                 continue
-            withdrawn += await sms.record_stop(db_session, FieldCipher(runtime.keyring, db_session, tenant_id), number)
+            record = sms.record_stop if word == "stop" else sms.record_start
+            withdrawn += await record(db_session, FieldCipher(runtime.keyring, db_session, tenant_id), number)
             await db_session.commit()
-        log.info("sms stop received", organizations=len(tenants), withdrawn=withdrawn)
+        log.info(f"sms {word} received", organizations=len(tenants), changed=withdrawn)
         return None
 
 
-ROUTE_HANDLERS = [UnsubscribeController, SmsConsentController, InboundSmsController]
+ROUTE_HANDLERS = [UnsubscribeController, SmsConsentController, LeadSmsConsentController, InboundSmsController]

@@ -39,11 +39,12 @@ class EmailOptOut(TenantBase):
 
 #: how an SMS consent change was obtained: by the person in a form or by their word (verbal,
 #: written), or their own STOP reply to one of our texts (``sms-stop``, withdrawal only)
-SMS_CONSENT_METHODS = ("verbal", "written", "form", "portal", "sms-stop")
+SMS_CONSENT_METHODS = ("verbal", "written", "form", "portal", "sms-stop", "sms-start")
 
 
 class SmsConsent(UUIDKey, TenantBase):
-    """One change of a patient's consent to receive SMS: given or withdrawn, how, by whom, when.
+    """One change of a patient's (or a lead's: ``lead_id`` instead of ``patient_id``, exactly one of
+    the two) consent to receive SMS: given or withdrawn, how, by whom, when.
 
     Append-only (a trigger refuses UPDATE, created with the table here and in the tenant
     migration); the current state is the patient's latest row. ``recorded_by`` is the staff
@@ -52,11 +53,14 @@ class SmsConsent(UUIDKey, TenantBase):
 
     __tablename__ = "sms_consents"
     __table_args__ = (
-        CheckConstraint("method IN ('verbal','written','form','portal','sms-stop')", name="method_valid"),
+        CheckConstraint("method IN ('verbal','written','form','portal','sms-stop','sms-start')", name="method_valid"),
         Index("ix_sms_consents_patient_time", "patient_id", "recorded_at"),
+        Index("ix_sms_consents_lead_time", "lead_id", "recorded_at"),
+        CheckConstraint("(patient_id IS NULL) <> (lead_id IS NULL)", name="one_person"),
     )
 
-    patient_id: Mapped[uuid.UUID] = mapped_column(GUID, ForeignKey("patients.id", ondelete="CASCADE"))
+    patient_id: Mapped[uuid.UUID | None] = mapped_column(GUID, ForeignKey("patients.id", ondelete="CASCADE"), nullable=True)
+    lead_id: Mapped[uuid.UUID | None] = mapped_column(GUID, ForeignKey("leads.id", ondelete="CASCADE"), nullable=True)
     given: Mapped[bool] = mapped_column(Boolean)
     method: Mapped[str] = mapped_column(String(16))
     recorded_by: Mapped[uuid.UUID | None] = mapped_column(GUID, nullable=True)
@@ -78,7 +82,7 @@ SMS_STATUSES = ("queued", "sending", "sent", "failed", "skipped")
 
 
 class OutboundSms(UUIDKey, TenantBase):
-    """An SMS to send once (``idempotency_key`` unique) to a patient: the number in E.164,
+    """An SMS to send once (``idempotency_key`` unique) to a patient or a lead: the number in E.164,
     encrypted, with its blind index (a STOP reply finds the patient by it); the delivery state as
     :class:`~anima.domains.automations.models.OutboundEmail`'s; ``provider_id`` is Twilio's SID."""
 
@@ -87,10 +91,13 @@ class OutboundSms(UUIDKey, TenantBase):
         CheckConstraint("status IN ('queued','sending','sent','failed','skipped')", name="status_valid"),
         Index("ix_outbound_sms_due", "next_attempt_at", postgresql_where=text("status IN ('queued','sending')")),
         Index("ix_outbound_sms_to_bidx", "to_bidx"),
+        CheckConstraint("(patient_id IS NULL) <> (lead_id IS NULL)", name="one_person"),
     )
 
     idempotency_key: Mapped[str] = mapped_column(String(200), unique=True)
-    patient_id: Mapped[uuid.UUID] = mapped_column(GUID, ForeignKey("patients.id", ondelete="CASCADE"))
+    patient_id: Mapped[uuid.UUID | None] = mapped_column(GUID, ForeignKey("patients.id", ondelete="CASCADE"), nullable=True)
+    #: the lead texted (instead of a patient)
+    lead_id: Mapped[uuid.UUID | None] = mapped_column(GUID, ForeignKey("leads.id", ondelete="CASCADE"), nullable=True)
     to_enc: Mapped[bytes] = mapped_column(EncryptedText)
     to_bidx: Mapped[bytes] = mapped_column(LargeBinary)
     template: Mapped[str] = mapped_column(String(60))

@@ -45,3 +45,13 @@ class SmsConsentOut(msgspec.Struct):
     given: bool
     history: list[SmsConsentChange]
     sms_enabled: bool
+
+
+class LeadSmsConsentOut(msgspec.Struct):
+    """A lead's current SMS consent (false when never given), its history oldest first, and whether
+    this deployment sends SMS at all."""
+
+    lead_id: uuid.UUID
+    given: bool
+    history: list[SmsConsentChange]
+    sms_enabled: bool

@@ -19,10 +19,12 @@ from anima.domains.patients import services as patient_rules
 from anima.domains.patients.schemas import PolicyUpdate, StageRename
 from anima.domains.patients.visibility import get_policy, set_policy
 from anima.domains.settings import services as settings_rules
-from anima.domains.settings.schemas import SettingsUpdate
+from anima.domains.audit.services import Actor
+from anima.domains.settings.schemas import MailFromUpdate, SettingsUpdate
 from anima.http.access import OWNERS, TenantContext
 from anima.identity.profile import zone_groups
 from anima.problems import InvalidInput, Problem
+from anima.runtime import Runtime
 from anima.tenancy.scope import enter_tenant
 from anima.web import i18n
 from anima.web.forms import FormState, parse, read_form
@@ -32,7 +34,8 @@ from anima.web.workspace import Workspace
 
 async def _page(
     tenant: TenantContext, ws: Workspace, *, form: FormState | None = None, stage_forms: dict[str, FormState] | None = None,
-    policy_form: FormState | None = None, status: int = 200, saved: str | None = None,
+    policy_form: FormState | None = None, status: int = 200, saved: str | None = None, runtime: Runtime | None = None,
+    mail_form: FormState | None = None,
 ) -> Template:
     """The settings page; after a refusal the transaction is rolled back first (nothing half-written)."""
     if status >= 400:
@@ -48,19 +51,23 @@ async def _page(
              for s in stages}
     forms.update(stage_forms or {})
     policy = await get_policy(tenant.session)
+    mail_from = await settings_rules.read_mail_from(runtime, tenant.tenant.id) if runtime is not None else None
+    if mail_form is None:
+        mail_form = FormState(values={"address": (mail_from.address if mail_from else None) or ""})
     ws.active = "settings"
     return render(
         "settings/settings.html", language=ws.language, time_zone=ws.time_zone, ws=ws, status=status, form=form,
         stages=stages, stage_forms=forms, policy_form=policy_form or FormState(),
         restricted=policy.restrict_therapists_to_assigned, zones=zone_groups(str(form.value("timezone")) or None),
         languages=[(code, i18n.language_name(code)) for code in i18n.LANGUAGES], saved=saved,
+        mail_from=mail_from, mail_form=mail_form,
     )
 
 
 @get("/o/{org_slug:str}/settings", opt=OWNERS, name="settings:page")
-async def settings_page(tenant: TenantContext, ws: Workspace, saved: str | None = None) -> Template:
+async def settings_page(tenant: TenantContext, ws: Workspace, runtime: Runtime, saved: str | None = None) -> Template:
     """The organization's settings (owners)."""
-    return await _page(tenant, ws, saved=saved if saved in ("practice", "stage", "policy") else None)
+    return await _page(tenant, ws, saved=saved if saved in ("practice", "stage", "policy", "mail") else None, runtime=runtime)
 
 
 @post("/o/{org_slug:str}/settings", opt=OWNERS, name="settings:practice")
@@ -120,4 +127,23 @@ async def policy_submit(request: Request[Any, Any, Any], tenant: TenantContext, 
     return see_other(request, f"{ws.base}/settings?saved=policy#policy")
 
 
-PAGE_HANDLERS: list[Any] = [settings_page, practice_submit, stage_submit, policy_submit]
+@post("/o/{org_slug:str}/settings/mail-from", opt=OWNERS, name="settings:mail-from")
+async def mail_from_submit(request: Request[Any, Any, Any], tenant: TenantContext, ws: Workspace, runtime: Runtime,
+                           actor: Actor) -> Response[Any]:
+    """Set or clear the organization's sending address (what ``PUT …/settings/mail-from`` does)."""
+    try:
+        values = await read_form(request)
+    except InvalidInput as problem:
+        return await _page(tenant, ws, mail_form=FormState().show(problem, ws.language), status=problem.status, runtime=runtime)
+    body, form = parse(MailFromUpdate, {"address": str(values.get("address", "")).strip() or None}, language=ws.language)
+    form.values = dict(values)
+    if body is None:
+        return await _page(tenant, ws, mail_form=form, status=422, runtime=runtime)
+    try:
+        await settings_rules.set_mail_from(runtime, tenant.session, actor, tenant.tenant.id, body.address)
+    except Problem as problem:
+        return await _page(tenant, ws, mail_form=form.show(problem, ws.language), status=problem.status, runtime=runtime)
+    return see_other(request, f"{ws.base}/settings?saved=mail#sending")
+
+
+PAGE_HANDLERS: list[Any] = [settings_page, practice_submit, stage_submit, policy_submit, mail_from_submit]

@@ -25,3 +25,9 @@ class SettingsUpdate(RequestBody, omit_defaults=True):
     people_label: PeopleLabel | msgspec.UnsetType = msgspec.UNSET
     locale: Locale | msgspec.UnsetType = msgspec.UNSET
     timezone: TimeZone | msgspec.UnsetType = msgspec.UNSET
+
+
+class MailFromUpdate(RequestBody):
+    """The organization's sending address (null or empty: none, the platform's address is used)."""
+
+    address: Annotated[str, msgspec.Meta(max_length=254, description="an email address such as hola@practice.example")] | None

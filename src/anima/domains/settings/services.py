@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from typing import Any
 import zoneinfo
 from dataclasses import dataclass
 from functools import lru_cache
@@ -77,3 +78,29 @@ async def update_settings(session: AsyncSession, data: SettingsUpdate) -> Practi
     await session.flush()
     _DEFAULTS.clear()
     return row
+
+
+async def read_mail_from(runtime: Any, tenant_id: int) -> Any:
+    """The organization's sending address and its effect (:class:`anima.mail.domains.MailFromOut`),
+    read in a platform transaction of its own (the tenant's role cannot read the registry)."""
+    from anima.mail import domains
+
+    async with runtime.sessionmaker() as platform:
+        out = await domains.read_org_address(platform, tenant_id, runtime.settings.mail_from)
+        await platform.rollback()
+    return out
+
+
+async def set_mail_from(runtime: Any, session: AsyncSession, actor: Any, tenant_id: int, address: str | None) -> Any:
+    """Set or clear the organization's sending address (validated: InvalidInput naming
+    ``address``), committed in a platform transaction; audited in the tenant (``session``) as
+    ``settings.mail_from_changed`` with the address's domain only."""
+    from anima.domains.audit.services import record
+    from anima.mail import domains
+
+    async with runtime.sessionmaker() as platform:
+        async with platform.begin():
+            out = await domains.set_org_address(platform, tenant_id, address, runtime.settings.mail_from)
+    await record(session, actor, "settings.mail_from_changed",
+                 domain=out.address.rpartition("@")[2] if out.address else None, domain_verified=out.domain_verified)
+    return out
