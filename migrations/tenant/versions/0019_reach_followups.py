@@ -7,7 +7,7 @@
   exactly one of the two).
 
 Revision ID: a5b6c7d80019
-Revises: p7e8f9a00013
+Revises: e3f4a5b60017
 Create Date: 2026-12-01 05:40:00.000000
 
 """
@@ -20,7 +20,7 @@ import advanced_alchemy.types
 
 # revision identifiers, used by Alembic.
 revision: str = 'a5b6c7d80019'
-down_revision: Union[str, Sequence[str], None] = 'p7e8f9a00013'
+down_revision: Union[str, Sequence[str], None] = 'e3f4a5b60017'
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
 
