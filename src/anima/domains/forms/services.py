@@ -673,6 +673,27 @@ async def list_submissions(
     return list(rows), total
 
 
+async def export_for_patient(session: AsyncSession, cipher: FieldCipher, patient_id: uuid.UUID) -> list[dict[str, Any]]:
+    """A patient's form submissions for their record's export, oldest first: the template's title
+    (as the answered version names it), its key, the version number, ``submitted_at`` (ISO 8601,
+    UTC), the answers and the scores decrypted (the screening's ``risk_level``; a measure's total, band
+    and risk flag too) and the measure. The caller decides who may export (owners) and audits it."""
+    rows = (await session.execute(
+        sa.select(FormSubmission, Form.key, FormVersion.version, FormVersion.definition)
+        .join(Form, Form.id == FormSubmission.form_id).join(FormVersion, FormVersion.id == FormSubmission.version_id)
+        .where(FormSubmission.patient_id == patient_id).order_by(FormSubmission.submitted_at, FormSubmission.id)
+    )).all()
+    out = []
+    for row, key, version, definition in rows:
+        v = await view(cipher, row, clinical=True)
+        out.append({
+            "id": str(row.id), "form_id": str(row.form_id), "template": definition.get("title"), "key": key, "version": version,
+            "language": row.language, "measure": row.measure, "submitted_at": row.submitted_at.isoformat(),
+            "answers": v.answers, "scores": v.scores,
+        })
+    return out
+
+
 @dataclass(frozen=True)
 class MeasurePoint:
     """One point of a patient's measure series."""
