@@ -91,7 +91,7 @@ def _fill(shown: tuple[FormDefinition, int], form: FormState, org_name: str, sta
     d, version = shown
     return _private(render(
         "forms/fill.html", language=d.language, definition=d, form=form, org_name=org_name, status=status,
-        version=version, honeypot=HONEYPOT, version_field=VERSION_FIELD,
+        version=version, honeypot=HONEYPOT, version_field=VERSION_FIELD, preview=False,
     ))
 
 
