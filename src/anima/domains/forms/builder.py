@@ -289,7 +289,8 @@ async def _page(
             upgrade_to = (refused.extra or {}).get("upgrade_to")
     return render(
         "forms/builder.html", language=ws.language, time_zone=ws.time_zone, ws=ws, status=status, b=b, form_row=form,
-        allowed=allowed, upgrade_to=upgrade_to, request_saved=saved, field_types=FIELD_TYPES, details=tuple(MAPPABLE), languages=LANGUAGES,
+        allowed=allowed, upgrade_to=upgrade_to, request_saved=saved,
+        builder_url=f"{ws.base}/forms/{form.id}/edit" if form is not None else f"{ws.base}/forms/new", field_types=FIELD_TYPES, details=tuple(MAPPABLE), languages=LANGUAGES,
         templates=system_templates(), shown=preview_of(b), empty_state=_empty_state(), org_name=tenant.tenant.name,
         versions=await _versions(tenant, form.id) if form is not None else [],
     )
