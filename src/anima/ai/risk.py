@@ -111,7 +111,9 @@ class RiskAssessment:
 # -- normalization ---------------------------------------------------------------------------------
 
 
+@lru_cache(maxsize=4096)
 def _fold_char(ch: str) -> str:
+    """One non-ASCII character folded (casefold, accents dropped); cached: texts reuse few characters."""
     folded = unicodedata.normalize("NFKD", unicodedata.normalize("NFKC", ch).casefold()).translate(_APOSTROPHES)
     return "".join(c for c in folded if not unicodedata.combining(c))
 
@@ -120,6 +122,9 @@ def normalize_with_map(text: str) -> tuple[str, list[int]]:
     """``(normalized, origin)``: the folded text and, per normalized character, its original index."""
     if text.isascii():  # fast path: one character in, one out
         return text.lower().replace("`", "'"), list(range(len(text)))
+    folded_chars = [(ch.lower() if ch != "`" else "'") if ch.isascii() else _fold_char(ch) for ch in text]
+    if all(len(f) == 1 for f in folded_chars):  # the usual case (accents dropped): one out per one in
+        return "".join(folded_chars), list(range(len(text)))
     parts: list[str] = []
     origin: list[int] = []
     for i, ch in enumerate(text):
