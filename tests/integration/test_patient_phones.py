@@ -4,14 +4,19 @@ it matches a lead's number by blind index; phones saved before are rewritten by
 
 from __future__ import annotations
 
+import asyncio
 import uuid
+
+from click.testing import CliRunner
 
 from hypothesis import given, settings, strategies as st
 
 from anima.domains.patients.models import Patient
 from anima.domains.patients.services import phone_as_e164, reindex_phones
 from anima.jobs.runner import tenant_transaction
+from anima.cli import main
 from tests.conftest import signup
+from tests.conftest import test_environ as environ_for_tests
 from tests.integration.events_support import in_tenant, tenant_id_of
 from tests.integration.test_leads_api import new_lead
 
@@ -47,8 +52,10 @@ async def test_phones_saved_before_are_reindexed(client, db, app):
     before = (await in_tenant(db, org.slug, "SELECT phone_bidx FROM patients"))[0][0]
     lead = await new_lead(client, org, phone="+39 06 6982 0000")
     assert lead["duplicates"] == []  # not matched yet
-    async with tenant_transaction(runtime, tid) as tx:
-        assert await reindex_phones(tx.session, tx.cipher) == 1
+    url = db.admin_url.set(drivername="postgresql").render_as_string(hide_password=False)
+    result = await asyncio.to_thread(CliRunner().invoke, main, ["tenants", "reindex-phones", org.slug], env=environ_for_tests(DATABASE_URL=url))
+    assert result.exit_code == 0, result.output
+    assert f"{org.slug}: 1 phone(s) rewritten" in result.output
     async with tenant_transaction(runtime, tid) as tx:
         assert await reindex_phones(tx.session, tx.cipher) == 0  # idempotent
     after = (await in_tenant(db, org.slug, "SELECT phone_bidx FROM patients"))[0][0]
