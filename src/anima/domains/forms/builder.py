@@ -42,8 +42,8 @@ from anima.domains.forms.system import LANGUAGES, system_templates
 from anima.domains.staff.models import StaffMember
 from anima.http.access import OWNERS, TenantContext
 from anima.http.validation import string_errors, validate_value
-from anima.problems import Conflict, Forbidden, InvalidInput, Problem
-from anima.web.forms import read_form
+from anima.problems import Conflict, Forbidden, InvalidInput
+from anima.web.forms import FormState, read_form
 from anima.web.i18n import gettext
 from anima.web.problem_text import N_, field_message, kind_message
 from anima.web.render import render, see_other
@@ -296,9 +296,8 @@ async def _page(
     )
 
 
-def _empty_state() -> Any:
-    from anima.web.forms import FormState
-
+def _empty_state() -> FormState:
+    """What the preview's fill template reads as the client's answers: none yet."""
     return FormState()
 
 
