@@ -70,6 +70,8 @@ from anima.web.formatting import instant
 from anima.web.i18n import pick_language as compose_language
 
 SUBMISSIONS = "form_submissions"
+#: the one statement a submission's row is written with (built once: no per-call construction)
+_INSERT_SUBMISSION = sa.insert(FormSubmission)
 FEATURE = "custom_forms"
 DEFAULT_EXPIRY = datetime.timedelta(days=7)
 MAX_EXPIRY_DAYS = 90
@@ -578,14 +580,14 @@ async def submit(
             author=author,
         )
     # one Core INSERT (no unit of work): the hot path of public submissions
-    await session.execute(sa.insert(FormSubmission).values(
-        id=sub_id, form_id=target.form.id, version_id=target.version.id, patient_id=patient_id,
-        assignment_id=assignment.id if assignment is not None else None, journal_entry_id=entry_id,
-        measure=definition.measure, language=definition.language, submitted_at=now,
-        answers_enc=await cipher.encrypt_json(SUBMISSIONS, "answers_enc", sub_id, answers),
-        person_enc=await cipher.encrypt_json(SUBMISSIONS, "person_enc", sub_id, mapped) if mapped else None,
-        scores_enc=await cipher.encrypt_json(SUBMISSIONS, "scores_enc", sub_id, scores),
-    ))
+    await session.execute(_INSERT_SUBMISSION, {
+        "id": sub_id, "form_id": target.form.id, "version_id": target.version.id, "patient_id": patient_id,
+        "assignment_id": assignment.id if assignment is not None else None, "journal_entry_id": entry_id,
+        "measure": definition.measure, "language": definition.language, "submitted_at": now,
+        "answers_enc": await cipher.encrypt_json(SUBMISSIONS, "answers_enc", sub_id, answers),
+        "person_enc": await cipher.encrypt_json(SUBMISSIONS, "person_enc", sub_id, mapped) if mapped else None,
+        "scores_enc": await cipher.encrypt_json(SUBMISSIONS, "scores_enc", sub_id, scores),
+    })
     await record(session, actor, "forms.submitted", patient_id=patient_id, submission_id=str(sub_id), form_id=str(target.form.id),
                  version=target.version.version, assignment_id=str(assignment.id) if assignment else None)
     if assignment is not None and entry_id is not None and author is not None:
