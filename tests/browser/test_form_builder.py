@@ -100,3 +100,23 @@ def test_an_owner_builds_a_form_and_the_public_link_shows_it(new_page, server: S
     assert "mal — muy bien" in public.locator("main").inner_text()
     visit_check(public, "form-builder-public", request=request)
     assert not server.notes, server.notes
+
+
+def test_a_builder_plan_owner_meets_the_upsell_and_the_system_templates(new_page, server: Server, request):
+    slug, email = unique_slug("upsell"), unique_email("owner")
+    signed = httpx.post(f"{server.base}/api/v1/signup", json={
+        "organization_name": "Casa Petita", "slug": slug, "email": email, "password": PASSWORD,
+        "display_name": "Núria Pons", "tier": "BUILDER",
+    }, timeout=30)
+    assert signed.status_code == 201, signed.text
+    page = new_page(locale="ca-ES")
+    page.goto("/login")
+    page.locator("input[name=email]").fill(email)
+    page.locator("input[name=password]").fill(PASSWORD)
+    page.locator("form button[type=submit]").first.click()
+    page.wait_for_url(re.compile(rf"/o/{slug}/?$"))
+    page.goto(f"/o/{slug}/forms/new")
+    assert page.locator("#builder").count() == 0
+    assert "PRO" in page.locator("main").inner_text() and "PHQ-9" in page.locator("main").inner_text()
+    visit_check(page, "form-builder-upsell", request=request)
+    assert not server.notes, server.notes
