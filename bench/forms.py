@@ -14,7 +14,9 @@ Both run with the same concurrency; rounds alternate the two so drift on a noisy
 both alike. Printed: submissions per second of each (median over rounds) and the ratio forms /
 plain. The target is a ratio of at least 0.7.
 
-    DATABASE_URL=postgresql://postgres@127.0.0.1:5432/postgres python bench/forms.py [--submissions 200] [--rounds 5] [--concurrency 8]
+    DATABASE_URL=postgresql://postgres@127.0.0.1:5432/postgres python bench/forms.py [--submissions 200] [--rounds 5] [--concurrency 8] [--profile]
+
+``--profile`` prints where each path spends its time (pyinstrument, one sender) instead.
 
 A scratch database ``anima_bench_<random>`` is created and dropped.
 """
@@ -75,7 +77,7 @@ async def _rate(n: int, concurrency: int, one: Callable[[], Awaitable[None]]) ->
     return n / (time.perf_counter() - started)
 
 
-async def main(submissions: int, rounds: int, concurrency: int) -> None:
+async def main(submissions: int, rounds: int, concurrency: int, profile: bool = False) -> None:
     settings = load_settings(test_environ(ANIMA_LOG_LEVEL="error", ANIMA_DB_POOL_SIZE=str(concurrency + 2)))
     db = await open_database(settings, database=f"anima_bench_{secrets.token_hex(4)}")
     try:
@@ -112,6 +114,15 @@ async def main(submissions: int, rounds: int, concurrency: int) -> None:
 
         await _rate(20, concurrency, encrypted)  # warm up both
         await _rate(20, concurrency, plain)
+        if profile:
+            from pyinstrument import Profiler  # a development tool, not a dependency: pip install pyinstrument
+
+            for name, one in (("forms", encrypted), ("plain", plain)):
+                with Profiler(async_mode="enabled") as profiler:
+                    await _rate(submissions, 1, one)
+                print(f"--- {name} ---")
+                print(profiler.output_text(unicode=False, color=False, show_all=False))
+            return
         rates: dict[str, list[float]] = {"forms": [], "plain": []}
         for _ in range(rounds):
             rates["forms"].append(await _rate(submissions, concurrency, encrypted))
@@ -129,5 +140,6 @@ if __name__ == "__main__":
     parser.add_argument("--submissions", type=int, default=200)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument("--profile", action="store_true", help="profile each path (one sender) with pyinstrument instead of measuring")
     args = parser.parse_args()
-    asyncio.run(main(args.submissions, args.rounds, args.concurrency))
+    asyncio.run(main(args.submissions, args.rounds, args.concurrency, args.profile))

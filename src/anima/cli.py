@@ -416,6 +416,32 @@ _state_command("suspend", "suspended")
 _state_command("resume", "active")
 
 
+@tenants.command("reindex-phones")
+@click.argument("slugs", nargs=-1)
+def tenants_reindex_phones(slugs: tuple[str, ...]) -> None:
+    """Rewrite patients' phones in E.164 with their blind index (each tenant, or SLUGS): phones saved
+    before they were normalized then match leads' numbers. Needs the keyring, hence not a migration."""
+    import sqlalchemy as sa
+
+    from anima.domains.patients.services import reindex_phones
+    from anima.jobs.runner import tenant_transaction
+    from anima.runtime import build_runtime
+
+    async def run(settings: Settings, db: Database) -> list[tuple[str, int]]:
+        runtime = build_runtime(settings, db)
+        async with db.admin.connect() as conn:
+            query = "SELECT id, slug FROM platform.tenants WHERE state = 'active'" + (" AND slug = ANY(:s)" if slugs else "") + " ORDER BY slug"
+            tenants_rows = (await conn.execute(sa.text(query), {"s": list(slugs)} if slugs else {})).all()
+        done = []
+        for tenant_id, slug in tenants_rows:
+            async with tenant_transaction(runtime, tenant_id) as tx:
+                done.append((slug, await reindex_phones(tx.session, tx.cipher)))
+        return done
+
+    for slug, changed in _run(run):
+        click.echo(f"{slug}: {changed} phone(s) rewritten")
+
+
 @tenants.command("delete")
 @click.argument("slug")
 @click.option("--yes", is_flag=True, help="really drop the schema and role")

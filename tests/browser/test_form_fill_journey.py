@@ -71,7 +71,9 @@ def test_a_patient_answers_an_assigned_phq9_on_a_phone(new_page, server: Server,
     owner.get_by_role("link", name=form["title"]).click()
     owner.get_by_role("button", name="Switch the public link on").click()
     assert owner.locator("#f-public-url").input_value().endswith(tuple("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_"))
-    assert owner.locator("img[src$='qr.svg']").evaluate("img => img.naturalWidth") > 0
+    assert owner.locator("img[src$='qr.svg']").evaluate(
+        "img => img.complete ? img.naturalWidth : new Promise(done => { img.onload = () => done(img.naturalWidth); })"
+    ) > 0  # waits for the image under load
     assert "10 · moderate" in owner.locator("main").inner_text() and owner.locator(".badge-risk").count() == 1
     visit_check(owner, "form-share-and-answers", request=request)
     assert not server.notes, server.notes

@@ -7,6 +7,7 @@ import sqlalchemy as sa
 
 from anima.tenancy.scope import enter_tenant
 from tests.conftest import add_member, bearer, signup
+from tests.integration.forms_support import submit_intake
 
 MARK = "ZZAUDITMARKZZ"
 
@@ -94,7 +95,7 @@ async def test_export_and_erasure(client, db):
     e1 = (await client.post(f"{base}/{pid}/journal", json={"kind": "note", "html": f"<p>{MARK}</p>"}, headers=therapist)).json()["id"]
     await client.post(f"{base}/{pid}/journal/{e1}/sign", headers=therapist)
     await client.post(f"{base}/{pid}/journal/{e1}/amendments", json={"reason": "more", "html": "<p>more</p>"}, headers=therapist)
-    await client.post(f"{base}/{pid}/journal", json={"kind": "form_submission", "data": {"q1": MARK}, "visibility": "shared"}, headers=org.headers)
+    await submit_intake(client, org, pid, MARK)
 
     export = await client.get(f"{base}/{pid}/export", headers=org.headers)
     assert export.status_code == 200

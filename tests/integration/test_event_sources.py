@@ -1,8 +1,8 @@
 """Two event sources: FORM_SUBMISSION_COMPLETED and JOURNEY_STAGE_TIMEOUT.
 
-* A ``form_submission`` journal entry created through HTTP leaves one FORM_SUBMISSION_COMPLETED
-  outbox row (entry and patient ids, never answers) in the entry's transaction; a refused request
-  leaves none. The worker screens the submission for risk once, from that event.
+* A form submitted through its one-time link leaves one FORM_SUBMISSION_COMPLETED outbox row
+  (ids, never answers) in the entry's transaction; a ``form_submission`` entry written by hand
+  through the journal API is refused and leaves none. The worker screens the submission for risk once, from that event.
 * A stage with ``timeout_days`` makes the per-tenant tick emit JOURNEY_STAGE_TIMEOUT once per stage
   entry of an active, unblocked patient overdue in it; a stage change starts over. Owners alone
   set thresholds, within 1..3650 whole days.
@@ -18,6 +18,7 @@ from anima.jobs.queue import job_options
 from anima.jobs.relay import Relay, event_job_key
 from tests.conftest import add_member, bearer, signup
 from tests.integration.events_support import eventually, in_tenant, queue_settings, running_worker, services_for, tenant_id_of
+from tests.integration.forms_support import submit_intake
 
 ANSWER = "Quiero suicidarme, tengo un plan para esta noche"
 
@@ -67,18 +68,17 @@ async def test_form_submission_emits_one_event_with_ids_only(client, db):
 
     refused = await client.post(purl(org, pid, "/journal"), json=body, headers=bearer(assistant["access_token"]))
     assert refused.status_code == 403
-    invalid = await client.post(purl(org, pid, "/journal"), json={"kind": "form_submission", "html": "<p>x</p>"}, headers=org.headers)
-    assert invalid.status_code == 422
+    by_hand = await client.post(purl(org, pid, "/journal"), json=body, headers=org.headers)
+    assert by_hand.status_code == 422 and [(e["field"], e["rule"]) for e in by_hand.json()["errors"]] == [("kind", "forms-service-only")]
     assert await events(db, org.slug, "FORM_SUBMISSION_COMPLETED") == []
 
-    created = await client.post(purl(org, pid, "/journal"), json=body, headers=org.headers)
-    assert created.status_code == 201, created.text
-    entry_id = created.json()["id"]
+    await submit_intake(client, org, pid, ANSWER)  # the one way in: a form assigned and submitted
+    (entry_id,) = (await in_tenant(db, org.slug, "SELECT id FROM journal_entries WHERE kind = 'form_submission'"))[0]
     rows = await events(db, org.slug, "FORM_SUBMISSION_COMPLETED")
     assert len(rows) == 1
-    assert rows[0][1] == {"entry_id": entry_id, "patient_id": pid}
+    assert rows[0][1]["entry_id"] == str(entry_id) and rows[0][1]["patient_id"] == pid and rows[0][1]["form_key"] == "intake_es"
     serialized = json.dumps([r[1] for r in await in_tenant(db, org.slug, "SELECT id, payload FROM outbox_events")])
-    assert "suicid" not in serialized and "sleep_hours" not in serialized and "how_are_you" not in serialized
+    assert "suicid" not in serialized and "reason" not in serialized and "ana@example.org" not in serialized
 
     note = await client.post(purl(org, pid, "/journal"), json={"kind": "note", "html": "<p>Calm week.</p>"}, headers=org.headers)
     assert note.status_code == 201
@@ -90,9 +90,8 @@ async def test_a_form_submission_is_screened_once(client, db):
     org = await signup(client, tier="PRO")
     tid = await tenant_id_of(db, org.slug)
     pid = await new_patient(client, org, language="es")
-    created = await client.post(purl(org, pid, "/journal"), json={"kind": "form_submission", "data": {"q": ANSWER}}, headers=org.headers)
-    assert created.status_code == 201, created.text
-    entry_id = created.json()["id"]
+    await submit_intake(client, org, pid, ANSWER)
+    entry_id = str((await in_tenant(db, org.slug, "SELECT id FROM journal_entries WHERE kind = 'form_submission'"))[0][0])
     by_type = {t: rows[0][0] for t in ("JOURNAL_ENTRY_CREATED", "FORM_SUBMISSION_COMPLETED") if (rows := await events(db, org.slug, t))}
     assert len(by_type) == 2
 

@@ -52,7 +52,8 @@ async def test_size_limit_and_kind_rules(client, db):
     cases = [
         ({"kind": "note"}, "html", "required"),
         ({"kind": "note", "html": "<p>x</p>", "data": {}}, "data", "not-for-notes"),
-        ({"kind": "form_submission", "html": "<p>x</p>"}, "data", "required"),
+        ({"kind": "audio_reference", "html": "<p>x</p>"}, "data", "required"),
+        ({"kind": "form_submission", "data": {"q": "x"}}, "kind", "forms-service-only"),
         ({"kind": "audio_reference", "data": {"seconds": 3}}, "data.uri", "required"),
         ({"kind": "note", "html": "<p>x</p>", "occurred_at": clock.naive_iso(days=-1)}, "occurred_at", "timezone"),
         ({"kind": "dream", "html": "<p>x</p>"}, "kind", None),

@@ -26,11 +26,11 @@ async def test_hand_made_analyses_are_refused(client, db):
     assert refused.status_code == 422 and only_error(refused) == ("kind", "observatory-only")
     for key in ("source", "model"):
         labelled = await client.post(
-            purl(org, pid, "/journal"), json={"kind": "form_submission", "data": {key: "gemini", "q1": "ok"}}, headers=org.headers
+            purl(org, pid, "/journal"), json={"kind": "audio_reference", "data": {key: "gemini", "uri": "s3://x/1"}}, headers=org.headers
         )
         assert labelled.status_code == 422 and only_error(labelled) == (f"data.{key}", "reserved-key")
 
-    form = await client.post(purl(org, pid, "/journal"), json={"kind": "form_submission", "data": {"q1": "ok"}}, headers=org.headers)
+    form = await client.post(purl(org, pid, "/journal"), json={"kind": "audio_reference", "data": {"uri": "s3://x/1"}}, headers=org.headers)
     assert form.status_code == 201
     entry = form.json()["id"]
     update = await client.patch(purl(org, pid, f"/journal/{entry}"), json={"data": {"source": "gemini"}}, headers=org.headers)

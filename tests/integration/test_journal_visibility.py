@@ -44,7 +44,7 @@ async def staff(client, db) -> Staff:
 
 
 entries_strategy = st.lists(
-    st.tuples(st.sampled_from(AUTHORS), st.sampled_from(("private", "shared")), st.sampled_from(("note", "form_submission"))),
+    st.tuples(st.sampled_from(AUTHORS), st.sampled_from(("private", "shared")), st.sampled_from(("note", "audio_reference"))),
     min_size=0,
     max_size=6,
 )
@@ -66,7 +66,7 @@ async def test_each_role_reads_exactly_what_it_may(client, staff, entries, restr
     written: list[tuple[str, str, str]] = []  # (entry id, author, visibility)
     for author, visibility, kind in entries:
         body = {"kind": kind, "visibility": visibility}
-        body.update({"html": f"<p>{author}</p>"} if kind == "note" else {"data": {"by": author}})
+        body.update({"html": f"<p>{author}</p>"} if kind == "note" else {"data": {"uri": f"s3://x/{author}", "by": author}})
         response = await client.post(f"{base}/patients/{pid}/journal", json=body, headers=h[author])
         assert response.status_code == 201, response.text
         written.append((response.json()["id"], author, visibility))

@@ -18,6 +18,7 @@ from anima.runtime import build_runtime
 from tests.conftest import add_member, bearer, signup
 from tests.integration.booking_support import day_ahead, practice
 from tests.integration.events_support import in_tenant, tenant_id_of
+from tests.integration.forms_support import submit_intake
 from tests.integration.test_mail_sender import RecordingHandler, smtp, smtp_settings  # noqa: F401 - fixtures
 
 ALL_OFF = {"new_booking": False, "cancellation": False, "risk_alert": False, "new_lead": False}
@@ -163,10 +164,9 @@ async def test_a_risk_alert_email_carries_no_clinical_text(client, db, smtp, run
     created = await client.post(f"/api/v1/orgs/{org.slug}/patients", json={"first_name": "Zoraida", "last_name": "Quintana"},
                                 headers=org.headers)
     pid = created.json()["id"]
-    entry = await client.post(f"/api/v1/orgs/{org.slug}/patients/{pid}/journal",
-                              json={"kind": "form_submission", "data": {"q": RISK_TEXT}}, headers=org.headers)
-    assert entry.status_code == 201, entry.text
-    screened = await analyze_journal_entry({"anima": runtime}, tenant_id=tid, entry_id=entry.json()["id"])
+    await submit_intake(client, org, pid, RISK_TEXT)
+    entry_id = (await in_tenant(db, org.slug, "SELECT id FROM journal_entries WHERE kind = 'form_submission'"))[0][0]
+    screened = await analyze_journal_entry({"anima": runtime}, tenant_id=tid, entry_id=str(entry_id))
     assert screened["level"] == "HIGH"
     assert await _notify(runtime, tid, db, org.slug, "RISK_DETECTED_IN_NOTE") == [{"queued": 1}]
     assert await _notify(runtime, tid, db, org.slug, "RISK_DETECTED_IN_NOTE") == [{"queued": 0}]
@@ -180,9 +180,9 @@ async def test_a_risk_alert_email_carries_no_clinical_text(client, db, smtp, run
 
     # switched off, the owner gets nothing for the next alert
     assert (await client.put(_url(org.slug), json=ALL_OFF, headers=org.headers)).status_code == 200
-    second = await client.post(f"/api/v1/orgs/{org.slug}/patients/{pid}/journal",
-                               json={"kind": "form_submission", "data": {"q": RISK_TEXT}}, headers=org.headers)
-    await analyze_journal_entry({"anima": runtime}, tenant_id=tid, entry_id=second.json()["id"])
+    await submit_intake(client, org, pid, RISK_TEXT)
+    second = await in_tenant(db, org.slug, "SELECT id FROM journal_entries WHERE kind = 'form_submission' AND id <> :e", {"e": entry_id})
+    await analyze_journal_entry({"anima": runtime}, tenant_id=tid, entry_id=str(second[0][0]))
     assert (await _notify(runtime, tid, db, org.slug, "RISK_DETECTED_IN_NOTE"))[-1] == {"queued": 0}
 
 

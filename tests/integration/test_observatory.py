@@ -31,6 +31,7 @@ from tests.conftest import test_environ as environ_for_tests
 from tests.redis_support import REDIS_URL, needs_redis
 from tests.gemini_stub import DEFAULT_ANALYSIS, GeminiStub
 from tests.integration.test_patients_encryption import scan
+from tests.integration.forms_support import form_entry
 
 MODEL = "gemini-2.5-flash"
 
@@ -93,10 +94,7 @@ async def test_gemini_result_is_structured_encrypted_and_cached(gclient, gemini_
     pid = await patient_with_notes(
         gclient, org, notes=("<p>Marta diu: tinc ganes de morir. Truca al 600 123 456.</p>", "<p>Setmana més tranquil·la.</p>")
     )
-    form = await gclient.post(
-        purl(org, pid, "/journal"), json={"kind": "form_submission", "data": {"mood": "baix", "sleep_hours": 4}}, headers=org.headers
-    )
-    assert form.status_code == 201
+    await form_entry(gemini_app.state[RUNTIME_KEY], db, org.slug, pid, org.owner_id, {"mood": "baix", "sleep_hours": 4})
 
     first = await gclient.post(purl(org, pid, "/analyses"), headers=org.headers)
     assert first.status_code == 201, first.text
@@ -246,7 +244,7 @@ async def test_job_functions(client, app, db):
     org = await signup(client, tier="PRO")
     pid = await patient_with_notes(client, org, notes=("<p>Tinc ganes de morir.</p>",))
     note = (await client.get(purl(org, pid, "/journal?kind=note"), headers=org.headers)).json()["items"][0]
-    form = await client.post(purl(org, pid, "/journal"), json={"kind": "form_submission", "data": {"q": "bé"}}, headers=org.headers)
+    form_id = await form_entry(app.state["anima"], db, org.slug, pid, org.owner_id, {"q": "bé"})
     _, tenant_id = await schema_and_id(db, org.slug)
     ctx = {"anima": app.state["anima"]}
 
@@ -265,7 +263,7 @@ async def test_job_functions(client, app, db):
         ).scalars().all()
     # ids and level only: clinical categories (flags) never reach the plaintext outbox
     assert events == [{"entry_id": note["id"], "patient_id": pid, "kind": "note", "level": "HIGH", "evidence_count": 1}]
-    low = await jobs.analyze_journal_entry(ctx, tenant_id=tenant_id, entry_id=form.json()["id"])
+    low = await jobs.analyze_journal_entry(ctx, tenant_id=tenant_id, entry_id=form_id)
     assert low["level"] == "LOW" and low["emitted"] is False
     missing = await jobs.analyze_journal_entry(ctx, tenant_id=tenant_id, entry_id=str(uuid.uuid4()))
     assert missing["status"] == "skipped"

@@ -12,6 +12,7 @@ import sqlalchemy as sa
 
 from anima.tenancy.provisioning import delete_tenant
 from tests.conftest import add_member, bearer, signup
+from tests.integration.forms_support import submit_intake
 
 MARK = "QQSOULMARKQQ"
 TEXTUAL = ("text", "character varying", "character", "json", "jsonb", "ARRAY")
@@ -59,8 +60,8 @@ async def test_marker_is_in_no_clinical_column(client, db):
     await client.post(f"{base}/{pid}/journal/{eid}/sign", headers=therapist)
     await client.post(f"{base}/{pid}/journal/{eid}/amendments", json={"reason": f"why {MARK}", "html": f"<p>{MARK}2</p>"}, headers=therapist)
     # (an ai_analysis entry is written by the observatory only: the journal API refuses it)
-    for kind, data in (("form_submission", {"answer": MARK}), ("audio_reference", {"uri": f"s3://x/{MARK}"})):
-        assert (await client.post(f"{base}/{pid}/journal", json={"kind": kind, "data": data}, headers=therapist)).status_code == 201
+    assert (await client.post(f"{base}/{pid}/journal", json={"kind": "audio_reference", "data": {"uri": f"s3://x/{MARK}"}}, headers=therapist)).status_code == 201
+    await submit_intake(client, org, pid, f"answer {MARK}")  # a form_submission entry: written by the forms service only
     # read everything back (reads write audit lines: they must not carry content either)
     await client.get(f"{base}/{pid}/journal", headers=org.headers)
     export = await client.get(f"{base}/{pid}/export", headers=org.headers)

@@ -11,6 +11,7 @@ import pytest
 from anima.jobs.queue import job_options
 from tests.conftest import add_member, bearer, signup
 from tests.integration.events_support import eventually, in_tenant, tenant_id_of
+from tests.integration.forms_support import submit_intake
 from tests.integration.test_playbooks_e2e import install, pipeline, relay_until
 
 HIGH = "<p>Quiero suicidarme, tengo un plan para esta noche.</p>"
@@ -56,12 +57,11 @@ async def test_high_risk_alerts_the_care_team_and_owners_without_any_playbook(cl
     )
     pid = created.json()["id"]
     note = await client.post(purl(org, pid, "/journal"), json={"kind": "note", "html": HIGH}, headers=bearer(author["access_token"]))
-    form = await client.post(
-        purl(org, pid, "/journal"), json={"kind": "form_submission", "data": {"q1": "Quiero suicidarme, tengo un plan para esta noche"}}, headers=org.headers
-    )
+    await submit_intake(client, org, pid, "Quiero suicidarme, tengo un plan para esta noche")  # the forms' own path
     calm = await client.post(purl(org, pid, "/journal"), json={"kind": "note", "html": "<p>A calm week.</p>"}, headers=org.headers)
-    assert note.status_code == form.status_code == calm.status_code == 201
-    note_id, form_id = note.json()["id"], form.json()["id"]
+    assert note.status_code == calm.status_code == 201
+    note_id = note.json()["id"]
+    form_id = str((await in_tenant(db, org.slug, "SELECT id FROM journal_entries WHERE kind = 'form_submission'"))[0][0])
 
     async with pipeline(db) as (svc, relay):
         await screened(svc, relay, tid, db, org.slug, 3)

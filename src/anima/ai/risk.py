@@ -111,15 +111,35 @@ class RiskAssessment:
 # -- normalization ---------------------------------------------------------------------------------
 
 
+@lru_cache(maxsize=4096)
 def _fold_char(ch: str) -> str:
+    """One non-ASCII character folded (casefold, accents dropped); cached: texts reuse few characters."""
     folded = unicodedata.normalize("NFKD", unicodedata.normalize("NFKC", ch).casefold()).translate(_APOSTROPHES)
     return "".join(c for c in folded if not unicodedata.combining(c))
+
+
+class _Folding(dict):
+    """``str.translate`` table folding every character as :func:`normalize_with_map` does, filled
+    on first sight of each character (a text reuses few)."""
+
+    def __missing__(self, code: int) -> str:
+        ch = chr(code)
+        folded = (ch.lower() if ch != "`" else "'") if ch.isascii() else _fold_char(ch)
+        if len(self) < 65_536:
+            self[code] = folded
+        return folded
+
+
+_FOLD = _Folding()
 
 
 def normalize_with_map(text: str) -> tuple[str, list[int]]:
     """``(normalized, origin)``: the folded text and, per normalized character, its original index."""
     if text.isascii():  # fast path: one character in, one out
         return text.lower().replace("`", "'"), list(range(len(text)))
+    folded_text = text.translate(_FOLD)
+    if len(folded_text) == len(text) and all(len(_FOLD[ord(ch)]) == 1 for ch in set(text)):
+        return folded_text, list(range(len(text)))  # the usual case (accents dropped): one out per one in
     parts: list[str] = []
     origin: list[int] = []
     for i, ch in enumerate(text):

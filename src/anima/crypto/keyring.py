@@ -3,8 +3,14 @@
 Requests read the **wrapped** keys through their own tenant-scoped session (the tenant role may
 SELECT ``data_keys``) and unwrap them with the master key. Unwrapped keys are cached in process
 memory in a bounded LRU keyed by ``(tenant id, purpose, version)`` — never by version alone, so
-two tenants' "version 1" are never confused. The current data version is read from the database
-on each use (one indexed row), so a rotation is picked up by every process at once.
+two tenants' "version 1" are never confused. Which data version is current is read from the
+database (one indexed row) and remembered per tenant for :data:`CURRENT_TTL` seconds, which saves
+a round trip in every transaction that writes encrypted fields (a public form submission among
+them). A rotation in this process is seen at once (:meth:`Keyring.forget_current`); other
+processes see it within :data:`CURRENT_TTL`, and the few rows they seal meanwhile under the
+previous version — which is retired, never deleted, so they stay readable — are re-encrypted by
+the rotation's resume pass (``anima keys rotate --resume``), which finds rows by the version in
+their header.
 
 A tenant's first keys (data v1 and the blind-index key) are created lazily on first use, on the
 **admin** engine in a transaction of their own (the tenant role cannot write ``data_keys``).
@@ -13,6 +19,7 @@ A tenant's first keys (data v1 and the blind-index key) are created lazily on fi
 from __future__ import annotations
 
 import threading
+import time
 from collections import OrderedDict
 
 import sqlalchemy as sa
@@ -26,6 +33,8 @@ from anima.tenancy import registry
 log = get_logger(__name__)
 
 DATA, INDEX = "data", "index"
+#: seconds a process keeps using the current data-key version it read (see the module docstring)
+CURRENT_TTL = 30.0
 
 _CURRENT = sa.text(
     "SELECT version, wrapped_key FROM data_keys WHERE purpose = 'data' AND retired_at IS NULL "
@@ -103,11 +112,15 @@ class Keyring:
         capacity: cached unwrapped keys (each 32 bytes); the default holds 4 versions of 4,096 tenants.
     """
 
-    def __init__(self, master_key: bytes, admin: AsyncEngine | None = None, capacity: int = 16_384) -> None:
+    def __init__(self, master_key: bytes, admin: AsyncEngine | None = None, capacity: int = 16_384,
+                 current_ttl: float = CURRENT_TTL) -> None:
         self.master_key = master_key
         self.fingerprint = master_fingerprint(master_key)
         self.admin = admin
         self.cache = LRU(capacity)
+        self.current_ttl = current_ttl
+        #: tenant id -> (monotonic time until which it holds, current data-key version)
+        self._current: dict[int, tuple[float, int]] = {}
 
     def _unwrap(self, tenant_id: int, purpose: str, version: int, wrapped: bytes) -> bytes:
         key = (tenant_id, purpose, version)
@@ -118,7 +131,13 @@ class Keyring:
         return cached
 
     async def current(self, conn: AsyncSession | AsyncConnection, tenant_id: int) -> tuple[int, bytes]:
-        """``(version, key)`` of the tenant's current data key, creating the first keys if needed."""
+        """``(version, key)`` of the tenant's current data key, creating the first keys if needed;
+        the version read is reused for :attr:`current_ttl` seconds (no round trip)."""
+        remembered = self._current.get(tenant_id)
+        if remembered is not None and remembered[0] > time.monotonic():
+            key = self.cache.get((tenant_id, DATA, remembered[1]))
+            if key is not None:
+                return remembered[1], key
         row = (await conn.execute(_CURRENT)).first()
         if row is None:
             if self.admin is None:
@@ -127,7 +146,10 @@ class Keyring:
             row = (await conn.execute(_CURRENT)).first()
             if row is None:
                 raise KeyMissing(f"tenant {tenant_id} has no data key")
-        return row.version, self._unwrap(tenant_id, DATA, row.version, row.wrapped_key)
+        key = self._unwrap(tenant_id, DATA, row.version, row.wrapped_key)
+        if self.current_ttl > 0:
+            self._current[tenant_id] = (time.monotonic() + self.current_ttl, row.version)
+        return row.version, key
 
     async def get(self, conn: AsyncSession | AsyncConnection, tenant_id: int, version: int, purpose: str = DATA) -> bytes:
         """The unwrapped key ``version`` of ``purpose``; raises :class:`KeyMissing` when it does not exist."""
@@ -150,3 +172,8 @@ class Keyring:
     def forget(self, tenant_id: int) -> None:
         """Drop every cached key of ``tenant_id`` (after its deletion or a master-key rotation)."""
         self.cache.drop_tenant(tenant_id)
+        self.forget_current(tenant_id)
+
+    def forget_current(self, tenant_id: int) -> None:
+        """Read the tenant's current data-key version again on next use (after a rotation)."""
+        self._current.pop(tenant_id, None)

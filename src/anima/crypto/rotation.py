@@ -61,6 +61,7 @@ async def tenants_with_schemas(admin: AsyncEngine, slugs: tuple[str, ...] = ()) 
 
 async def rotate_tenant_data_key(admin: AsyncEngine, keyring: Keyring, tenant_id: int, schema: str) -> int:
     """Add the next data-key version and retire the older ones; returns the new version."""
+    version = None
     async with admin.begin() as conn:
         await _scope(conn, schema)
         await conn.execute(sa.text("SELECT pg_advisory_xact_lock(:t, hashtext('anima:keys'))"), {"t": tenant_id})
@@ -82,7 +83,9 @@ async def rotate_tenant_data_key(admin: AsyncEngine, keyring: Keyring, tenant_id
                 sa.text("UPDATE data_keys SET retired_at = now() WHERE purpose = 'data' AND version < :v AND retired_at IS NULL"),
                 {"v": version},
             )
-            return version
+    if version is not None:
+        keyring.forget_current(tenant_id)  # committed: this process seals under the new version from now on
+        return version
     await create_initial_keys(admin, keyring.master_key, tenant_id)  # a tenant without keys has no ciphertext
     return 1
 

@@ -74,8 +74,20 @@ def handle_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Respon
     return _error_page(request, 500, "server-error", message)
 
 
+def handle_undecodable(request: Request[Any, Any, Any], exc: UnicodeDecodeError) -> Response[Any]:
+    """A multipart form whose text part is not valid UTF-8 (Litestar decodes the parts strictly, and
+    the CSRF check reads the form before any page does): 422, like a URL-encoded form's; anything
+    else undecodable is a server error."""
+    if not request.headers.get("content-type", "").startswith("multipart/form-data"):
+        return handle_unexpected(request, exc)
+    log.info("page form refused", path=request.url.path, rule="utf-8")
+    message = gettext(_language(request), "The form could not be read: part of it is not valid UTF-8. Reload the page and send it again.")
+    return _error_page(request, 422, "invalid-input", message)
+
+
 PAGE_EXCEPTION_HANDLERS: dict[Any, Any] = {
     Problem: handle_problem,
+    UnicodeDecodeError: handle_undecodable,
     HTTPException: handle_http,
     Exception: handle_unexpected,
 }

@@ -11,6 +11,7 @@ for the page and one beside each field, in the page's language. Nothing typed is
 from __future__ import annotations
 
 import re
+import urllib.parse
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -57,11 +58,38 @@ class FormState:
         return self
 
 
+async def refuse_invalid_utf8(request: Request[Any, Any, Any]) -> None:
+    """Refuse a form body whose text is not UTF-8, URL-encoded or multipart alike: a decoder would
+    otherwise turn bad percent-escapes into U+FFFD silently (URL-encoded) or fail with a server
+    error (a multipart text part is decoded strictly, by its declared charset or UTF-8).
+
+    Raises:
+        InvalidInput (422): naming ``body`` and the rule ``utf-8``.
+    """
+    kind = request.headers.get("content-type", "")
+    if kind.startswith("application/x-www-form-urlencoded"):
+        body = await request.body()
+        try:
+            urllib.parse.parse_qsl(body.decode("latin-1"), keep_blank_values=True, encoding="utf-8", errors="strict")
+        except UnicodeDecodeError:
+            raise InvalidInput.field("body", "utf-8", "the form is not valid UTF-8") from None
+    elif kind.startswith("multipart/form-data"):
+        try:
+            await request.form()
+        except UnicodeDecodeError:
+            raise InvalidInput.field("body", "utf-8", "a part of the form is not valid UTF-8") from None
+
+
 async def read_form(request: Request[Any, Any, Any], *, lists: tuple[str, ...] = ()) -> dict[str, Any]:
     """The submitted form: one string per field (``lists``: every value, as a list); no CSRF field.
 
-    Text is returned as sent; :func:`parse` refuses NUL characters and lone surrogates by field.
+    Text is returned as sent; :func:`parse` refuses NUL characters and lone surrogates by field
+    (multipart text as URL-encoded text; files are ignored).
+
+    Raises:
+        InvalidInput (422): the body is not UTF-8 (:func:`refuse_invalid_utf8`).
     """
+    await refuse_invalid_utf8(request)
     form = await request.form()
     values: dict[str, Any] = {}
     for key in form:

@@ -24,7 +24,6 @@ holds the mapped details, in the same transaction.
 from __future__ import annotations
 
 import re
-import urllib.parse
 from typing import Any
 
 from litestar import Request, get, post
@@ -91,7 +90,7 @@ def _fill(shown: tuple[FormDefinition, int], form: FormState, org_name: str, sta
     d, version = shown
     return _private(render(
         "forms/fill.html", language=d.language, definition=d, form=form, org_name=org_name, status=status,
-        version=version, honeypot=HONEYPOT, version_field=VERSION_FIELD,
+        version=version, honeypot=HONEYPOT, version_field=VERSION_FIELD, preview=False,
     ))
 
 
@@ -144,22 +143,6 @@ async def _pick_version(db_session: AsyncSession, target: forms.FillTarget, raw:
     return forms.FillTarget(target.form, version, definition, None)
 
 
-async def _refuse_invalid_utf8(request: Request[Any, Any, Any]) -> None:
-    """Refuse a URL-encoded body whose percent-escapes are not UTF-8 (a decoder would otherwise
-    turn them into U+FFFD silently and store that as an answer).
-
-    Raises:
-        InvalidInput: naming ``body``.
-    """
-    if not request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
-        return
-    body = await request.body()
-    try:
-        urllib.parse.parse_qsl(body.decode("latin-1"), keep_blank_values=True, encoding="utf-8", errors="strict")
-    except UnicodeDecodeError:
-        raise InvalidInput.field("body", "utf-8", "the form is not valid UTF-8") from None
-
-
 async def capture_lead(session: AsyncSession, cipher: FieldCipher, result: forms.SubmissionResult, actor: Actor) -> None:
     """A public submission naming a person (a mapped first name) becomes a lead in NEW, source
     PUBLIC_FORM, pointing at the form and the submission, in the submission's transaction. The
@@ -203,7 +186,6 @@ async def submit_page(request: Request[Any, Any, Any], db_session: AsyncSession,
     shown_version = (target.definition, target.version.version)
     multiple = tuple(f.key for f in target.definition.fields if f.type == "multiple_choice")
     try:
-        await _refuse_invalid_utf8(request)
         values = await read_form(request, lists=multiple)
     except InvalidInput:
         await db_session.rollback()

@@ -25,6 +25,7 @@ from anima.crypto.cipher import FieldCipher
 from anima.domains.audit.services import Actor, record
 from anima.domains.forms import services as forms
 from anima.domains.forms import sharing
+from anima.domains.forms.builder import PAGE_HANDLERS as BUILDER_PAGES
 from anima.domains.forms.fill_page import PAGE_HANDLERS as FILL_PAGES
 from anima.domains.forms.models import Form, FormSubmission
 from anima.domains.forms.system import LANGUAGES, system_templates
@@ -206,5 +207,5 @@ async def qr_png_page(tenant: TenantContext, ws: Workspace, runtime: Runtime, fo
 
 
 PAGE_HANDLERS = [
-    forms_page, enable_system_submit, form_page, public_link_submit, assign_submit, qr_svg_page, qr_png_page, *FILL_PAGES,
+    forms_page, enable_system_submit, form_page, public_link_submit, assign_submit, qr_svg_page, qr_png_page, *FILL_PAGES, *BUILDER_PAGES,
 ]

@@ -70,6 +70,8 @@ from anima.web.formatting import instant
 from anima.web.i18n import pick_language as compose_language
 
 SUBMISSIONS = "form_submissions"
+#: the one statement a submission's row is written with (built once: no per-call construction)
+_INSERT_SUBMISSION = sa.insert(FormSubmission)
 FEATURE = "custom_forms"
 DEFAULT_EXPIRY = datetime.timedelta(days=7)
 MAX_EXPIRY_DAYS = 90
@@ -578,14 +580,14 @@ async def submit(
             author=author,
         )
     # one Core INSERT (no unit of work): the hot path of public submissions
-    await session.execute(sa.insert(FormSubmission).values(
-        id=sub_id, form_id=target.form.id, version_id=target.version.id, patient_id=patient_id,
-        assignment_id=assignment.id if assignment is not None else None, journal_entry_id=entry_id,
-        measure=definition.measure, language=definition.language, submitted_at=now,
-        answers_enc=await cipher.encrypt_json(SUBMISSIONS, "answers_enc", sub_id, answers),
-        person_enc=await cipher.encrypt_json(SUBMISSIONS, "person_enc", sub_id, mapped) if mapped else None,
-        scores_enc=await cipher.encrypt_json(SUBMISSIONS, "scores_enc", sub_id, scores),
-    ))
+    await session.execute(_INSERT_SUBMISSION, {
+        "id": sub_id, "form_id": target.form.id, "version_id": target.version.id, "patient_id": patient_id,
+        "assignment_id": assignment.id if assignment is not None else None, "journal_entry_id": entry_id,
+        "measure": definition.measure, "language": definition.language, "submitted_at": now,
+        "answers_enc": await cipher.encrypt_json(SUBMISSIONS, "answers_enc", sub_id, answers),
+        "person_enc": await cipher.encrypt_json(SUBMISSIONS, "person_enc", sub_id, mapped) if mapped else None,
+        "scores_enc": await cipher.encrypt_json(SUBMISSIONS, "scores_enc", sub_id, scores),
+    })
     await record(session, actor, "forms.submitted", patient_id=patient_id, submission_id=str(sub_id), form_id=str(target.form.id),
                  version=target.version.version, assignment_id=str(assignment.id) if assignment else None)
     if assignment is not None and entry_id is not None and author is not None:
@@ -671,6 +673,27 @@ async def list_submissions(
         sa.select(FormSubmission).where(*where).order_by(FormSubmission.submitted_at.desc(), FormSubmission.id).limit(limit).offset(offset)
     )).scalars().all()
     return list(rows), total
+
+
+async def export_for_patient(session: AsyncSession, cipher: FieldCipher, patient_id: uuid.UUID) -> list[dict[str, Any]]:
+    """A patient's form submissions for their record's export, oldest first: the template's title
+    (as the answered version names it), its key, the version number, ``submitted_at`` (ISO 8601,
+    UTC), the answers and the scores decrypted (the screening's ``risk_level``; a measure's total, band
+    and risk flag too) and the measure. The caller decides who may export (owners) and audits it."""
+    rows = (await session.execute(
+        sa.select(FormSubmission, Form.key, FormVersion.version, FormVersion.definition)
+        .join(Form, Form.id == FormSubmission.form_id).join(FormVersion, FormVersion.id == FormSubmission.version_id)
+        .where(FormSubmission.patient_id == patient_id).order_by(FormSubmission.submitted_at, FormSubmission.id)
+    )).all()
+    out = []
+    for row, key, version, definition in rows:
+        v = await view(cipher, row, clinical=True)
+        out.append({
+            "id": str(row.id), "form_id": str(row.form_id), "template": definition.get("title"), "key": key, "version": version,
+            "language": row.language, "measure": row.measure, "submitted_at": row.submitted_at.isoformat(),
+            "answers": v.answers, "scores": v.scores,
+        })
+    return out
 
 
 @dataclass(frozen=True)

@@ -10,16 +10,16 @@ Visibility (the README's roles table), applied in SQL so lists and single reads 
 Refusals of clinical content (a role without clinical access, another's private entry, a non-author
 changing an entry) are marked as denials and audited (:mod:`anima.domains.audit.denials`). Entries of
 kind ``ai_analysis`` — and ``source``/``model`` keys in ``data`` — are written by the AI observatory
-only (:func:`record_analysis`); the journal API refuses them with 422.
+only (:func:`record_analysis`), entries of kind ``form_submission`` by the forms service only
+(:func:`record_form_submission`); the journal API refuses both with 422 naming ``kind`` and the
+rule, and entries written earlier stay readable.
 
 Only an entry's author changes it. A signed entry is locked (409 on edit): changes after signing
 are amendments, kept next to the untouched original. Every read and write is audited.
 
-Creating an entry emits ``JOURNAL_ENTRY_CREATED`` and, for a ``form_submission`` written through
-the journal API, ``FORM_SUBMISSION_COMPLETED`` (entry and patient ids, never answers), in the
-transaction of the entry. A form completed through the forms domain lands here through
-:func:`record_form_submission`, which leaves ``FORM_SUBMISSION_COMPLETED`` to the forms domain (it
-names the submission too).
+Creating an entry emits ``JOURNAL_ENTRY_CREATED`` in the transaction of the entry. A form completed
+through the forms domain lands here through :func:`record_form_submission`, which leaves
+``FORM_SUBMISSION_COMPLETED`` to the forms domain (it names the submission too).
 """
 
 from __future__ import annotations
@@ -72,22 +72,30 @@ def readable(viewer: Viewer) -> list[sa.ColumnElement[bool]]:
     raise mark_denied(Forbidden(f"your role {viewer.role} may not read clinical content"), "role-reads-no-clinical-content")
 
 
-#: entry kinds only the system writes (the AI observatory), never a person through the journal API
-SYSTEM_KINDS = frozenset({"ai_analysis"})
+#: entry kinds only the system writes (the AI observatory; the forms service), never a person through
+#: the journal API: the kind, its rule and the sentence of the refusal
+SYSTEM_KINDS: dict[str, tuple[str, str]] = {
+    "ai_analysis": ("observatory-only", "ai_analysis entries are written by the AI observatory only (POST .../analyses)"),
+    "form_submission": (
+        "forms-service-only",
+        "form_submission entries are written by the forms service only, when a form is submitted (assign a form: POST .../forms/{id}/assignments)",
+    ),
+}
 #: keys of ``data`` that label an entry as the observatory's output; refused from people
 RESERVED_DATA_KEYS = ("source", "model")
 
 
 def refuse_system_content(kind: str, data: dict[str, Any] | None) -> None:
-    """Refuse what only the observatory writes: kind ``ai_analysis``, or ``source``/``model`` in ``data``.
+    """Refuse what only the system writes: kind ``ai_analysis`` (the observatory), kind
+    ``form_submission`` (the forms service), or ``source``/``model`` in ``data``.
 
     Raises:
-        InvalidInput (422): naming the field (``kind`` or ``data.source``/``data.model``) and the rule.
+        InvalidInput (422): naming the field (``kind`` or ``data.source``/``data.model``) and the rule
+        (``observatory-only``, ``forms-service-only``, ``reserved-key``).
     """
     if kind in SYSTEM_KINDS:
-        raise InvalidInput.field(
-            "kind", "observatory-only", "ai_analysis entries are written by the AI observatory only (POST .../analyses)"
-        )
+        rule, message = SYSTEM_KINDS[kind]
+        raise InvalidInput.field("kind", rule, message)
     for key in RESERVED_DATA_KEYS:
         if data is not None and key in data:
             raise InvalidInput.field(
@@ -219,12 +227,6 @@ async def _insert_entry(
         {"patient_id": str(patient.id), "entry_id": str(entry.id), "author_id": str(viewer.user_id), "kind": data.kind},
         actor_id=viewer.user_id,
     )
-    if data.kind == "form_submission":
-        # a form_submission entry written by hand through the journal API; ids only, never answers
-        await emit(
-            session, EventType.FORM_SUBMISSION_COMPLETED,
-            {"entry_id": str(entry.id), "patient_id": str(patient.id)}, actor_id=viewer.user_id,
-        )
     # every column was set here (timestamps by their Python defaults): no re-read, no amendments yet
     return await to_out(session, cipher, entry, sanitized=sanitized, new=True)
 
@@ -318,7 +320,9 @@ async def _own_entry(session: AsyncSession, viewer: Viewer, patient_id: uuid.UUI
     if entry.author_id != viewer.user_id:
         raise mark_denied(Forbidden("only the author of an entry may change it"), "not-the-author", patient_id=patient_id, entry_id=entry_id)
     if entry.kind in SYSTEM_KINDS:
-        raise InvalidInput.field("kind", "observatory-only", "an AI analysis is not changed or amended by hand")
+        rule = SYSTEM_KINDS[entry.kind][0]
+        what = "an AI analysis" if entry.kind == "ai_analysis" else "a submitted form"
+        raise InvalidInput.field("kind", rule, f"{what} is not changed or amended by hand")
     return entry
 
 

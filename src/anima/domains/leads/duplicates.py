@@ -6,8 +6,9 @@ indexes within the tenant), so nothing is decrypted to compare. A match is recor
 patient and what matched; nothing is merged here. Staff merge a lead duplicate or dismiss any
 (:mod:`anima.domains.leads.merging`). Merged leads are never matched again.
 
-Phones of leads are E.164; a patient's phone matches when it was written with its country code
-(``+34 600 11 22 33``), since the blind index keeps the digits as written.
+Phones of leads and of patients are E.164, a national number read in the organization's region
+(:func:`anima.domains.patients.services.phone_as_e164`), so a patient's ``612 345 678`` matches a
+lead's ``+34612345678``.
 """
 
 from __future__ import annotations

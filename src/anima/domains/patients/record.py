@@ -1,7 +1,7 @@
 """A patient's whole record: export (decrypted JSON) and erasure (owners only).
 
 Export gathers the record, every journal entry (private ones included) with its amendments, the
-assigned therapists and the patient's audit trail, decrypted, and audits ``patient.exported``.
+patient's form submissions (template, version, time, answers and scores), the assigned therapists and the patient's audit trail, decrypted, and audits ``patient.exported``.
 Erasure deletes the patient with its journal, amendments and assignments in one transaction and
 audits ``patient.erased`` with counts only; the trail's earlier lines (ids, actions, times, never
 content) remain, so the trail keeps that the erasure happened, not what the record held.
@@ -31,8 +31,8 @@ from anima.problems import Forbidden
 async def export_patient(
     session: AsyncSession, cipher: FieldCipher, viewer: Viewer, actor: Actor, patient_id: uuid.UUID
 ) -> dict[str, Any]:
-    """The decrypted record as a JSON-ready dict (patient with its block and consent, journal, the
-    history of AI consent, the audit trail); owners only."""
+    """The decrypted record as a JSON-ready dict (patient with its block and consent, journal, form
+    submissions, the history of AI consent, the audit trail); owners only."""
     if not viewer.is_owner:
         raise Forbidden("only owners export a whole record")
     patient = await get_patient(session, viewer, patient_id)
@@ -44,11 +44,14 @@ async def export_patient(
     await record(session, actor, "patient.exported", patient_id=patient.id, entries=len(entries))
     out = await to_out(session, cipher, viewer, actor, patient, audit_action=None)
     trail, _ = await patient_trail(session, patient.id, limit=None)
+    from anima.domains.forms.services import export_for_patient  # forms builds on patients: imported when used
+
     return {
         "format": "anima.patient-export/1",
         "exported_at": datetime.datetime.now(datetime.UTC).isoformat(),
         "patient": msgspec.to_builtins(out),
         "journal": [msgspec.to_builtins(await entry_out(session, cipher, e)) for e in entries],
+        "forms": await export_for_patient(session, cipher, patient.id),
         "ai_consents": msgspec.to_builtins((await read_consent(session, viewer, patient.id)).history),
         "audit": [
             {"occurred_at": e.occurred_at.isoformat(), "action": e.action, "actor_id": str(e.actor_id) if e.actor_id else None,

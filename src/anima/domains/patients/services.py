@@ -142,11 +142,32 @@ async def _therapists(session: AsyncSession, ids: list[uuid.UUID]) -> list[uuid.
     return unique
 
 
-async def _set_contact(cipher: FieldCipher, patient: Patient, kind: str, value: str | None) -> None:
+def phone_as_e164(value: str, locale: str | None) -> str:
+    """A patient's phone in E.164 when it reads as a valid number — with its country code, or as a
+    national number of the organization's region (its locale: es/ca → ES, it → IT, the leads' rule
+    in :mod:`anima.domains.leads.phones`) — else as written (trimmed): a patient's number was never
+    refused for its country, so one that cannot be read keeps its digits as typed. Equal numbers of
+    a lead and a patient then give equal blind indexes."""
+    from anima.domains.leads.phones import to_e164  # the one E.164 rule of the workspace
+
+    try:
+        return to_e164(value, locale=locale)
+    except InvalidInput:
+        return value.strip()
+
+
+async def practice_locale(session: AsyncSession) -> str:
+    """The organization's locale, which gives a national phone number its region."""
+    return (await get_settings(session)).locale
+
+
+async def _set_contact(cipher: FieldCipher, patient: Patient, kind: str, value: str | None, *, locale: str | None = None) -> None:
     if value is None:
         setattr(patient, f"{kind}_enc", None)
         setattr(patient, f"{kind}_bidx", None)
         return
+    if kind == "phone":
+        value = phone_as_e164(value, locale)
     try:
         index = await cipher.blind_index(kind, value)
     except ValueError as exc:
@@ -239,6 +260,8 @@ async def list_patients(
         where.append(sa.or_(full.ilike(pattern, escape="\\"), (Patient.last_name + " " + Patient.first_name).ilike(pattern, escape="\\")))
     for kind, value in (("email", email), ("phone", phone)):
         if value is not None:
+            if kind == "phone":
+                value = phone_as_e164(value, await practice_locale(session))
             try:
                 index = await cipher.blind_index(kind, value)
             except ValueError as exc:
@@ -297,7 +320,7 @@ async def create_patient(
         tags=list(dict.fromkeys(t.strip() for t in data.tags)), profile=data.profile, created_by=viewer.user_id,
     )
     await _set_contact(cipher, patient, "email", data.email)
-    await _set_contact(cipher, patient, "phone", data.phone)
+    await _set_contact(cipher, patient, "phone", data.phone, locale=await practice_locale(session) if data.phone else None)
     await _set_clinical(cipher, patient, data.clinical)
 
     await ensure_within_limit(session, tenant_id=tenant_id, tier=tier, limit="patients", count=_count_active())
@@ -331,7 +354,9 @@ async def update_patient(
         await check_stage(session, changes["journey_stage"])
     for kind in ("email", "phone"):
         if kind in changes:
-            await _set_contact(cipher, patient, kind, changes.pop(kind))
+            value = changes.pop(kind)
+            locale = await practice_locale(session) if kind == "phone" and value else None
+            await _set_contact(cipher, patient, kind, value, locale=locale)
     if "clinical" in changes:
         await _set_clinical(cipher, patient, changes.pop("clinical"))
     if "tags" in changes:
@@ -395,3 +420,27 @@ async def assign_therapists(
         await session.execute(sa.insert(patient_therapists), [{"patient_id": patient.id, "staff_id": s} for s in ids])
     await record(session, actor, "patient.assigned", patient_id=patient.id, therapist_ids=[str(i) for i in ids])
     return patient
+
+
+async def reindex_phones(session: AsyncSession, cipher: FieldCipher) -> int:
+    """Rewrite every patient's phone in E.164 (:func:`phone_as_e164`, the organization's region)
+    with its blind index, for phones saved before patients' phones were normalized; idempotent.
+    Needs the tenant's keys, so it runs as ``anima tenants reindex-phones`` rather than in a
+    migration. Returns how many patients changed (nothing clinical is read or logged)."""
+    locale = await practice_locale(session)
+    changed = 0
+    rows = (await session.execute(sa.select(Patient).where(Patient.phone_enc.is_not(None)).order_by(Patient.id))).scalars().all()
+    for patient in rows:
+        written = await contact(cipher, patient, "phone")
+        if written is None:
+            continue
+        normal = phone_as_e164(written, locale)
+        try:
+            index = await cipher.blind_index("phone", normal)
+        except ValueError:
+            continue  # a phone the index never accepted stays as it is
+        if normal != written or index != patient.phone_bidx:
+            await _set_contact(cipher, patient, "phone", normal, locale=locale)
+            changed += 1
+    await session.flush()
+    return changed
