@@ -6,6 +6,8 @@ import gc
 import subprocess
 import sys
 
+import pytest
+
 from anima.process_tuning import GC_THRESHOLDS, event_loop_factory, lower_priority, settle_heap
 
 
@@ -46,3 +48,40 @@ def test_the_worker_loop_is_uvloop() -> None:
         assert type(loop).__module__.startswith("uvloop")
     finally:
         loop.close()
+
+
+async def test_queue_connections_are_checked_only_after_sitting_idle(monkeypatch) -> None:
+    import psycopg
+    import os
+
+    from anima.jobs import queue as queue_module
+
+    url = os.environ.get("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+    checks: list[int] = []
+    conn = await psycopg.AsyncConnection.connect(url, autocommit=True)
+    real_execute = conn.execute
+
+    async def counting_execute(query, *args, **kwargs):  # the check is one empty statement
+        if query == "":
+            checks.append(1)
+        return await real_execute(query, *args, **kwargs)
+
+    conn.execute = counting_execute  # type: ignore[method-assign]
+    try:
+        idle = queue_module._IdleCheck()
+        await idle.check(conn)  # never returned to the pool yet: checked
+        assert len(checks) == 1
+        await idle.reset(conn)
+        await idle.check(conn)  # returned moments ago: not checked
+        assert len(checks) == 1
+        monkeypatch.setattr(queue_module, "CHECK_AFTER_IDLE", -1.0)
+        await idle.check(conn)  # idle longer than the limit: checked again
+        assert len(checks) == 2
+        await conn.close()
+        monkeypatch.setattr(queue_module, "CHECK_AFTER_IDLE", 5.0)
+        await idle.reset(conn)
+        await idle.check(conn)  # a broken connection passes here and fails its own statement
+        with pytest.raises(psycopg.OperationalError):
+            await real_execute("SELECT 1")
+    finally:
+        await conn.close()
