@@ -332,7 +332,8 @@ async def clone_first_tenant(env: dict[str, str], slug: str) -> None:
             await conn.execute(sa.text("SELECT set_config('search_path', :p, true)"), {"p": BASELINE_SCHEMA})
             await conn.run_sync(lambda sync: TenantBase.metadata.create_all(sync))
             for table in TenantBase.metadata.sorted_tables:
-                columns = ", ".join(quote_ident(c.name) for c in table.columns)
+                # generated columns compute themselves (PostgreSQL refuses a value for them)
+                columns = ", ".join(quote_ident(c.name) for c in table.columns if c.computed is None)
                 await conn.execute(sa.text(
                     f"INSERT INTO {BASELINE_SCHEMA}.{quote_ident(table.name)} ({columns}) "
                     f"SELECT {columns} FROM {quote_ident(source)}.{quote_ident(table.name)}"

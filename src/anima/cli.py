@@ -62,7 +62,7 @@ def with_address(settings: Settings, host: str | None, port: int | None, environ
     return msgspec.structs.replace(settings, host=host, port=port, public_url=public_url)
 
 
-def _run(fn: Callable[[Settings, Database], Awaitable[T]]) -> T:
+def _run(fn: Callable[[Settings, Database], Awaitable[T]], *, loop_factory: Any = None) -> T:
     settings = _settings()
 
     async def main() -> T:
@@ -72,7 +72,8 @@ def _run(fn: Callable[[Settings, Database], Awaitable[T]]) -> T:
         finally:
             await db.dispose()
 
-    return asyncio.run(main())
+    with asyncio.Runner(loop_factory=loop_factory) as runner:
+        return runner.run(main())
 
 
 async def prepare(settings: Settings, db: Database) -> dict[str, Any]:
@@ -751,14 +752,19 @@ def keys_rotate_master(new_master_key_env: str, slugs: tuple[str, ...]) -> None:
 
 @main.command()
 def worker() -> None:
-    """Run a job worker and the outbox relay (SAQ on Redis when REDIS_URL is set, else on PostgreSQL)."""
+    """Run a job worker and the outbox relay (SAQ on Redis when REDIS_URL is set, else on PostgreSQL).
+
+    At niceness ``ANIMA_WORKER_NICE`` (default 5) and on uvloop: see :mod:`anima.process_tuning`.
+    """
     from anima.jobs.worker import run_worker
+    from anima.process_tuning import event_loop_factory, lower_priority
 
     async def run(settings: Settings, db: Database) -> None:
         await migrate_platform(db)
         await run_worker(settings, db)
 
-    _run(run)
+    lower_priority(_settings().worker_nice)
+    _run(run, loop_factory=event_loop_factory())
 
 
 @main.command()

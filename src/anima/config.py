@@ -173,6 +173,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     rate_limit_scale: int = 1
     job_heartbeat: int = 30
     worker_sweep: int = 10
+    worker_nice: int = 5
     automation_tick: str = "* * * * *"
     worker_extra_functions: str | None = None
     gemini_api_key: str | None = None
@@ -341,6 +342,7 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         rate_limit_scale=_int(env, "ANIMA_RATE_LIMIT_SCALE", 1, 1, 100_000, problems),
         job_heartbeat=_int(env, "ANIMA_JOB_HEARTBEAT", 30, 1, 3600, problems),
         worker_sweep=_int(env, "ANIMA_WORKER_SWEEP", 10, 1, 3600, problems),
+        worker_nice=_int(env, "ANIMA_WORKER_NICE", 5, 0, 19, problems),
     )
     queue_name = env.get("ANIMA_QUEUE_NAME") or "anima"
     if not re.fullmatch(r"[a-z0-9_-]{1,40}", queue_name):

@@ -38,6 +38,7 @@ from anima.jobs.queue import job_options, make_queue
 from anima.jobs.relay import Relay
 from anima.runtime import RUNTIME_KEY, Runtime, build_runtime
 from anima.logs import get_logger
+from anima.process_tuning import settle_heap
 
 log = get_logger(__name__)
 
@@ -109,6 +110,8 @@ async def run_worker(settings: Settings, db: Database, stop: asyncio.Event | Non
     if settings.is_production and settings.local_mailbox:
         log.warning("SMTP_URL is not set: emails are written to the local mailbox, not sent", mailbox="ANIMA_DATA_DIR/mailbox")
     mail_task = asyncio.create_task(_send_mail_at_start(svc), name="anima-mail-at-start")
+    if handle_signals:  # its own process (`anima worker`), not a test's or a host's loop
+        settle_heap()
     log.info("worker started", queue=settings.queue_name, functions=sorted(worker.functions), concurrency=worker.concurrency)
     stopper = asyncio.create_task(stop.wait())
     try:
