@@ -34,7 +34,7 @@ async def test_refusals_and_denial_lines_match_one_to_one(client, db, staff: Sta
     written = []
     for author, visibility, kind in entries:
         body = {"kind": kind, "visibility": visibility}
-        body.update({"html": f"<p>{author}</p>"} if kind == "note" else {"data": {"by": author}})
+        body.update({"html": f"<p>{author}</p>"} if kind == "note" else {"data": {"uri": f"s3://x/{author}", "by": author}})
         response = await client.post(f"{base}/patients/{pid}/journal", json=body, headers=h[author])
         assert response.status_code == 201, response.text
         written.append(response.json()["id"])

@@ -53,7 +53,7 @@ def render(definition: FormDefinition, values: dict | None = None, errors: dict 
 
     return ENV.get_template("forms/fill.html").render(
         language=definition.language, time_zone="UTC", definition=definition, form=FormState(values or {}, errors or {}),
-        org_name="Practice", version=1, honeypot="_homepage", version_field="_version", csrf_input="", csrf_token=lambda: "",
+        org_name="Practice", version=1, honeypot="_homepage", version_field="_version", preview=False, csrf_input="", csrf_token=lambda: "",
         picker_next="/",
     )
 
