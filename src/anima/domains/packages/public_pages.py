@@ -1,10 +1,10 @@
 """The public packages page (``/p/{slug}/packages``, no account): a client buys a package online.
 
 The page lists the organization's packages on sale with their prices. "Buy" takes the client's
-name, email and consent; an active patient whose email's blind index matches is the buyer (a
-blocked one learns only that online buying is unavailable), else a lead is captured (source
-``OTHER``) and converted at once into a patient, as self-booking does. The
-online sale (:func:`anima.domains.packages.services.sell`, mode ``online``) creates its payment
+name, email, time zone (default the practice's) and consent; an active patient whose email's
+blind index matches is the buyer (a blocked one learns only that online buying is unavailable),
+else a lead is captured (source ``OTHER``, the page's language, the zone) and converted at once
+into a patient, as self-booking does. The online sale (:func:`anima.domains.packages.services.sell`, mode ``online``) creates its payment
 request, and the client is sent (303) to its pay link, which opens Stripe Checkout on the
 practice's account; the credits arrive when Stripe says it is paid. Without online payments
 (no Stripe settings or no enabled account) the list has no buy button and a purchase answers 503
