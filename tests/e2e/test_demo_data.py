@@ -7,15 +7,20 @@ across the journey stages, signed and amended entries, an analysis, playbooks, a
 
 from __future__ import annotations
 
+import re
 import shutil
+import subprocess
+import sys
 from pathlib import Path
+
+import httpx
 
 import pytest
 import sqlalchemy as sa
 
 from anima.tenancy.manifests import ManifestError, load_manifests
 from tests.conftest import ROOT
-from tests.e2e.conftest import Deployment
+from tests.e2e.conftest import Deployment, free_port, wait_ready
 
 pytestmark = pytest.mark.e2e
 
@@ -92,6 +97,46 @@ async def test_demo_data_is_applied_through_the_services_and_only_once(deploymen
     again = deployment.run("demo", "--no-serve", "--tenants-dir", str(tenants), timeout=300)
     assert "serenity: nothing new" in again.stdout
     assert await _tenant_counts(deployment, "serenity") == counts
+
+
+async def test_the_demo_wizard_books_the_deposit_service_as_pay_later_without_stripe(deployment: Deployment, tmp_path: Path):
+    """The demo's "Online session" asks a 30 % deposit online; the demo has no Stripe settings, so
+    the wizard says the session is paid later and books it at once, confirmed."""
+    tenants = tmp_path / "tenants"
+    tenants.mkdir()
+    shutil.copy(ROOT / "tenants" / "serenity.toml", tenants / "serenity.toml")
+    port, log_path = free_port(), tmp_path / "server.log"
+    proc = subprocess.Popen([sys.executable, "-m", "anima", "demo", "--port", str(port), "--tenants-dir", str(tenants)],
+                            env=deployment.env, cwd=ROOT, stdout=log_path.open("w"), stderr=subprocess.STDOUT, text=True)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_ready(base, proc, log_path, timeout=240)
+        async with deployment.admin.connect() as conn:
+            schema = await conn.scalar(sa.text("SELECT schema_name FROM platform.tenants WHERE slug = 'serenity'"))
+            service_id, pay, share = (await conn.execute(sa.text(
+                f'SELECT id, pay_online, deposit_share_bp FROM "{schema}".services WHERE name = \'Online session\''))).one()
+        assert (pay, share) == ("DEPOSIT", 3000)
+        async with httpx.AsyncClient(base_url=base, timeout=30, follow_redirects=False) as http:
+            slots = await http.get(f"/p/serenity/book?service={service_id}&therapist=any")
+            assert slots.status_code == 200, slots.text
+            start = re.search(r"start=([0-9TZ:%A-F-]+)", slots.text)
+            assert start is not None, "the demo's therapist has free times"
+            details = await http.get(f"/p/serenity/book?service={service_id}&therapist=any&zone=Europe%2FMadrid&start={start.group(1)}")
+            assert details.status_code == 200 and "You pay later, at the practice" in details.text and "Deposit to pay now" not in details.text
+            csrf = re.search(r'name="(_csrf[a-z_]*)" value="([^"]+)"', details.text)
+            assert csrf is not None
+            booked = await http.post("/p/serenity/book", data={
+                csrf.group(1): csrf.group(2), "service": str(service_id), "therapist": "any", "zone": "Europe/Madrid",
+                "start": httpx.QueryParams(f"s={start.group(1)}")["s"], "first_name": "Nil", "email": "nil@demo.example",
+                "time_zone": "Europe/Madrid", "consent": "1"})
+            assert booked.status_code == 303 and "/p/serenity/b/" in booked.headers["location"], booked.text
+        async with deployment.admin.connect() as conn:
+            statuses = (await conn.execute(sa.text(
+                f'SELECT status, payment_id FROM "{schema}".bookings WHERE service_id = :s'), {"s": service_id})).all()
+        assert [tuple(r) for r in statuses] == [("CONFIRMED", None)]
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
 
 
 def test_the_shipped_demo_tenants_hold_a_believable_practice():

@@ -201,3 +201,45 @@ async def test_a_known_client_self_booking_uses_a_credit_and_at_zero_is_refused_
     assert second.status_code == 409 and "no credits left" in second.text
     bookings = (await client.get(f"{p.base}/bookings", params={"patient_id": lia["id"]}, headers=p.org.headers)).json()
     assert bookings["total"] == 1
+
+
+async def test_checkout_returns_to_the_bought_page_and_a_full_practice_writes_nothing(paid_client, paid_browser: Browser, stripe_stub, db):
+    """Checkout's success_url is the bought page (pending until Stripe says paid), its cancel_url the
+    packages page; a bad zone is named; at the plan's patient limit a new buyer gets a clear page and
+    nothing is written (BUILDER: 3 patients)."""
+    from tests.integration.events_support import in_tenant
+
+    org, _, _ = await connected_practice(paid_client, stripe_stub, db, tier="BUILDER")
+    package = (await paid_client.post(f"/api/v1/orgs/{org.slug}/packages", json={
+        "name": "Ten sessions", "sessions": 10, "validity_days": 90, "prices": [{"currency": "EUR", "amount_minor": 45000}]},
+        headers=org.headers)).json()
+    url = f"/p/{org.slug}/packages"
+    form = {"choice": f"{package['id']}|EUR", "first_name": "Ona", "email": "ona@example.org", "consent": "1", "time_zone": "Europe/Rome"}
+    bad_zone = await paid_browser.submit(url, {**form, "time_zone": "Mars/Olympus"}, form_page=url)
+    assert bad_zone.status_code == 422 and "time zone" in bad_zone.text.lower()
+    bought = await paid_browser.submit(url, form, form_page=url)
+    assert bought.status_code == 303, bought.text
+    token = bought.headers["location"].rsplit("/", 1)[1]
+    assert (await paid_client.get(bought.headers["location"])).status_code == 303
+    sent = stripe_stub.calls("/v1/checkout/sessions")[-1].form
+    assert sent["success_url"].endswith(f"/p/{org.slug}/packages/bought/{token}") and sent["cancel_url"].endswith(f"{url}?cancelled=1")
+    pending = await paid_browser.get(f"{url}/bought/{token}")
+    assert pending.status_code == 200 and "we are confirming your package" in pending.text and "Ten sessions" in pending.text
+    assert pending.headers["cache-control"] == "no-store"
+    for wrong in ("x" * 65, "no-such-token"):
+        assert (await paid_browser.get(f"{url}/bought/{wrong}")).status_code == 404
+    other = (await paid_client.post(f"/api/v1/orgs/{org.slug}/payments", json={
+        "patient_id": (await in_tenant(db, org.slug, "SELECT id FROM patients LIMIT 1"))[0][0].__str__(), "amount_minor": 100,
+        "currency": "EUR"}, headers=org.headers)).json()
+    assert (await paid_browser.get(f"{url}/bought/{other['pay_path'].rsplit('/', 1)[1]}")).status_code == 404  # not a package's
+    back = await paid_browser.get(f"{url}?cancelled=1")
+    assert "nothing was charged" in back.text
+    # Pau and Ona are two patients; a third fills the plan, and a new buyer then writes nothing
+    assert (await paid_client.post(f"/api/v1/orgs/{org.slug}/patients", json={"first_name": "Cai"}, headers=org.headers)).status_code == 201
+    counts = "SELECT (SELECT count(*) FROM patients), (SELECT count(*) FROM leads), (SELECT count(*) FROM package_sales)"
+    before = tuple((await in_tenant(db, org.slug, counts))[0])
+    full = await paid_browser.submit(url, {**form, "email": "new@example.org"}, form_page=url)
+    assert full.status_code == 403 and "Buying online is not available" in full.text
+    assert tuple((await in_tenant(db, org.slug, counts))[0]) == before == (3, 1, 1)
+    again = await paid_browser.submit(url, form, form_page=url)  # a known buyer still buys at the limit
+    assert again.status_code == 303

@@ -41,6 +41,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from anima.crypto.cipher import FieldCipher
 from anima.domains.bookings import calendar_pages, confirm_pages, feeds, links, payment_pages, policies, public, services
+from anima.domains.packages import booking_credits
 from anima.domains.payments import booking_checkout
 from anima.domains.bookings.calendar_pages import clock
 from anima.domains.bookings.ics import booking_calendar
@@ -196,7 +197,8 @@ async def _wizard(request: Request[Any, Any, Any], session: AsyncSession, practi
     form = form or FormState(values={"time_zone": zone})
     return render("bookings/public_details.html", service=service, therapist_name=therapist_name, step=step, moment=moment,
                   form=form, zones=zone_groups(str(form.value("time_zone")) or zone),
-                  pay=await payment_pages.pay_terms(session, service, pay_on), **base)
+                  pay=await payment_pages.pay_terms(session, service, pay_on),
+                  package_note=await booking_credits.packages_cover(session, service.id), **base)
 
 
 @get("/p/{slug:str}/book", name="bookings:public-wizard", include_in_schema=False)
@@ -301,6 +303,7 @@ async def _manage(request: Request[Any, Any, Any], runtime: Runtime, session: As
         service=service, moment=await _moment(session, booking.starts_at, booking.therapist_id, practice.language, zone, practice.zone),
         therapist_name=await _therapist_name(session, booking.therapist_id), policy=policy, late=late, usable=usable,
         alternatives=alternatives, token=token, zone=zone, zones=zone_groups(zone), message=message, booked=booked,
+        credit=(await booking_credits.coverage(session, [booking.id])).get(booking.id),
         base=f"/p/{practice.tenant.slug}/b/{token}",
     ))
 

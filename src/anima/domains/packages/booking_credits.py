@@ -111,6 +111,14 @@ def _covering(patient_id: uuid.UUID, service_id: uuid.UUID, now: datetime.dateti
         PackageSale.patient_id == patient_id, PackageSale.status == "ACTIVE", PackageSale.expires_at > now, covered)
 
 
+async def packages_cover(session: AsyncSession, service_id: uuid.UUID) -> bool:
+    """Whether any package (on sale or not) covers ``service_id`` — one listing no services covers
+    all: what the booking wizard's details step uses to say a client's package would pay."""
+    listed = sa.exists().where(package_services.c.package_id == Package.id)
+    covers = sa.exists().where(package_services.c.package_id == Package.id, package_services.c.service_id == service_id)
+    return await session.scalar(sa.select(Package.id).where(sa.or_(~listed, covers)).limit(1)) is not None
+
+
 async def credits_for(session: AsyncSession, patient_id: uuid.UUID, service_id: uuid.UUID, *,
                       at: datetime.datetime | None = None) -> tuple[bool, int]:
     """``(has a valid covering sale, credits left on them)`` for a patient and a service: what a

@@ -171,8 +171,11 @@ class PayLinkController(Controller):
         if scoped is None:
             raise NotFound("no such payment link")
         payment = await rules.by_token(db_session, token, lock=True)
+        from anima.domains.packages.public_pages import return_urls as package_return_urls  # the packages page imports payments
+
         success, cancel = (await booking_checkout.return_urls(db_session, settings, practice, tenant_id, payment)
-                           or (back + "?paid=1", back + "?cancelled=1"))  # a booking's hold: back to its own pages
+                           or await package_return_urls(db_session, settings, practice, payment)
+                           or (back + "?paid=1", back + "?cancelled=1"))  # a booking's hold or a package: back to their pages
         url = await rules.open_checkout(
             db_session, gateway, payment, account_id=account.stripe_account_id, tier=scoped.tier,
             success_url=success, cancel_url=cancel, tenant_id=tenant_id,
