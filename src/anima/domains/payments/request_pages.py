@@ -2,8 +2,8 @@
 
 * ``/o/{slug}/payments``: the requests, newest first, by status, 25 a page (amount in the page's
   locale, the person, the booking if any, created and settled instants in the viewer's zone with
-  the zone named); a form asking a person for a payment (its pay link is then shown to copy, or
-  why online payments are off) and one recording money received in cash or by bank transfer.
+  the zone named); one form that either records money received in cash or by bank transfer, or
+  asks the person for a payment (its pay link is then shown to copy, or why online payments are off).
 * ``/o/{slug}/payments/{id}``: one payment with its refunds and its receipt (HTML and PDF); owners
   refund all or part of what is left, after a confirmation step that shows the cancellation
   policy of the booking's service (else the organization's).
@@ -116,7 +116,7 @@ async def payments_page(
     status: Annotated[str | None, Parameter(query="status", max_length=10)] = None,
     done: Annotated[str | None, Parameter(max_length=20)] = None,
 ) -> Template:
-    """Payment requests, newest first, by status, 25 a page; the forms to ask for and record a payment."""
+    """Payment requests, newest first, by status, 25 a page; the form to record or ask for a payment."""
     return await _list_page(runtime, tenant, ws, viewer, status=status if status in STATUSES else None,
                             page=page.offset // PAGE_SIZE + 1, done=done if done in ("recorded",) else None)
 
