@@ -13,7 +13,9 @@ import pytest
 from anima.domains.payments.services import request_payment
 from tests import clock
 from tests.conftest import add_member, signup
-from tests.integration.billing_support import tenant_row
+from tests.integration.billing_support import paid_client, tenant_row  # noqa: F401 - fixture
+from tests.integration.test_practice_payments import connected_practice
+from tests.web.account_support import paid_browser, stripe_settings, stripe_stub  # noqa: F401 - fixtures
 from tests.integration.test_packages_credits import tenant_session
 from tests.web.conftest import Browser
 
@@ -211,3 +213,22 @@ async def test_the_person_page_shows_each_sales_credit_ledger(client, browser: B
     page = (await browser.get(f"/o/{org.slug}/people/{patient['id']}")).text
     assert "Credit history" in page and "Purchase" in page and "+5" in page
     assert "Adjustment: two sessions given before Anima" in page and "-2" in page
+
+
+async def test_with_online_payments_on_the_front_desk_copies_the_pay_link_that_leads_to_checkout(
+        paid_client, paid_browser: Browser, stripe_stub, db):
+    org, _account, patient = await connected_practice(paid_client, stripe_stub, db)
+    assistant, _, _ = await add_member(paid_client, db, org, "ASSISTANT")
+    base = f"/o/{org.slug}/payments"
+    await paid_browser.login(assistant)
+    form = (await paid_browser.get(base)).text
+    assert "Online payments are off" not in form
+    asked = await paid_browser.submit(base, {"kind": "ask", "patient_id": patient["id"], "amount": "45", "currency": "CHF",
+                                             "description": "Session"}, form_page=base)
+    assert asked.status_code == 303
+    page = (await paid_browser.get(f"{base}/{_payment_id(asked)}?done=asked")).text
+    link = re.search(r'id="pay-link" type="text" readonly value="([^"]+)"', page)
+    assert link and f"/api/v1/pay/{org.slug}/" in link.group(1) and "CHF" in page and "Payment request created" in page
+    path = link.group(1)[link.group(1).index("/api/v1/pay/"):]
+    opened = await paid_client.get(path, follow_redirects=False)
+    assert opened.status_code == 303 and opened.headers["location"].startswith("https://checkout.stripe.com/")
