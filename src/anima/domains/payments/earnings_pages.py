@@ -35,7 +35,7 @@ from anima.web.forms import FormState, parse, read_form
 from anima.web.render import render, see_other
 from anima.web.workspace import Workspace
 
-_SHARE = re.compile(r"(\d{1,3})(?:[.,](\d{1,2}))?")
+_SHARE = re.compile(r"([0-9]{1,3})(?:[.,]([0-9]{1,2}))?")
 
 
 def this_month(today: datetime.date) -> tuple[datetime.date, datetime.date]:
