@@ -32,13 +32,13 @@ def test_the_money_page_looks_right_in_english_and_spanish(server: Server, page,
     page.locator('input[name="email"]').fill(email)
     page.locator('input[name="password"]').fill(PASSWORD)
     page.locator('form[action="/login"] button[type="submit"]').click()
-    page.get_by_role("link", name="Payments", exact=True).click()
-    assert page.locator("h1").inner_text() == "Payments"
+    page.get_by_role("link", name="Online payments", exact=True).click()
+    assert page.locator("h1").inner_text() == "Online payments"
     assert "Online payments are off" in page.locator("main").inner_text()
     visit_check(page, "money-en", request=request)
 
     assert httpx.patch(f"{api}/settings", json={"locale": "es"}, headers=headers, timeout=30).status_code == 200
     page.goto(f"/o/{slug}/money")
     text = page.locator("main").inner_text()
-    assert page.locator("h1").inner_text() == "Pagos" and "Bonos" in text and "Facturas" in text and "Emitida" in text
+    assert page.locator("h1").inner_text() == "Pagos en línea" and "Bonos" in text and "Facturas" in text and "Emitida" in text
     visit_check(page, "money-es", request=request)

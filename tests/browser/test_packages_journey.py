@@ -73,6 +73,9 @@ def test_a_client_buys_ten_sessions_attends_one_and_a_no_show_follows_the_rule(s
     page.goto(f"/o/{slug}/people/{patient['id']}")
     credits = page.locator("#packages").inner_text()
     assert "9 credits left" in credits and "Ten sessions: 9 of 10" in credits and "paid by package (9 left)" in credits
+    page.locator("#packages details.ledger summary").first.click()
+    history = page.locator("#packages details.ledger").first.inner_text()
+    assert "Purchase" in history and "+10" in history and "Used by a booking" in history and "-1" in history
     page.locator("#packages").scroll_into_view_if_needed()
     visit_check(page, "person-credits", request=request)
 

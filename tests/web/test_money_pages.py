@@ -24,7 +24,7 @@ async def test_without_stripe_the_page_says_payments_are_off_and_lists_packages_
     page = await browser.get(f"/o/{org.slug}/money")
     assert page.status_code == 200, page.text
     text = page.text
-    assert "<h1>Payments</h1>" in text and 'aria-current="page">Payments' in text
+    assert "<h1>Online payments</h1>" in text and 'aria-current="page">Online payments' in text
     assert "Online payments are off" in text and "record cash and bank transfers" in text and "Connect Stripe" not in text
     assert "Ten sessions" in text and "90 days" in text and "$500.00" in text and "CA$680.00" in text
     assert issued["number"] in text and "€60.00" in text

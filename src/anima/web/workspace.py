@@ -28,6 +28,7 @@ class Section:
 _ALL = frozenset(r.value for r in Role)
 _OWNER = frozenset({Role.OWNER.value})
 _FRONT_DESK = frozenset({Role.OWNER.value, Role.ASSISTANT.value})
+_CLINICIANS = frozenset({Role.OWNER.value, Role.THERAPIST.value})
 
 #: the workspace's sections in navigation order (domains add theirs here as they land)
 SECTIONS: tuple[Section, ...] = (
@@ -43,6 +44,8 @@ SECTIONS: tuple[Section, ...] = (
     Section("settings", "settings", _OWNER),
     Section("packages", "packages", _FRONT_DESK),
     Section("invoices", "invoices", _FRONT_DESK),
+    Section("payments", "payments", _FRONT_DESK),
+    Section("earnings", "earnings", _CLINICIANS),
     Section("money", "money", _OWNER),
     Section("billing", "billing", _OWNER),
 )

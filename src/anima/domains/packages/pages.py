@@ -17,6 +17,7 @@ public page where a client buys a package online.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import uuid
 from dataclasses import dataclass
@@ -99,11 +100,14 @@ class PersonCredits:
     sales: list[SaleRow]
     balance: int
     covered: list[tuple[Any, booking_credits.Coverage, str]]
+    #: each sale's ledger entries, oldest first (:func:`anima.domains.packages.services.patient_ledger`)
+    entries: dict[uuid.UUID, list[Any]] = dataclasses.field(default_factory=dict)
 
 
 async def person_credits(session: Any, viewer: Viewer, patient_id: uuid.UUID) -> PersonCredits:
-    """The patient's sales (credits left), usable balance and the latest bookings paid by a package
-    (booking, coverage, service name), for the person page."""
+    """The patient's sales (credits left), usable balance, each sale's ledger (the API's
+    :func:`~anima.domains.packages.services.patient_ledger`) and the latest bookings paid by a
+    package (booking, coverage, service name), for the person page."""
     from anima.domains.bookings.models import Booking
     from anima.domains.packages import ledger
 
@@ -115,7 +119,10 @@ async def person_credits(session: Any, viewer: Viewer, patient_id: uuid.UUID) ->
     )).all())
     coverage = await booking_credits.coverage(session, [b.id for b, _ in bookings])
     covered = [(b, coverage[b.id], name) for b, name in bookings if b.id in coverage]
-    return PersonCredits(sales, await ledger.patient_balance(session, patient_id), covered)
+    entries: dict[uuid.UUID, list[Any]] = {}
+    for entry in reversed((await rules.patient_ledger(session, viewer, patient_id)).entries):
+        entries.setdefault(entry.sale_id, []).append(entry)
+    return PersonCredits(sales, await ledger.patient_balance(session, patient_id), covered, entries)
 
 
 def _package_values(p: PackageOut | None) -> dict[str, Any]:

@@ -90,4 +90,6 @@ async def invoice_pdf(tenant: TenantContext, viewer: Viewer, invoice_id: uuid.UU
     return Response(body, media_type="application/pdf", headers={"Content-Disposition": f'attachment; filename="{name}.pdf"'})
 
 
-PAGE_HANDLERS: list[Any] = [money_page, connect_submit, invoice_pdf]
+from anima.domains.payments import earnings_pages, request_pages  # noqa: E402 - their routes join this module's
+
+PAGE_HANDLERS: list[Any] = [money_page, connect_submit, invoice_pdf, *request_pages.PAGE_HANDLERS, *earnings_pages.PAGE_HANDLERS]
