@@ -73,12 +73,15 @@ import sqlalchemy as sa
 from litestar import Request
 from litestar.datastructures import State
 
-from anima.http.access import TenantContext, declared_roles
-from anima.http.context import bind_identity
-from anima.identity.models import Role
-from anima.identity.tokens import AccessClaims
-from anima.problems import Forbidden, NotFound
-from anima.tenancy.scope import ScopedTenant
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from anima.http.access import TenantContext, declared_roles  # noqa: E402
+from anima.http.context import bind_identity  # noqa: E402
+from anima.identity.models import Role  # noqa: E402
+from anima.identity.tokens import AccessClaims  # noqa: E402
+from anima.problems import Forbidden, NotFound  # noqa: E402
+from anima.tenancy.scope import ScopedTenant  # noqa: E402
+from bench.load_client import Planned, encode, run_open_loop  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 BASELINE_SCHEMA = "bench_single"
@@ -418,6 +421,7 @@ class Sample:
     kind: str
     ok: bool
     status: int
+    lag: float = 0.0
 
 
 def plan(rate: float, duration: float, orgs: list[Org], write_share: float, seed: int) -> list[tuple[float, str, str, str, Any]]:
@@ -439,40 +443,21 @@ def plan(rate: float, duration: float, orgs: list[Org], write_share: float, seed
 
 
 async def drive(base: str, schedule: list[tuple[float, str, str, str, Any]], tokens: dict[str, str], *,
-                max_in_flight: int) -> list[Sample]:
-    """Send every request of ``schedule`` at its own time (open loop); returns one sample each."""
-    limits = httpx.Limits(max_connections=max_in_flight, max_keepalive_connections=max_in_flight)
-    samples: list[Sample] = []
-    in_flight = 0
-    async with httpx.AsyncClient(base_url=base, limits=limits, timeout=30) as client:
-        loop = asyncio.get_running_loop()
-        start_at = loop.time() + 0.2
-
-        async def one(at: float, kind: str, method: str, path: str, body: Any) -> None:
-            nonlocal in_flight
-            in_flight += 1
-            status = 0
-            try:
-                slug = path.split("/")[4]
-                r = await client.request(method, path, json=body, headers={"Authorization": f"Bearer {tokens[slug]}"})
-                status = r.status_code
-            except httpx.HTTPError:
-                status = -1
-            finally:
-                in_flight -= 1
-            samples.append(Sample(at, loop.time() - (start_at + at), kind, status in (200, 201), status))
-
-        tasks = []
-        for at, kind, method, path, body in schedule:
-            delay = start_at + at - loop.time()
-            if delay > 0:
-                await asyncio.sleep(delay)
-            if in_flight >= max_in_flight:
-                samples.append(Sample(at, 0.0, kind, False, -2))
-                continue
-            tasks.append(asyncio.create_task(one(at, kind, method, path, body)))
-        await asyncio.gather(*tasks)
-    return samples
+                max_in_flight: int, connections: int = 32) -> list[Sample]:
+    """Send every request of ``schedule`` at its own time (open loop, :mod:`bench.load_client`, at
+    most ``connections`` keep-alive connections); returns one sample each."""
+    url = httpx.URL(base)
+    host = f"{url.host}:{url.port}"
+    planned = []
+    for at, kind, method, path, body in schedule:
+        headers = {"Authorization": f"Bearer {tokens[path.split('/')[4]]}"}
+        payload = None
+        if body is not None:
+            payload = json.dumps(body).encode()
+            headers["Content-Type"] = "application/json"
+        planned.append(Planned(at, encode(method, path, host, headers, payload), kind))
+    results = await run_open_loop(url.host, url.port, planned, connections=connections, max_in_flight=max_in_flight)
+    return [Sample(r.at, r.latency, r.label, r.status in (200, 201), r.status, r.lag) for r in results]
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -542,6 +527,7 @@ class Phase:
     load: list[float]
     cpu_ms_per_request: dict[str, float] = field(default_factory=dict)
     statuses: dict[str, int] = field(default_factory=dict)
+    client_lag_p99_ms: float = 0.0
 
 
 async def measure(
@@ -555,7 +541,7 @@ async def measure(
     """
     tokens = {o.slug: o.token for o in orgs}
     await drive(base, plan(args.rate, args.warmup, orgs, args.write_share, args.seed + 1), tokens,
-                max_in_flight=args.max_in_flight)
+                max_in_flight=args.max_in_flight, connections=args.connections)
     schedule = plan(args.rate, args.duration, orgs, args.write_share, args.seed)
     load = [os.getloadavg()[0]]
     rss: list[float | None] = []
@@ -570,9 +556,11 @@ async def measure(
 
     sampler = asyncio.create_task(sample_rss())
     cpu_before = {p.name: p.cpu_seconds() for p in (server, *helpers)}
-    samples = await drive(base, schedule, tokens, max_in_flight=args.max_in_flight)
+    client_before = time.process_time()
+    samples = await drive(base, schedule, tokens, max_in_flight=args.max_in_flight, connections=args.connections)
     answered = max(1, sum(1 for s in samples if s.status > 0))
     cpu = {p.name: (p.cpu_seconds() - cpu_before[p.name]) * 1000 / answered for p in (server, *helpers)}
+    cpu["load client"] = (time.process_time() - client_before) * 1000 / max(1, len(samples))
     stop.set()
     await sampler
     statuses: dict[str, int] = {}
@@ -583,7 +571,8 @@ async def measure(
     for w, r in zip(windows, rss, strict=False):
         w.rss_mb = r
     overall.rss_mb = server.rss_mb()
-    return Phase(name, windows, overall, load, cpu, statuses)
+    lag = percentile([s.lag * 1000 for s in samples if s.status != -2], 0.99)
+    return Phase(name, windows, overall, load, cpu, statuses, lag)
 
 
 def report(phases: list[Phase], args: argparse.Namespace, notes: list[str]) -> str:
@@ -600,6 +589,8 @@ def report(phases: list[Phase], args: argparse.Namespace, notes: list[str]) -> s
         out.append(fmt("overall", p.overall))
         out.append("  CPU ms per answered request: " + ", ".join(f"{k} {v:.2f}" for k, v in p.cpu_ms_per_request.items())
                    + "; answers: " + ", ".join(f"{k} × {v}" for k, v in sorted(p.statuses.items())))
+        out.append(f"  load client: p99 {p.client_lag_p99_ms:.1f} ms from a request's scheduled time to its sending "
+                   f"(including waits for one of the {args.connections} connections)")
     if len(phases) == 2:
         real, base = phases
         ratio = lambda a, b: a / b if b else float("nan")  # noqa: E731
@@ -680,7 +671,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--window", type=float, default=30.0, help="seconds per reported window")
     parser.add_argument("--tenants", type=int, default=4, help="organizations on the real server")
     parser.add_argument("--write-share", type=float, default=0.10, help="share of journal writes")
-    parser.add_argument("--max-in-flight", type=int, default=256, help="requests open at once before one counts as an error")
+    parser.add_argument("--max-in-flight", type=int, default=256,
+                        help="requests waiting or open at once before one counts as an error")
+    parser.add_argument("--connections", type=int, default=32, help="the load client's keep-alive connections")
     parser.add_argument("--mode", choices=["serve", "demo"], default="serve")
     parser.add_argument("--api-workers", type=int, default=1, help="`anima serve --workers`")
     parser.add_argument("--no-worker", action="store_true", help="serve mode without an `anima worker` process")
@@ -699,7 +692,9 @@ def main(argv: list[str] | None = None) -> None:
         return
     if "DATABASE_URL" not in os.environ:
         sys.exit("set DATABASE_URL to a PostgreSQL server where this role may create a database")
-    phases = asyncio.run(run(args))
+    import uvloop  # uvicorn's event loop; the load client's scheduling then costs less of the machine
+
+    phases = uvloop.run(run(args))
     if args.json is not None:
         args.json.write_text(json.dumps([asdict(p) for p in phases], indent=2))
 
