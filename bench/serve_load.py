@@ -4,7 +4,8 @@ Run (from the repository root, ``DATABASE_URL`` pointing at a server where it ma
 database)::
 
     .venv/bin/python bench/serve_load.py [--rate 200] [--duration 60] [--window 30] [--tenants 4]
-                                         [--mode serve|demo] [--api-workers 1] [--json out.json]
+                                         [--mode serve|demo] [--api-workers 1] [--connections 32]
+                                         [--json out.json]
 
 What it does:
 
@@ -21,18 +22,21 @@ What it does:
 * starts a **single-schema baseline** server (see below) on a copy of the first tenant's rows;
 * drives each server in turn with the same open-loop schedule: request *i* is sent at
   ``start + i / rate`` whether or not earlier requests have finished (no closed loop, so a slow
-  server meets the load it would meet in production instead of slowing the client down), at
-  most ``--max-in-flight`` at once (a request that would exceed it counts as an error). The mix:
-  45 % ``GET …/settings``, 45 % ``GET …/patients?limit=50`` (a patient list page), 10 %
-  ``POST …/patients/{id}/journal`` (a 0.8 KB note), tenants and patients chosen by a seeded RNG.
-  Latency runs from the scheduled send time to the end of the answer (so client-side queueing
-  counts); any answer other than 200/201 is an error.
+  server meets the load it would meet in production instead of slowing the client down). The
+  client (:mod:`bench.load_client`) is **bounded**: at most ``--connections`` keep-alive
+  connections (32), a request finding none free waits in the client (that wait counts in its
+  latency), and one that would make more than ``--max-in-flight`` waiting or open (256) counts as
+  an error. The mix: 45 % ``GET …/settings``, 45 % ``GET …/patients?limit=50`` (a patient list
+  page), 10 % ``POST …/patients/{id}/journal`` (a 0.8 KB note), tenants and patients chosen by a
+  seeded RNG. Latency runs from the scheduled send time to the end of the answer (so client-side
+  queueing counts); any answer other than 200/201 is an error.
 
 Reported per ``--window`` seconds and overall: requests, achieved rate, p50, p99, max, errors,
 p50 and p99 of the writes alone, p99 of the reads alone, the server's resident memory; per server
-the CPU milliseconds per answered request of the API process and of the worker (``/proc``, a
-figure a shared machine's load inflates less than latency) and the answers by status; and the
-ratios real / baseline of p50, p99 and achieved rate (``--no-baseline`` measures the real server
+the CPU milliseconds per answered request of the API process, of the worker (``/proc``, a figure a
+shared machine's load inflates less than latency) and of the load client itself, the answers by
+status, and the client's p99 lateness (scheduled time → request written), which shows whether it
+kept to its schedule; and the ratios real / baseline of p50, p99 and achieved rate (``--no-baseline`` measures the real server
 only, for before/after comparisons).
 
 **The baseline.** The fairest yardstick for "what does tenant scoping cost under load" is the same

@@ -21,6 +21,8 @@ from __future__ import annotations
 
 import gc
 import os
+import time
+from typing import Any
 
 from anima.logs import get_logger
 
@@ -29,15 +31,38 @@ log = get_logger(__name__)
 #: (young, middle, old) collection thresholds once the start's objects are frozen
 GC_THRESHOLDS = (20_000, 10, 10)
 
+#: a collection at least this long (ms) is logged: it held every request of the process that long
+GC_PAUSE_LOG_MS = 20.0
+
+
+class _PauseWatch:
+    """A :data:`gc.callbacks` entry logging each collection of :data:`GC_PAUSE_LOG_MS` or more
+    (``garbage collection pause``: generation, ms, collected) at warning level."""
+
+    def __init__(self) -> None:
+        self.started = 0.0
+
+    def __call__(self, phase: str, info: dict[str, Any]) -> None:
+        if phase == "start":
+            self.started = time.perf_counter()
+            return
+        ms = (time.perf_counter() - self.started) * 1000
+        if ms >= GC_PAUSE_LOG_MS:
+            log.warning("garbage collection pause", generation=info.get("generation"), ms=round(ms, 1),
+                        collected=info.get("collected"))
+
 
 def settle_heap() -> None:
-    """Collect once, freeze what survived (the start's objects) and raise the young threshold.
+    """Collect once, freeze what survived (the start's objects), raise the young threshold and
+    log every later collection that lasts :data:`GC_PAUSE_LOG_MS` or more.
 
     Call once per process after start-up; cheap (one full collection) and safe to call again.
     """
     gc.collect()
     gc.freeze()
     gc.set_threshold(*GC_THRESHOLDS)
+    if not any(isinstance(c, _PauseWatch) for c in gc.callbacks):
+        gc.callbacks.append(_PauseWatch())
     log.info("heap settled", frozen_objects=gc.get_freeze_count(), gc_thresholds=list(GC_THRESHOLDS))
 
 

@@ -7,7 +7,9 @@ import subprocess
 import sys
 
 import pytest
+from structlog.testing import capture_logs
 
+from anima import process_tuning
 from anima.process_tuning import GC_THRESHOLDS, event_loop_factory, lower_priority, settle_heap
 
 
@@ -21,6 +23,34 @@ def test_settle_heap_freezes_the_start_and_raises_the_young_threshold() -> None:
         # a frozen object is out of every generation: a full collection does not traverse it
         assert not any(o is kept[0] for o in gc.get_objects())
     finally:
+        gc.callbacks[:] = [c for c in gc.callbacks if not isinstance(c, process_tuning._PauseWatch)]
+        gc.unfreeze()
+        gc.set_threshold(*before)
+
+
+def test_long_collections_are_logged_with_their_generation_and_length(monkeypatch: pytest.MonkeyPatch) -> None:
+    before = gc.get_threshold()
+    try:
+        settle_heap()
+        settle_heap()  # twice: still one watch
+        watches = [c for c in gc.callbacks if isinstance(c, process_tuning._PauseWatch)]
+        assert len(watches) == 1
+        monkeypatch.setattr(process_tuning, "GC_PAUSE_LOG_MS", 10_000.0)
+        with capture_logs() as quiet:
+            gc.collect(0)
+        assert not [e for e in quiet if e["event"] == "garbage collection pause"]
+        monkeypatch.setattr(process_tuning, "GC_PAUSE_LOG_MS", 0.0)  # every collection counts as long
+        with capture_logs() as logged:
+            cycles = [[] for _ in range(500)]
+            for c in cycles:
+                c.append(c)  # reference cycles only a collection frees
+            del cycles, c
+            gc.collect(1)
+        pauses = [e for e in logged if e["event"] == "garbage collection pause"]
+        assert pauses and pauses[-1]["generation"] == 1 and pauses[-1]["log_level"] == "warning"
+        assert pauses[-1]["collected"] >= 500 and pauses[-1]["ms"] >= 0.0
+    finally:
+        gc.callbacks[:] = [c for c in gc.callbacks if not isinstance(c, process_tuning._PauseWatch)]
         gc.unfreeze()
         gc.set_threshold(*before)
 
