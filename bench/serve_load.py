@@ -532,6 +532,7 @@ class Phase:
     cpu_ms_per_request: dict[str, float] = field(default_factory=dict)
     statuses: dict[str, int] = field(default_factory=dict)
     client_lag_p99_ms: float = 0.0
+    client_lag_max_ms: float = 0.0
 
 
 async def measure(
@@ -575,8 +576,8 @@ async def measure(
     for w, r in zip(windows, rss, strict=False):
         w.rss_mb = r
     overall.rss_mb = server.rss_mb()
-    lag = percentile([s.lag * 1000 for s in samples if s.status != -2], 0.99)
-    return Phase(name, windows, overall, load, cpu, statuses, lag)
+    lags = [s.lag * 1000 for s in samples if s.status != -2]
+    return Phase(name, windows, overall, load, cpu, statuses, percentile(lags, 0.99), max(lags, default=0.0))
 
 
 def report(phases: list[Phase], args: argparse.Namespace, notes: list[str]) -> str:
@@ -593,8 +594,8 @@ def report(phases: list[Phase], args: argparse.Namespace, notes: list[str]) -> s
         out.append(fmt("overall", p.overall))
         out.append("  CPU ms per answered request: " + ", ".join(f"{k} {v:.2f}" for k, v in p.cpu_ms_per_request.items())
                    + "; answers: " + ", ".join(f"{k} × {v}" for k, v in sorted(p.statuses.items())))
-        out.append(f"  load client: p99 {p.client_lag_p99_ms:.1f} ms from a request's scheduled time to its sending "
-                   f"(including waits for one of the {args.connections} connections)")
+        out.append(f"  load client: p99 {p.client_lag_p99_ms:.1f} ms (max {p.client_lag_max_ms:.1f}) from a request's "
+                   f"scheduled time to its sending, including waits for one of the {args.connections} connections")
     if len(phases) == 2:
         real, base = phases
         ratio = lambda a, b: a / b if b else float("nan")  # noqa: E731
