@@ -162,6 +162,7 @@ def baseline_app() -> Any:
     from anima.http.exception_handlers import EXCEPTION_HANDLERS
     from anima.identity import controllers as identity_controllers
     from anima.logs import configure_logging
+    from anima.process_tuning import settle_heap
     from anima.providers import application_dependencies
     from anima.runtime import RUNTIME_KEY, build_runtime
 
@@ -207,6 +208,7 @@ def baseline_app() -> Any:
         exception_handlers=EXCEPTION_HANDLERS,
         cors_config=CORSConfig(allow_origins=[], allow_credentials=False),
         lifespan=[lifespan],
+        on_startup=[settle_heap],  # the same process tuning as anima.asgi's app
         request_max_body_size=MAX_REQUEST_BODY,
         openapi_config=None,
         debug=False,
