@@ -22,6 +22,7 @@ from anima.jobs.queue import job_options
 from anima.jobs.relay import Relay, event_job_key
 from tests.conftest import ROOT, add_member, bearer, signup
 from tests.conftest import test_environ as environ_for_tests
+from tests.redis_support import needs_redis
 from tests.integration.events_support import (
     BACKENDS,
     eventually,
@@ -148,3 +149,24 @@ async def test_worker_killed_mid_job_is_retried_and_its_effect_happens_once(clie
 
 async def _emails(db, slug, key) -> int:
     return (await in_tenant(db, slug, "SELECT count(*) FROM outbound_emails WHERE idempotency_key = :k", {"k": key}))[0][0]
+
+
+@needs_redis
+async def test_on_redis_the_sweep_runs_as_often_as_the_worker_sweep_setting(db):
+    # SAQ's Redis sweep is rate-limited by a key living `lock` seconds (60 unless told); the queue
+    # must pass ANIMA_WORKER_SWEEP, or a dead worker's job waits a minute before any retry
+    settings = queue_settings("redis", ANIMA_WORKER_SWEEP="1")
+    async with services_for(settings, db) as svc:
+        queue = svc.queue
+        assert queue.sweep_every == 1
+        await queue.sweep()
+        ttl = await queue.redis.ttl(queue._sweep)
+        assert 0 < ttl <= 1  # the key that holds back the next sweep lives one second, not sixty
+        stuck = await queue.enqueue("slow_email", key=f"stuck-{uuid.uuid4().hex[:8]}",
+                                    kwargs={"tenant_id": 0, "key": "x", "seconds": 0}, heartbeat=1, retries=1)
+        # the job as a worker that died right after taking it leaves it: active, and then silent
+        await queue.redis.lrem(queue._queued, 0, stuck.id)
+        await queue.redis.lpush(queue._active, stuck.id)
+        await queue.update(stuck, status=Status.ACTIVE)
+        await asyncio.sleep(1.5)  # past its heartbeat and past the sweep key's second
+        assert stuck.id in await queue.sweep()  # swept now, not a minute after the first sweep

@@ -18,6 +18,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from saq import Queue
+from saq.queue.redis import RedisQueue
 
 from anima.config import Settings
 from anima.db.engine import Database
@@ -82,6 +83,24 @@ async def ensure_queue_schema(db: Database) -> None:
         await conn.execute(sa.text(f'CREATE SCHEMA IF NOT EXISTS "{QUEUE_SCHEMA}"'))
 
 
+class SweepingRedisQueue(RedisQueue):
+    """SAQ's Redis queue, sweeping a dead worker's jobs as often as ``ANIMA_WORKER_SWEEP`` says.
+
+    SAQ rate-limits its Redis sweep with a key that lives ``lock`` seconds, and its worker calls
+    ``sweep()`` without an argument, so the default of 60 s applied whatever the worker's sweep
+    timer said: a job of a killed worker waited up to a minute (plus its heartbeat) before any
+    worker retried it. On PostgreSQL the sweep is guarded by an advisory lock instead and runs at
+    every tick of the timer. Here the key lives :attr:`sweep_every` seconds.
+    """
+
+    #: seconds between sweeps across all workers of the queue
+    sweep_every: int = 60
+
+    async def sweep(self, lock: int | None = None, abort: float = 5.0) -> list[str]:
+        """SAQ's sweep with ``lock`` defaulting to :attr:`sweep_every`; the ids of the jobs swept."""
+        return await super().sweep(self.sweep_every if lock is None else lock, abort)
+
+
 async def make_queue(settings: Settings, db: Database, *, name: str | None = None, max_connections: int = 20) -> Queue:
     """A connected SAQ queue named ``name`` (default ``ANIMA_QUEUE_NAME``); call ``disconnect()`` when done.
 
@@ -90,7 +109,8 @@ async def make_queue(settings: Settings, db: Database, *, name: str | None = Non
     """
     name = name or settings.queue_name
     if settings.redis_url:
-        queue = Queue.from_url(settings.redis_url, name=name)
+        queue = SweepingRedisQueue.from_url(settings.redis_url, name=name)
+        queue.sweep_every = settings.worker_sweep
     else:
         from psycopg_pool import AsyncConnectionPool
         from saq.queue.postgres import PostgresQueue
